@@ -56,5 +56,6 @@ std::string OptionsReferenceMarkdown();
 // Command factories, one per file.
 Command InfoCommand();
 Command ValidateCommand();
+Command CheckFieldCommand();
 
 }  // namespace pushpull::cli

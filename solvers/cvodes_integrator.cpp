@@ -1,0 +1,244 @@
+// CVODES BDF and Adams-Moulton integrators.
+#include <cvodes/cvodes.h>
+#include <sunlinsol/sunlinsol_spgmr.h>
+#include <sunnonlinsol/sunnonlinsol_fixedpoint.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "block_linear_solver.hpp"
+#include "integrators.hpp"
+#include "pushpull/ode.hpp"
+
+namespace pushpull {
+namespace {
+
+using sundials::Data;
+
+struct UserData {
+  OdeSystem* system;
+  std::vector<double> scratch;  // states-sized scratch for quadrature evaluations
+  sundials::BlockJacobiPreconditioner* preconditioner = nullptr;
+};
+
+int RhsY(double t, N_Vector y, N_Vector ydot, void* user) {
+  auto* u = static_cast<UserData*>(user);
+  return u->system->Rhs(t, Data(y), Data(ydot), nullptr);
+}
+
+int RhsQ(double t, N_Vector y, N_Vector qdot, void* user) {
+  auto* u = static_cast<UserData*>(user);
+  return u->system->Rhs(t, Data(y), u->scratch.data(), Data(qdot));
+}
+
+int JacTimes(N_Vector v, N_Vector Jv, double t, N_Vector y, N_Vector, void* user, N_Vector) {
+  auto* u = static_cast<UserData*>(user);
+  return u->system->Jvp(t, Data(y), Data(v), Data(Jv));
+}
+
+int PrecSetup(double t, N_Vector y, N_Vector, int jok, int* jcur, double gamma, void* user) {
+  auto* u = static_cast<UserData*>(user);
+  (void)jok;  // the blocks are cheap to recompute relative to a stale-Jacobian GMRES iteration
+  *jcur = 1;
+  return u->preconditioner->Setup(t, Data(y), gamma);
+}
+
+int PrecSolve(double, N_Vector, N_Vector, N_Vector r, N_Vector z, double, double, int, void* user) {
+  static_cast<UserData*>(user)->preconditioner->Solve(Data(r), Data(z));
+  return 0;
+}
+
+void ErrorHandler(int, const char*, const char*, char*, void*) {}  // failures are reported through the status
+
+OdeStatus MapFlag(int flag) {
+  switch (flag) {
+    case CV_SUCCESS:
+    case CV_TSTOP_RETURN:
+    case CV_ROOT_RETURN: return OdeStatus::kSuccess;
+    case CV_TOO_MUCH_WORK: return OdeStatus::kTooMuchWork;
+    case CV_TOO_MUCH_ACC: return OdeStatus::kTooMuchAccuracy;
+    case CV_ERR_FAILURE: return OdeStatus::kErrorTestFailures;
+    case CV_CONV_FAILURE: return OdeStatus::kConvergenceFailures;
+    case CV_RHSFUNC_FAIL:
+    case CV_FIRST_RHSFUNC_ERR:
+    case CV_REPTD_RHSFUNC_ERR:
+    case CV_UNREC_RHSFUNC_ERR:
+    case CV_QRHSFUNC_FAIL:
+    case CV_FIRST_QRHSFUNC_ERR:
+    case CV_REPTD_QRHSFUNC_ERR:
+    case CV_UNREC_QRHSFUNC_ERR: return OdeStatus::kRhsFailure;
+    case CV_LSETUP_FAIL:
+    case CV_LSOLVE_FAIL: return OdeStatus::kSetupFailure;
+    default: return OdeStatus::kOtherFailure;
+  }
+}
+
+class CvodesIntegrator : public OdeIntegrator {
+ public:
+  CvodesIntegrator(const OdeOptions& options, int method) : options_(options), method_(method) {}
+
+  OdeStatus Integrate(OdeSystem& system, double t0, double t1, double* y, double* q, const OdeOutput* output,
+                      OdeStats* stats, std::string* message) override {
+    const int B = system.num_blocks();
+    const sunindextype n = static_cast<sunindextype>(B) * system.block_size();
+    const sunindextype nq = static_cast<sunindextype>(B) * system.quadratures_per_block();
+    // Per-sample error control: CVODE's WRMS norm over the whole system is <= 1, so dividing the tolerances by
+    // sqrt(B) bounds the RMS error of every block by its own tolerance.
+    const double scale = 1.0 / std::sqrt(static_cast<double>(B));
+    OdeStats local;
+    OdeStats* st = stats ? stats : &local;
+
+    sundials::Vector yv = sundials::NewVector(n, ctx_);
+    std::copy(y, y + n, Data(yv.get()));
+    UserData user{&system, std::vector<double>(static_cast<std::size_t>(n)), nullptr};
+    void* mem = CVodeCreate(method_, ctx_.get());
+    struct MemFree {
+      void* mem;
+      ~MemFree() { CVodeFree(&mem); }
+    } guard{mem};
+    CVodeSetErrHandlerFn(mem, ErrorHandler, nullptr);
+    int flag = CVodeInit(mem, RhsY, t0, yv.get());
+    if (flag != CV_SUCCESS) return Fail(OdeStatus::kOtherFailure, "CVodeInit failed", message);
+    CVodeSStolerances(mem, options_.rtol * scale, options_.atol * scale);
+    CVodeSetUserData(mem, &user);
+    CVodeSetMaxNumSteps(mem, static_cast<long>(options_.max_steps));
+    if (options_.max_order > 0) CVodeSetMaxOrd(mem, options_.max_order);
+    if (options_.initial_step > 0) CVodeSetInitStep(mem, t1 >= t0 ? options_.initial_step : -options_.initial_step);
+    if (options_.max_step > 0) CVodeSetMaxStep(mem, options_.max_step);
+    CVodeSetStopTime(mem, t1);
+
+    sundials::Vector qv;
+    sundials::Vector qatol;
+    if (nq > 0) {
+      qv = sundials::NewVector(nq, ctx_);
+      std::copy(q, q + nq, Data(qv.get()));
+      CVodeQuadInit(mem, RhsQ, qv.get());
+      qatol = sundials::NewVector(nq, ctx_);
+      bool any_controlled = false;
+      const int m = system.quadratures_per_block();
+      for (sunindextype i = 0; i < nq; ++i) {
+        const bool controlled = system.quadrature_controlled(static_cast<int>(i % m));
+        any_controlled = any_controlled || controlled;
+        // An infinite absolute tolerance gives the component zero error weight: it is integrated but not controlled.
+        Data(qatol.get())[i] = controlled ? options_.atol * scale : std::numeric_limits<double>::infinity();
+      }
+      CVodeQuadSVtolerances(mem, options_.rtol * scale, qatol.get());
+      CVodeSetQuadErrCon(mem, any_controlled ? SUNTRUE : SUNFALSE);
+    }
+
+    sundials::LinearSolver linear_solver;
+    SUNNonlinearSolver fixed_point = nullptr;
+    std::unique_ptr<sundials::BlockJacobiPreconditioner> preconditioner;
+    if (method_ == CV_BDF) {
+      preconditioner = std::make_unique<sundials::BlockJacobiPreconditioner>(system, false, st);
+      user.preconditioner = preconditioner.get();
+      if (options_.linear_solver == "gmres") {
+        linear_solver.reset(SUNLinSol_SPGMR(yv.get(), SUN_PREC_LEFT, 0, ctx_.get()));
+        CVodeSetLinearSolver(mem, linear_solver.get(), nullptr);
+        CVodeSetJacTimes(mem, nullptr, JacTimes);
+      } else {
+        linear_solver = sundials::MakeBlockDiagonalSolver(ctx_, st);
+        CVodeSetLinearSolver(mem, linear_solver.get(), nullptr);
+      }
+      CVodeSetPreconditioner(mem, PrecSetup, PrecSolve);
+    } else {
+      // Adams for non-stiff flows: fixed-point (functional) iteration, no Jacobians.
+      fixed_point = SUNNonlinSol_FixedPoint(yv.get(), 0, ctx_.get());
+      CVodeSetNonlinearSolver(mem, fixed_point);
+    }
+    struct NlsFree {
+      SUNNonlinearSolver s;
+      ~NlsFree() {
+        if (s) SUNNonlinSolFree(s);
+      }
+    } nls_guard{fixed_point};
+
+    // One step at a time: outputs are interpolated from CVODE's dense output, and the monitor sees every step.
+    const double direction = t1 >= t0 ? 1.0 : -1.0;
+    std::size_t next_output = 0;
+    std::vector<double> y_out(static_cast<std::size_t>(n)), q_out(static_cast<std::size_t>(nq));
+    sundials::Vector dky = sundials::NewVector(n, ctx_);
+    sundials::Vector dkq = nq > 0 ? sundials::NewVector(nq, ctx_) : sundials::Vector();
+    double t = t0;
+    OdeStatus status = OdeStatus::kSuccess;
+    std::int64_t steps_taken = 0;
+    while (direction * (t1 - t) > 0) {
+      // One-step mode never reaches the solver's own step limit (it counts within one call): count here.
+      if (++steps_taken > options_.max_steps) {
+        status = OdeStatus::kTooMuchWork;
+        break;
+      }
+      flag = CVode(mem, t1, yv.get(), &t, CV_ONE_STEP);
+      if (flag < 0) {
+        status = MapFlag(flag);
+        break;
+      }
+      if (step_monitor) {
+        long steps = 0;
+        int order = 0;
+        double h = 0;
+        CVodeGetNumSteps(mem, &steps);
+        CVodeGetLastOrder(mem, &order);
+        CVodeGetLastStep(mem, &h);
+        step_monitor({t, h, steps, order});
+      }
+      while (output && next_output < output->times.size() &&
+             direction * (t - output->times[next_output]) >= 0) {
+        const double to = output->times[next_output];
+        CVodeGetDky(mem, to, 0, dky.get());
+        if (nq > 0) CVodeGetQuadDky(mem, to, 0, dkq.get());
+        output->callback(next_output, to, Data(dky.get()), nq > 0 ? Data(dkq.get()) : nullptr);
+        ++next_output;
+      }
+    }
+    // Statistics.
+    long v = 0;
+    CVodeGetNumSteps(mem, &v);
+    st->steps += v;
+    CVodeGetNumRhsEvals(mem, &v);
+    st->rhs_evals += v;
+    if (nq > 0) {
+      CVodeGetQuadNumRhsEvals(mem, &v);
+      st->rhs_evals += v;
+    }
+    CVodeGetNumErrTestFails(mem, &v);
+    st->error_test_failures += v;
+    CVodeGetNumNonlinSolvIters(mem, &v);
+    st->newton_iters += v;
+    CVodeGetNumNonlinSolvConvFails(mem, &v);
+    st->newton_failures += v;
+    CVodeGetLastStep(mem, &st->last_step);
+    if (status != OdeStatus::kSuccess) {
+      return Fail(status, std::string("CVODES stopped at t = ") + std::to_string(t) + ": " + ToString(status),
+                  message);
+    }
+    std::copy(Data(yv.get()), Data(yv.get()) + n, y);
+    if (nq > 0) {
+      double tq = 0;
+      CVodeGetQuad(mem, &tq, qv.get());
+      std::copy(Data(qv.get()), Data(qv.get()) + nq, q);
+    }
+    return OdeStatus::kSuccess;
+  }
+
+ private:
+  static OdeStatus Fail(OdeStatus s, const std::string& what, std::string* message) {
+    if (message) *message = what;
+    return s;
+  }
+  OdeOptions options_;
+  int method_;
+  sundials::Context ctx_;
+};
+
+}  // namespace
+
+std::unique_ptr<OdeIntegrator> MakeCvodesBdf(const OdeOptions& options) {
+  return std::make_unique<CvodesIntegrator>(options, CV_BDF);
+}
+std::unique_ptr<OdeIntegrator> MakeCvodesAdams(const OdeOptions& options) {
+  return std::make_unique<CvodesIntegrator>(options, CV_ADAMS);
+}
+
+}  // namespace pushpull

@@ -1,0 +1,190 @@
+#define BOOST_TEST_MODULE pushforward
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <iostream>
+
+#include "gaussian_flows.hpp"
+#include "pushpull/errors.hpp"
+#include "pushpull/pushforward.hpp"
+
+using namespace pushpull;
+using namespace pushpull::validation;
+
+namespace {
+
+struct Errors {
+  double endpoint = 0;
+  double logp = 0;
+};
+
+Errors DensityErrors(const AffineFlowCase& c, const PushforwardOptions& o, const RowMatrixXd& x) {
+  const PushforwardResult r = ComputeDensity(*c.field, c.base_time, x, o);
+  BOOST_REQUIRE_EQUAL(r.failed(), 0u);
+  return {(r.endpoints - c.Latent(x)).cwiseAbs().maxCoeff(), (r.log_density - c.LogDensity(x)).cwiseAbs().maxCoeff()};
+}
+
+Errors SampleErrors(const AffineFlowCase& c, const PushforwardOptions& o, const RowMatrixXd& z) {
+  const PushforwardResult r = PushSamples(*c.field, c.base_time, z, o);
+  BOOST_REQUIRE_EQUAL(r.failed(), 0u);
+  return {(r.endpoints - c.Samples(z)).cwiseAbs().maxCoeff(),
+          (r.log_density - c.SampleLogDensity(z)).cwiseAbs().maxCoeff()};
+}
+
+PushforwardOptions Options(const std::string& method, double rtol) {
+  PushforwardOptions o;
+  o.ode.type = method;
+  o.ode.rtol = rtol;
+  o.ode.atol = rtol;
+  o.batch_size = 16;
+  o.threads = 1;
+  return o;
+}
+
+// For each method: errors at three tolerances are below a multiple of the tolerance and fall as it falls.
+void CheckConvergence(const AffineFlowCase& c, bool density) {
+  const int d = static_cast<int>(c.Phi.rows());
+  const RowMatrixXd pts = density ? c.Samples(DrawStandardNormal(40, d, 11)) : DrawStandardNormal(40, d, 12);
+  const double scale = std::max(1.0, (density ? c.LogDensity(pts) : c.SampleLogDensity(pts)).cwiseAbs().maxCoeff());
+  for (const std::string method : {"bdf", "adams", "dopri5", "esdirk"}) {
+    std::vector<Errors> errors;
+    for (double tol : {1e-4, 1e-6, 1e-8}) {
+      const Errors e = density ? DensityErrors(c, Options(method, tol), pts) : SampleErrors(c, Options(method, tol), pts);
+      BOOST_TEST_MESSAGE(c.name << " " << (density ? "density" : "sample") << " " << method << " tol " << tol
+                                << ": endpoint " << e.endpoint << " logp " << e.logp);
+      // The global error of a well-conditioned flow on [0, 1] stays within a multiple of the tolerance (relative to
+      // the size of the log-density, which the quadrature error scales with).
+      const double bound = 1000 * tol;
+      BOOST_TEST(e.endpoint < bound, c.name << " " << method << " tol " << tol << " endpoint " << e.endpoint);
+      BOOST_TEST(e.logp < bound * scale, c.name << " " << method << " tol " << tol << " logp " << e.logp);
+      errors.push_back(e);
+    }
+    // Four decades tighter tolerance buys at least two decades smaller error, unless the error at the tightest
+    // tolerance is already within 10x that tolerance (some methods integrate some cases almost exactly).
+    const double floor = 10 * 1e-8;
+    BOOST_TEST(errors[2].logp <= std::max(errors[0].logp / 100, floor * scale), c.name << " " << method);
+    BOOST_TEST(errors[2].endpoint <= std::max(errors[0].endpoint / 100, floor), c.name << " " << method);
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(g1_density_base_at_0) { CheckConvergence(MakeG1(3, 0.0, 1), true); }
+BOOST_AUTO_TEST_CASE(g1_density_base_at_1_ffjord_convention) { CheckConvergence(MakeG1(3, 1.0, 2), true); }
+BOOST_AUTO_TEST_CASE(g1_sampling) { CheckConvergence(MakeG1(4, 0.0, 3), false); }
+BOOST_AUTO_TEST_CASE(g2_conditional_flow_matching) {
+  CheckConvergence(MakeG2(2, 0.1, 4), true);
+  CheckConvergence(MakeG2(5, 0.1, 5), false);
+}
+BOOST_AUTO_TEST_CASE(g5_rectified_flow_full_covariance) {
+  CheckConvergence(MakeG5(3, 6), true);
+  CheckConvergence(MakeG5(6, 7), false);
+}
+
+BOOST_AUTO_TEST_CASE(results_do_not_depend_on_thread_count) {
+  const AffineFlowCase c = MakeG5(3, 21);
+  const RowMatrixXd x = c.Samples(DrawStandardNormal(100, 3, 22));
+  PushforwardOptions o = Options("bdf", 1e-7);
+  o.batch_size = 8;
+  o.kinetic = true;
+  o.threads = 1;
+  const PushforwardResult one = ComputeDensity(*c.field, c.base_time, x, o);
+  o.threads = 3;
+  const PushforwardResult three = ComputeDensity(*c.field, c.base_time, x, o);
+  BOOST_TEST((one.log_density.array() == three.log_density.array()).all());
+  BOOST_TEST((one.endpoints.array() == three.endpoints.array()).all());
+  BOOST_TEST((one.kinetic.array() == three.kinetic.array()).all());
+  BOOST_TEST(one.nfe == three.nfe);
+}
+
+BOOST_AUTO_TEST_CASE(batching_never_loosens_a_samples_accuracy) {
+  const AffineFlowCase c = MakeG5(4, 31);
+  const RowMatrixXd x = c.Samples(DrawStandardNormal(64, 4, 32));
+  for (int batch : {1, 64}) {
+    PushforwardOptions o = Options("dopri5", 1e-6);
+    o.batch_size = batch;
+    const PushforwardResult r = ComputeDensity(*c.field, c.base_time, x, o);
+    const double err = (r.log_density - c.LogDensity(x)).cwiseAbs().maxCoeff();
+    BOOST_TEST_MESSAGE("batch " << batch << " max logp error " << err);
+    BOOST_TEST(err < 1e-4);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(hutchinson_estimates_are_unbiased_within_their_standard_error) {
+  const AffineFlowCase c = MakeG1(4, 0.0, 41);
+  const int n = 2000;
+  const RowMatrixXd x = c.Samples(DrawStandardNormal(n, 4, 42));
+  for (const std::string dist : {"rademacher", "gaussian"}) {
+    PushforwardOptions o = Options("dopri5", 1e-8);
+    o.trace_type = "hutchinson";
+    o.trace_dist = dist;
+    o.trace_probes = 2;
+    o.seed = 7;
+    const PushforwardResult r = ComputeDensity(*c.field, c.base_time, x, o);
+    BOOST_REQUIRE_EQUAL(r.failed(), 0u);
+    const Eigen::VectorXd err = r.log_density - c.LogDensity(x);
+    const double mean = err.mean();
+    const double sd = std::sqrt((err.array() - mean).square().sum() / (n - 1));
+    const double se = sd / std::sqrt(static_cast<double>(n));
+    BOOST_TEST_MESSAGE(dist << ": mean error " << mean << " sd " << sd << " se " << se);
+    BOOST_TEST(sd > 1e-3);                    // the estimator is stochastic ...
+    BOOST_TEST(std::abs(mean) < 4 * se);      // ... and unbiased
+    // Same seed, same estimates: the probes are fixed per sample.
+    const PushforwardResult again = ComputeDensity(*c.field, c.base_time, x, o);
+    BOOST_TEST((again.log_density.array() == r.log_density.array()).all());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(kinetic_energy_of_a_constant_speed_flow) {
+  // G2 with sigma_min = 1 is a pure translation by m1: every particle moves at speed |m1|, K = |m1|^2.
+  const AffineFlowCase c = MakeG2(3, 1.0, 51);
+  const RowMatrixXd z = DrawStandardNormal(10, 3, 52);
+  PushforwardOptions o = Options("bdf", 1e-9);
+  o.kinetic = true;
+  o.frobenius = true;
+  const PushforwardResult r = PushSamples(*c.field, c.base_time, z, o);
+  BOOST_REQUIRE_EQUAL(r.failed(), 0u);
+  const double expected = c.c.squaredNorm();
+  BOOST_TEST((r.kinetic.array() - expected).abs().maxCoeff() < 1e-6 * expected);
+  BOOST_TEST(r.frobenius.cwiseAbs().maxCoeff() < 1e-12);
+}
+
+BOOST_AUTO_TEST_CASE(a_failing_sample_is_reported_and_the_batch_continues) {
+  // v = x^2 (1-D) blows up at t = 1/x0 for x0 > 0: samples starting at x0 = 2 cannot reach t = 1.
+  AffineField unused(1, [](double) { return Eigen::MatrixXd::Zero(1, 1); },
+                     [](double) { return Eigen::VectorXd::Zero(1); });
+  struct Blowup : VectorField {
+    int dim() const override { return 1; }
+    std::string description() const override { return "x^2"; }
+    void Evaluate(double, const BlockRef& x, RowMatrixXd& v) const override { v = x.array().square().matrix(); }
+    void EvaluateJvp(double, const BlockRef& x, const BlockRef& dx, RowMatrixXd& v, RowMatrixXd& jv) const override {
+      v = x.array().square().matrix();
+      jv = (2 * x.array().replicate(1, dx.cols()) * dx.array()).matrix();
+    }
+  } field;
+  RowMatrixXd z(4, 1);
+  z << 0.1, 2.0, -0.5, 0.3;
+  PushforwardOptions o = Options("bdf", 1e-6);
+  o.batch_size = 4;
+  o.ode.max_steps = 2000;
+  const PushforwardResult r = PushSamples(field, 0.0, z, o);
+  BOOST_TEST(r.failed() == 1u);
+  BOOST_TEST(r.status[1] != 0);
+  BOOST_TEST(!r.message[1].empty());
+  BOOST_TEST_MESSAGE("failure message: " << r.message[1]);
+  BOOST_TEST(r.status[0] == 0);
+  BOOST_TEST(std::abs(r.endpoints(0, 0) - 0.1 / (1 - 0.1)) < 1e-4);  // x(t) = x0 / (1 - x0 t)
+  BOOST_TEST(std::abs(r.endpoints(2, 0) - (-0.5 / 1.5)) < 1e-4);
+}
+
+BOOST_AUTO_TEST_CASE(bad_inputs_are_refused) {
+  const AffineFlowCase c = MakeG1(3, 0.0, 61);
+  PushforwardOptions o = Options("bdf", 1e-6);
+  BOOST_CHECK_THROW(ComputeDensity(*c.field, 0.0, RowMatrixXd::Zero(4, 2), o), InputError);
+  RowMatrixXd x = RowMatrixXd::Zero(4, 3);
+  x(2, 1) = std::nan("");
+  BOOST_CHECK_THROW(ComputeDensity(*c.field, 0.0, x, o), InputError);
+  BOOST_CHECK_THROW(ComputeDensity(*c.field, 0.5, RowMatrixXd::Zero(4, 3), o), InputError);
+  o.ode.rtol = -1;
+  BOOST_CHECK_THROW(ComputeDensity(*c.field, 0.0, RowMatrixXd::Zero(4, 3), o), InputError);
+}
