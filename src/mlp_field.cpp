@@ -15,9 +15,12 @@
 // for e_k is column k of W0 on every row. The divergence needs only the diagonal of the last layer: tangent k of
 // output k, one matrix-vector product per k instead of a full GEMM.
 //
-// Scratch memory is thread_local and grows to the largest block seen, so a steady ODE loop does not allocate.
+// Scratch memory is thread_local and grows to the largest block seen, so a steady ODE loop does not allocate (apart
+// from Eigen's GEMM packing buffers when one product outgrows Eigen's 128 KB stack limit, e.g. the stacked tangents
+// for K N of about 1000 and more; splitting the products to avoid that costs more than the allocation).
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <vector>
@@ -199,7 +202,7 @@ void Activate(Activation a, double* z, double* dz, Index n) {
 
 // Per-thread scratch: buffers that only grow.
 struct Workspace {
-  std::vector<double> h[2], t[2], d, tmp, w, b, g;
+  std::vector<double> h[2], t[2], d, tmp, w, b, g, x;
 
   static double* Get(std::vector<double>& buffer, Index n) {
     if (static_cast<Index>(buffer.size()) < n) buffer.resize(static_cast<std::size_t>(n));
@@ -291,13 +294,34 @@ void MlpField::Run(Mode mode, double t, const BlockRef& x, const BlockRef* dx, R
   }
   const Index K = num_tangents;
   const bool tangents = mode != Mode::kValue;
+  Workspace& ws = ThreadWorkspace();
+
+  // Inputs that live in an output (`Evaluate(t, v, v)`) are copied first: the outputs are resized and written below.
+  const double* in = x.data();
+  Index in_stride = x.outerStride();
+  auto overlaps = [](const BlockRef& a, const RowMatrixXd& b) {
+    return a.size() > 0 && b.size() > 0 && a.data() < b.data() + b.size() &&
+           b.data() < a.data() + (a.rows() - 1) * a.outerStride() + a.cols();
+  };
+  if (overlaps(x, v) || (jv && overlaps(x, *jv))) {
+    RowMap copy(Workspace::Get(ws.x, n * d), n, d);
+    copy = x;
+    in = copy.data();
+    in_stride = d;
+  }
+  RowMatrixXd dx_copy;
+  std::optional<BlockRef> dx_copy_ref;
+  if (mode == Mode::kJvp && (overlaps(*dx, v) || overlaps(*dx, *jv))) {
+    dx_copy = *dx;
+    dx = &dx_copy_ref.emplace(dx_copy);
+  }
+
   v.resize(n, d);
   if (mode == Mode::kJvp) jv->resize(n, K * d);
   if (mode == Mode::kJacobian) jv->resize(n, d * d);
   if (mode == Mode::kDivergence) div->setZero(n);
   if (n == 0) return;
 
-  Workspace& ws = ThreadWorkspace();
   const Index width = max_width_;
   double* hbuf[2] = {Workspace::Get(ws.h[0], n * width), Workspace::Get(ws.h[1], n * width)};
   double* tbuf[2] = {nullptr, nullptr};
@@ -311,9 +335,7 @@ void MlpField::Run(Mode mode, double t, const BlockRef& x, const BlockRef* dx, R
   double* bbuf = Workspace::Get(ws.b, width);
   double* gbuf = Workspace::Get(ws.g, width);
 
-  // The current layer input: x itself, then a scratch buffer.
-  const double* in = x.data();
-  Index in_stride = x.outerStride();
+  // The current layer input: x (or its copy), then a scratch buffer.
   Index in_width = d;
   int hcur = 0, tcur = 0;
 

@@ -194,8 +194,8 @@ OdeStatus IntegrateBlock(const Job& job, std::size_t first, int count, const Ode
     for (int j = 0; j < d; ++j) y[static_cast<std::size_t>(i) * d + j] = job.starts(static_cast<Eigen::Index>(first) + i, j);
   }
   OdeOutput output;
-  const std::size_t T = job.save_times_sorted.size();
-  if (T > 0) {
+  const std::size_t T = job.options.save_times.size();  // the stride: every requested time, t0 included
+  if (!job.save_times_sorted.empty()) {
     output.times = job.save_times_sorted;
     output.callback = [&](std::size_t k, double, const double* yk, const double*) {
       const std::size_t slot = job.save_index[k];
@@ -206,8 +206,8 @@ OdeStatus IntegrateBlock(const Job& job, std::size_t first, int count, const Ode
     };
   }
   OdeStats stats;
-  const OdeStatus status = integrator->Integrate(system, job.t0, job.t1, y.data(), q.data(), T ? &output : nullptr,
-                                                 &stats, message);
+  const OdeStatus status = integrator->Integrate(system, job.t0, job.t1, y.data(), q.data(),
+                                                 job.save_times_sorted.empty() ? nullptr : &output, &stats, message);
   const double direction = job.t1 >= job.t0 ? 1.0 : -1.0;
   for (int i = 0; i < count; ++i) {
     const std::size_t s = first + static_cast<std::size_t>(i);

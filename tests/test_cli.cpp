@@ -8,6 +8,7 @@
 #include "cli/commands.hpp"
 #include "pushpull/io.hpp"
 #include "pushpull/mlp.hpp"
+#include "pushpull/provenance.hpp"
 
 using namespace pushpull;
 
@@ -108,4 +109,87 @@ BOOST_AUTO_TEST_CASE(options_reference_in_docs_matches_the_declarations) {
   buffer << in.rdbuf();
   BOOST_TEST(buffer.str() == cli::OptionsReferenceMarkdown(),
              "docs/options.md is stale: regenerate it with `pushpull options-reference > docs/options.md`");
+}
+
+namespace {
+void WritePoints(const std::string& file, const RowMatrix& m) {
+  Provenance p = Provenance::Collect({"test"}, nullptr);
+  OutputFile out(file, p);
+  out.WriteMatrix("points", m);
+  out.Commit();
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(density_and_sample_write_every_dataset_and_agree) {
+  const std::string model = "cli_flow.h5";
+  std::filesystem::remove(model);
+  Mlp v = RandomMlp(2, 2, {16, 16}, TimeInput::kConcat, Activation::kTanh, 5, 0.8);
+  v.base_time = 0;
+  WriteMlp(model, "/velocity", v);
+  Run s = Cli({"sample", "-model", model, "-n", "50", "-seed", "3", "-output", "cli_samples.h5", "-kinetic",
+               "-save_times", "0,0.5,1", "-ode_rtol", "1e-9", "-ode_atol", "1e-9"});
+  BOOST_TEST(s.code == 0, s.err);
+  const RowMatrix samples = ReadMatrix(DatasetName::Parse("cli_samples.h5:/samples"), 2);
+  ArraySpec vector;
+  vector.ranks = {1};
+  const Array logp = ReadArray(DatasetName::Parse("cli_samples.h5:/log_density"), vector);
+  BOOST_TEST(samples.rows() == 50);
+  ArraySpec traj;
+  traj.ranks = {3};
+  traj.shape = {50, 3, 2};
+  const Array trajectories = ReadArray(DatasetName::Parse("cli_samples.h5:/trajectories"), traj);
+  BOOST_TEST(std::abs(trajectories.data[2 * 2 + 0] - samples(0, 0)) < 1e-12);  // x(1) of sample 0 is the sample
+  // The density of the samples, computed backwards, equals their log-density from sampling.
+  WritePoints("cli_points.h5", samples);
+  Run d = Cli({"density", "-model", model, "-input", "cli_points.h5:/points", "-output", "cli_density.h5",
+               "-ode_rtol", "1e-9", "-ode_atol", "1e-9", "-threads", "2", "-batch_size", "7"});
+  BOOST_TEST(d.code == 0, d.err);
+  const Array logp2 = ReadArray(DatasetName::Parse("cli_density.h5:/log_density"), vector);
+  BOOST_REQUIRE(logp.size() == logp2.size());
+  for (std::size_t i = 0; i < logp.size(); ++i) BOOST_TEST(std::abs(logp.data[i] - logp2.data[i]) < 1e-6);
+  const RowMatrix latent = ReadMatrix(DatasetName::Parse("cli_density.h5:/latent"), 2);
+  const RowMatrix base = ReadMatrix(DatasetName::Parse("cli_samples.h5:/base_samples"), 2);
+  BOOST_TEST((latent - base).cwiseAbs().maxCoeff() < 1e-6);
+  BOOST_TEST(ReadRootStringAttribute("cli_density.h5", "options").find("-batch_size 7") != std::string::npos);
+  BOOST_TEST(!ReadRootStringAttribute("cli_density.h5", "event_log").empty());
+}
+
+BOOST_AUTO_TEST_CASE(density_refuses_bad_inputs_with_exit_code_2) {
+  const std::string model = "cli_flow_bad.h5";
+  std::filesystem::remove(model);
+  std::filesystem::remove("cli_x.h5");
+  Mlp v = RandomMlp(2, 2, {8}, TimeInput::kConcat, Activation::kTanh, 6);
+  v.base_time = 1;
+  WriteMlp(model, "/velocity", v);
+  Mlp nobase = RandomMlp(2, 2, {8}, TimeInput::kConcat, Activation::kTanh, 7);
+  WriteMlp(model, "/nobase", nobase);
+  RowMatrix three = RowMatrix::Ones(4, 3);
+  WritePoints("cli_three.h5", three);
+  RowMatrix nonfinite = RowMatrix::Ones(4, 2);
+  nonfinite(1, 1) = std::nan("");
+  WritePoints("cli_nonfinite.h5", nonfinite);
+  RowMatrix good = RowMatrix::Ones(4, 2);
+  WritePoints("cli_good.h5", good);
+  Run r = Cli({"density", "-model", model, "-input", "cli_three.h5:/points", "-output", "cli_x.h5"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.err.find("3 columns") != std::string::npos, r.err);
+  r = Cli({"density", "-model", model, "-input", "cli_nonfinite.h5:/points", "-output", "cli_x.h5"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.err.find("non-finite") != std::string::npos, r.err);
+  r = Cli({"density", "-model", model, "-model_group", "/nobase", "-input", "cli_good.h5:/points", "-output",
+           "cli_x.h5"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.err.find("base_time") != std::string::npos, r.err);
+  r = Cli({"density", "-model", "missing_model.h5", "-input", "cli_good.h5:/points", "-output", "cli_x.h5"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.err.find("missing_model.h5") != std::string::npos, r.err);
+  r = Cli({"density", "-model", model, "-input", "cli_good.h5:/points", "-output", "cli_x.h5", "-ode_rtoll", "1"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.err.find("did you mean -ode_rtol?") != std::string::npos, r.err);
+  r = Cli({"density", "-model", model, "-input", "cli_good.h5:/points", "-output", "cli_x.h5", "-ode_type", "rk4"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.err.find("bdf") != std::string::npos, r.err);
+  BOOST_TEST(!std::filesystem::exists("cli_x.h5"));
+  r = Cli({"density", "-model", model, "-input", "cli_good.h5:/points", "-output", "cli_x.h5"});
+  BOOST_TEST(r.code == 0, r.err);
 }

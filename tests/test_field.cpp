@@ -308,6 +308,37 @@ BOOST_AUTO_TEST_CASE(batching_changes_nothing) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(outputs_may_alias_inputs) {
+  // Evaluate(t, v, v) and friends, also for a single layer, where the last layer reads x while writing v.
+  for (const std::vector<int>& hidden : {std::vector<int>{}, std::vector<int>{8}}) {
+    const auto field = MakeMlpField(RandomMlp(2, 2, hidden, TimeInput::kConcat, Activation::kTanh, 51));
+    const RowMatrixXd x = RandomBlock(6, 2, 52);
+    const RowMatrixXd dx = RandomBlock(6, 2, 53);
+    RowMatrixXd v, jv, jac;
+    Eigen::VectorXd div;
+    field->Evaluate(0.5, x, v);
+    field->EvaluateJvp(0.5, x, dx, v, jv);
+    field->EvaluateJacobian(0.5, x, v, jac);
+    RowMatrixXd a = x;
+    field->Evaluate(0.5, a, a);
+    BOOST_TEST(MaxRelDiff(a, v) == 0.0);
+    a = x;
+    RowMatrixXd b;
+    field->EvaluateDivergence(0.5, a, a, div);
+    BOOST_TEST(MaxRelDiff(a, v) == 0.0);
+    a = x;
+    b = dx;
+    field->EvaluateJvp(0.5, a, b, a, b);
+    BOOST_TEST(MaxRelDiff(a, v) == 0.0);
+    BOOST_TEST(MaxRelDiff(b, jv) == 0.0);
+    // x inside a larger output that gets resized (reallocated) by the call.
+    RowMatrixXd big(12, 2);
+    big.topRows(6) = x;
+    field->EvaluateJacobian(0.5, big.topRows(6), b, big);
+    BOOST_TEST(MaxRelDiff(big, jac) == 0.0);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(mlp_field_concurrent_calls_agree) {
   const auto field = MakeMlpField(RandomMlp(2, 2, {24, 24}, TimeInput::kConcat, Activation::kTanh, 31));
   const RowMatrixXd small = RandomBlock(13, 2, 1);

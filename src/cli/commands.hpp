@@ -57,5 +57,7 @@ std::string OptionsReferenceMarkdown();
 Command InfoCommand();
 Command ValidateCommand();
 Command CheckFieldCommand();
+Command DensityCommand();
+Command SampleCommand();
 
 }  // namespace pushpull::cli

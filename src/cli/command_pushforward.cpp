@@ -1,0 +1,172 @@
+// `pushpull density` and `pushpull sample`: log-densities of data points and samples of a continuous normalizing
+// flow read from a model file. Rows are written to OUT.h5.partial as they complete; OUT.h5 appears only when the
+// run finished.
+#include <cstdio>
+#include <iostream>
+#include <optional>
+
+#include "cli/commands.hpp"
+#include "pushpull/errors.hpp"
+#include "pushpull/event_log.hpp"
+#include "pushpull/io.hpp"
+#include "pushpull/mlp.hpp"
+#include "pushpull/provenance.hpp"
+#include "pushpull/pushforward.hpp"
+
+namespace pushpull::cli {
+namespace {
+
+struct FlowCommandOptions {
+  std::string model;
+  std::string model_group = "/velocity";
+  std::string input;
+  std::int64_t n = 1000;
+  std::string output;
+
+  void SetFromOptions(OptionsDatabase& db, bool density) {
+    db.SetSection(density ? "pushpull density" : "pushpull sample");
+    db.String("", "model", model, "Model file (HDF5, schema pushpull-mlp v1) holding the velocity field",
+              "FlowCommandOptions::model");
+    db.String("", "model_group", model_group, "Group of the velocity field in the model file",
+              "FlowCommandOptions::model_group");
+    if (density) {
+      db.String("", "input", input, "Data points as FILE.h5:/path (N x d)", "FlowCommandOptions::input");
+    } else {
+      db.Int("", "n", n, "Number of samples", "FlowCommandOptions::n", IntBounds::AtLeast(1));
+    }
+    db.String("", "output", output, "Output HDF5 file (written as FILE.partial, renamed when complete)",
+              "FlowCommandOptions::output");
+  }
+};
+
+class FlowJob : public Job {
+ public:
+  FlowJob(Context& ctx, bool density) : ctx_(ctx), density_(density) {
+    options_.SetFromOptions(ctx.db, density);
+    flow_.SetFromOptions(ctx.db, "");
+    provenance_ = Provenance::Collect(ctx.argv, &ctx.db);
+  }
+
+  int Run() override {
+    if (options_.model.empty()) throw InputError("-model FILE.h5 is required");
+    if (density_ && options_.input.empty()) throw InputError("-input FILE.h5:/path is required");
+    if (options_.output.empty()) throw InputError("-output FILE.h5 is required");
+    const Mlp mlp = ReadMlp(options_.model, options_.model_group, true);
+    const auto field = MakeMlpField(mlp);
+    const int d = field->dim();
+    RowMatrixXd starts;
+    if (density_) {
+      const DatasetName name = DatasetName::Parse(options_.input, "input");
+      starts = ReadMatrix(name, -1, "points");
+      if (starts.cols() != d) {
+        throw InputError("dataset '" + name.path + "' in file '" + name.file + "' has " +
+                         std::to_string(starts.cols()) + " columns, but the model " + mlp.source + " has dimension " +
+                         std::to_string(d));
+      }
+    } else {
+      starts = DrawStandardNormal(static_cast<std::size_t>(options_.n), d, flow_.seed);
+    }
+    const std::size_t N = static_cast<std::size_t>(starts.rows());
+
+    OutputFile out(options_.output, provenance_);
+    out.SetAttribute("/", "command", density_ ? "density" : "sample");
+    out.SetAttribute("/", "model", mlp.source);
+    out.SetAttribute("/", "base_time", mlp.base_time);
+    out.SetAttribute("/", "seed", static_cast<std::int64_t>(flow_.seed));
+    out.SetAttribute("/", "trace_type", flow_.trace_type);
+    out.SetAttribute("/", "ode_type", flow_.ode.type);
+    out.SetAttribute("/", "ode_rtol", flow_.ode.rtol);
+    out.SetAttribute("/", "ode_atol", flow_.ode.atol);
+    RowDataset log_density = out.CreateRowDataset("log_density", ElementType::kFloat64, N, {});
+    RowDataset endpoints =
+        out.CreateRowDataset(density_ ? "latent" : "samples", ElementType::kFloat64, N, {static_cast<std::size_t>(d)});
+    std::optional<RowDataset> kinetic, frobenius;
+    if (flow_.kinetic) kinetic = out.CreateRowDataset("kinetic", ElementType::kFloat64, N, {});
+    if (flow_.frobenius) frobenius = out.CreateRowDataset("frobenius", ElementType::kFloat64, N, {});
+    RowDataset nfe = out.CreateRowDataset("nfe", ElementType::kInt64, N, {});
+    RowDataset steps = out.CreateRowDataset("steps", ElementType::kInt64, N, {});
+    RowDataset status = out.CreateRowDataset("status", ElementType::kInt32, N, {});
+    static const int kEventWrite = EventLog::Global().Register("HDF5Write");
+
+    PushforwardHooks hooks;
+    hooks.rows_done = [&](const PushforwardResult& r, std::size_t first, std::size_t count) {
+      ScopedEvent e(kEventWrite);
+      log_density.Write(first, count, r.log_density.data() + first);
+      endpoints.Write(first, count, r.endpoints.data() + first * static_cast<std::size_t>(d));
+      if (kinetic) kinetic->Write(first, count, r.kinetic.data() + first);
+      if (frobenius) frobenius->Write(first, count, r.frobenius.data() + first);
+      nfe.Write(first, count, r.nfe.data() + first);
+      steps.Write(first, count, r.steps.data() + first);
+      status.Write(first, count, r.status.data() + first);
+      out.SetCompletedRows(static_cast<std::int64_t>(first + count));
+    };
+    MonitorList<ProgressEvent> progress;
+    progress.Add(std::make_shared<ProgressBar>());
+    hooks.progress = &progress;
+    if (flow_.ode.monitor) {
+      hooks.step_monitor = [this](const OdeStepEvent& e) {
+        char line[160];
+        std::snprintf(line, sizeof line, "ode step %6lld  t = %.10f  h = %.3e  order %d\n",
+                      static_cast<long long>(e.step), e.t, e.h, e.order);
+        ctx_.err << line;
+      };
+    }
+    const PushforwardResult r = density_ ? ComputeDensity(*field, mlp.base_time, starts, flow_, hooks)
+                                         : PushSamples(*field, mlp.base_time, starts, flow_, hooks);
+    if (!density_) out.WriteMatrix("base_samples", starts);
+    out.WriteStrings("status_message", r.message);
+    if (!flow_.save_times.empty()) {
+      out.WriteArray("trajectories", {N, flow_.save_times.size(), static_cast<std::size_t>(d)}, r.trajectories.data());
+      out.WriteVector("save_times", flow_.save_times);
+    }
+    out.SetAttribute("/", "failed", static_cast<std::int64_t>(r.failed()));
+    out.SetAttribute("/", "seconds", r.seconds);
+    out.SetAttribute("/", "total_steps", r.totals.steps);
+    out.SetAttribute("/", "total_rhs_evals", r.totals.rhs_evals);
+    out.SetAttribute("/", "total_jacobian_evals", r.totals.jacobian_evals);
+    out.SetAttribute("/", "event_log", EventLog::Global().Table(r.seconds));
+    out.Commit();
+
+    double mean = 0;
+    std::size_t ok = 0;
+    for (std::size_t i = 0; i < N; ++i) {
+      if (r.status[i] == 0) {
+        mean += r.log_density(static_cast<Eigen::Index>(i));
+        ++ok;
+      }
+    }
+    ctx_.out << (density_ ? "density" : "sample") << ": " << N << " points, " << r.failed() << " failed, mean log p "
+             << (ok ? mean / static_cast<double>(ok) : 0.0) << ", " << r.totals.steps << " steps, " << r.seconds
+             << " s -> " << options_.output << "\n";
+    for (std::size_t i = 0, shown = 0; i < N && shown < 5; ++i) {
+      if (r.status[i] != 0) {
+        ctx_.err << "  sample " << i << ": " << r.message[i] << "\n";
+        ++shown;
+      }
+    }
+    return r.failed() ? kExitItemsFailed : kExitSuccess;
+  }
+
+ private:
+  Context& ctx_;
+  bool density_;
+  FlowCommandOptions options_;
+  PushforwardOptions flow_;
+  Provenance provenance_;
+};
+
+}  // namespace
+
+Command DensityCommand() {
+  return {"density", "exact log-densities of data points under a continuous normalizing flow",
+          "pushpull density -model M.h5 -input P.h5:/points -output OUT.h5 [-ode_type bdf] [-trace_type exact]",
+          [](Context& ctx) -> std::unique_ptr<Job> { return std::make_unique<FlowJob>(ctx, true); }};
+}
+
+Command SampleCommand() {
+  return {"sample", "samples of a continuous normalizing flow with their exact log-densities",
+          "pushpull sample -model M.h5 -n N -seed S -output OUT.h5 [-save_times 0,0.5,1]",
+          [](Context& ctx) -> std::unique_ptr<Job> { return std::make_unique<FlowJob>(ctx, false); }};
+}
+
+}  // namespace pushpull::cli
