@@ -3,8 +3,12 @@
 namespace pushpull::validation {
 
 Registry<Case>& CaseRegistry() {
-  static Registry<Case> registry("validate_cases");
-  return registry;
+  static Registry<Case>* registry = [] {
+    auto* r = new Registry<Case>("validate_cases");
+    RegisterFlowCases(*r);
+    return r;
+  }();
+  return *registry;
 }
 
 }  // namespace pushpull::validation

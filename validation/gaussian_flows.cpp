@@ -55,7 +55,9 @@ AffineFlowCase AffineCase(std::string name, std::string description, const Eigen
   if (base_time == 0.0) {
     c.Phi = E;  // x_1 = e^A z + B_1 b
     c.c = Bb;
+    c.log_det_phi = A.trace();
   } else {
+    c.log_det_phi = -A.trace();
     const Eigen::MatrixXd Einv = E.inverse();  // x_0 = e^{-A} (z - B_1 b)
     c.Phi = Einv;
     c.c = -Einv * Bb;
@@ -77,7 +79,7 @@ RowMatrixXd AffineFlowCase::Latent(const RowMatrixXd& x) const {
 Eigen::VectorXd AffineFlowCase::LogDensity(const RowMatrixXd& x) const {
   const RowMatrixXd z = Latent(x);
   const double d = static_cast<double>(Phi.rows());
-  return ((-0.5 * z.rowwise().squaredNorm()).array() - 0.5 * d * std::log(2 * std::numbers::pi) - LogDetAbs(Phi))
+  return ((-0.5 * z.rowwise().squaredNorm()).array() - 0.5 * d * std::log(2 * std::numbers::pi) - log_det_phi)
       .matrix();
 }
 
@@ -87,7 +89,7 @@ RowMatrixXd AffineFlowCase::Samples(const RowMatrixXd& z) const {
 
 Eigen::VectorXd AffineFlowCase::SampleLogDensity(const RowMatrixXd& z) const {
   const double d = static_cast<double>(Phi.rows());
-  return ((-0.5 * z.rowwise().squaredNorm()).array() - 0.5 * d * std::log(2 * std::numbers::pi) - LogDetAbs(Phi))
+  return ((-0.5 * z.rowwise().squaredNorm()).array() - 0.5 * d * std::log(2 * std::numbers::pi) - log_det_phi)
       .matrix();
 }
 
@@ -133,6 +135,7 @@ AffineFlowCase MakeG2(int dim, double sigma_min, unsigned seed) {
   c.base_time = 0;
   c.Phi = Eigen::MatrixXd::Identity(dim, dim) * sigma(1.0);  // x_1 = m1 + sigma_min z
   c.c = m1;
+  c.log_det_phi = LogDetAbs(c.Phi);
   return c;
 }
 
@@ -154,6 +157,7 @@ AffineFlowCase MakeG5(int dim, unsigned seed) {
   Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(S);
   c.Phi = es.operatorSqrt();  // x_1 = m + S^{1/2} z
   c.c = m;
+  c.log_det_phi = LogDetAbs(c.Phi);
   return c;
 }
 

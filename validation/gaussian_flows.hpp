@@ -20,6 +20,7 @@ struct AffineFlowCase {
   double base_time = 0;
   Eigen::MatrixXd Phi;  // flow map base -> data: x = Phi z + c
   Eigen::VectorXd c;
+  double log_det_phi = 0;  // log|det Phi|, exact (tr A for e^A: Phi itself may underflow for stiff flows)
 
   // Closed forms for data points x (rows): the latent z = Phi^{-1}(x - c) and log p(x).
   RowMatrixXd Latent(const RowMatrixXd& x) const;

@@ -5,21 +5,27 @@
 // and a list of checks, each with the measured value, an explicit pass threshold and a verdict.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "pushpull/options.hpp"
+#include "pushpull/pushforward.hpp"
 #include "pushpull/registry.hpp"
 
 namespace pushpull::validation {
 
 struct Settings {
   std::string level = "quick";                     // quick | full
-  std::vector<double> tolerances;                  // rtol sweep; atol = rtol * atol_ratio
-  std::vector<std::string> methods;                // integrators to validate
-  int threads = 0;                                 // 0: all cores
-  unsigned long long seed = 20261122;
+  std::vector<double> tolerances;                  // rtol = atol sweep; empty: the level's default
+  std::vector<std::string> methods;                // integrators to validate; empty: every registered one
+  PushforwardOptions solver;                       // the configuration validated (linear solver, batch size,
+                                                   // threads, ...); type and tolerances are swept
+  std::uint64_t seed = 20261122;
+  // Test hook: wraps every field before it is solved (a test injects a deliberately wrong field this way).
+  std::function<std::unique_ptr<VectorField>(std::unique_ptr<VectorField>)> wrap_field;
 };
 
 struct SweepRow {
@@ -66,6 +72,8 @@ class Case {
   virtual CaseReport Run(const Settings& settings) = 0;
 };
 
+// Every built-in case registered (G1 ... G7 first); research code may register its own.
 Registry<Case>& CaseRegistry();
+void RegisterFlowCases(Registry<Case>& registry);
 
 }  // namespace pushpull::validation

@@ -1,11 +1,16 @@
-// `pushpull validate`: runs the closed-form validation cases and writes the report.
+// `pushpull validate`: runs the closed-form validation cases and writes the report (console table, HDF5, HTML).
+#include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <filesystem>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
-#include <thread>
 
 #include "cli/commands.hpp"
+#include "html_report.hpp"
 #include "pushpull/errors.hpp"
 #include "pushpull/io.hpp"
 #include "pushpull/provenance.hpp"
@@ -15,9 +20,12 @@ namespace pushpull::cli {
 namespace {
 
 struct ValidateOptions {
-  std::string cases;                    // comma-separated; empty = all registered
+  std::string cases;  // comma-separated; empty = all registered
   std::string level = "quick";
   std::string output = "validation-report.h5";
+  std::string report_html;
+  std::string methods;          // comma-separated; empty = all registered integrators
+  std::vector<double> tolerances;
 
   void SetFromOptions(OptionsDatabase& db) {
     db.SetSection("Validation (pushpull validate)");
@@ -26,8 +34,17 @@ struct ValidateOptions {
     db.Enum("", "validate_level", level,
             "quick fits in two minutes; full sweeps tighter tolerances and higher dimensions",
             "ValidateOptions::level", {"quick", "full"});
+    db.String("", "validate_methods", methods,
+              "Comma-separated integrators to validate (default: every registered -ode_type)",
+              "ValidateOptions::methods");
+    db.RealList("", "validate_tols", tolerances,
+                "Tolerance sweep, rtol = atol (default: 1e-4,1e-6,1e-8 for quick, 1e-4 ... 1e-10 for full)",
+                "ValidateOptions::tolerances", RealBounds::Positive());
     db.String("", "output", output, "HDF5 report file (written as FILE.partial, renamed when complete)",
               "ValidateOptions::output");
+    db.String("", "report_html", report_html,
+              "Also write a self-contained HTML report with work-precision plots to this file",
+              "ValidateOptions::report_html");
   }
 };
 
@@ -41,12 +58,124 @@ std::vector<std::string> SplitCommas(const std::string& s) {
   return out;
 }
 
+std::string Sci(double v) {
+  char b[32];
+  if (std::isinf(v)) return "fail";
+  std::snprintf(b, sizeof b, "%.1e", v);
+  return b;
+}
+
+void WriteCase(OutputFile& out, const validation::CaseReport& r) {
+  const std::string g = "/" + r.name;
+  std::vector<std::string> method, trace;
+  std::vector<double> tol, max_x, mean_x, max_p, mean_p, nfe, steps, seconds;
+  std::vector<std::int64_t> dim, failed;
+  for (const auto& row : r.sweep) {
+    method.push_back(row.method);
+    trace.push_back(row.trace);
+    dim.push_back(row.dimension);
+    tol.push_back(row.tolerance);
+    max_x.push_back(row.max_error_x);
+    mean_x.push_back(row.mean_error_x);
+    max_p.push_back(row.max_error_logp);
+    mean_p.push_back(row.mean_error_logp);
+    nfe.push_back(row.nfe_per_sample);
+    steps.push_back(row.steps_per_sample);
+    seconds.push_back(row.seconds);
+    failed.push_back(row.failed);
+  }
+  out.WriteStrings(g + "/method", method);
+  out.WriteStrings(g + "/trace", trace);
+  out.WriteIntVector(g + "/dimension", dim);
+  out.WriteVector(g + "/tolerance", tol);
+  out.WriteVector(g + "/max_error_endpoint", max_x);
+  out.WriteVector(g + "/mean_error_endpoint", mean_x);
+  out.WriteVector(g + "/max_error_logp", max_p);
+  out.WriteVector(g + "/mean_error_logp", mean_p);
+  out.WriteVector(g + "/nfe_per_sample", nfe);
+  out.WriteVector(g + "/steps_per_sample", steps);
+  out.WriteVector(g + "/seconds", seconds);
+  out.WriteIntVector(g + "/failed", failed);
+  std::vector<std::string> cname, cmethod, crel, cdetail;
+  std::vector<double> ctol, cval, cthr;
+  std::vector<std::int64_t> cpass;
+  for (const auto& c : r.checks) {
+    cname.push_back(c.name);
+    cmethod.push_back(c.method);
+    crel.push_back(c.relation);
+    cdetail.push_back(c.detail);
+    ctol.push_back(c.tolerance);
+    cval.push_back(c.value);
+    cthr.push_back(c.threshold);
+    cpass.push_back(c.passed ? 1 : 0);
+  }
+  out.WriteStrings(g + "/checks/name", cname);
+  out.WriteStrings(g + "/checks/method", cmethod);
+  out.WriteVector(g + "/checks/tolerance", ctol);
+  out.WriteVector(g + "/checks/value", cval);
+  out.WriteStrings(g + "/checks/relation", crel);
+  out.WriteVector(g + "/checks/threshold", cthr);
+  out.WriteIntVector(g + "/checks/passed", cpass);
+  out.WriteStrings(g + "/checks/detail", cdetail);
+  out.SetAttribute(g, "description", r.description);
+  out.SetAttribute(g, "passed", static_cast<std::int64_t>(r.passed() ? 1 : 0));
+}
+
+// One row per case x method: max log-density error at each tolerance (largest over dimensions), NFE, time, verdict.
+void PrintTable(std::ostream& os, const std::vector<validation::CaseReport>& reports, const std::vector<double>& tols) {
+  char line[512];
+  std::string header = "case  method  ";
+  for (double t : tols) header += "  err@" + Sci(t);
+  os << header << "   NFE/sample    time(s)  checks\n";
+  for (const auto& r : reports) {
+    std::map<std::string, std::map<double, double>> err;
+    std::map<std::string, double> nfe, secs;
+    std::vector<std::string> order;
+    for (const auto& row : r.sweep) {
+      if (row.trace != "exact") continue;
+      if (!err.count(row.method)) order.push_back(row.method);
+      auto& e = err[row.method][row.tolerance];
+      e = std::max(e, row.max_error_logp);
+      nfe[row.method] += row.nfe_per_sample;
+      secs[row.method] += row.seconds;
+    }
+    for (const auto& m : order) {
+      int total = 0, failed = 0;
+      for (const auto& c : r.checks) {
+        if (c.method != m) continue;
+        ++total;
+        failed += c.passed ? 0 : 1;
+      }
+      std::string row = r.name;
+      row.resize(6, ' ');
+      std::string mm = m;
+      mm.resize(8, ' ');
+      row += mm;
+      for (double t : tols) {
+        const auto it = err[m].find(t);
+        std::snprintf(line, sizeof line, "  %11s", it == err[m].end() ? "-" : Sci(it->second).c_str());
+        row += line;
+      }
+      std::snprintf(line, sizeof line, "  %11.0f  %9.3f  %s", nfe[m], secs[m],
+                    failed ? ("FAIL " + std::to_string(failed) + "/" + std::to_string(total)).c_str()
+                           : ("pass " + std::to_string(total)).c_str());
+      os << row << line << "\n";
+    }
+  }
+}
+
 class ValidateJob : public Job {
  public:
-  ValidateJob(Context& ctx, ValidateOptions options) : ctx_(ctx), options_(std::move(options)) {
+  ValidateJob(Context& ctx) : ctx_(ctx) {
+    options_.SetFromOptions(ctx.db);
+    solver_.SetFromOptions(ctx.db, "");
     names_ = options_.cases.empty() ? validation::CaseRegistry().Names() : SplitCommas(options_.cases);
     for (const auto& n : names_) {
       if (!validation::CaseRegistry().Has(n)) validation::CaseRegistry().Create(n);  // throws, listing valid names
+    }
+    methods_ = SplitCommas(options_.methods);
+    for (const auto& m : methods_) {
+      if (!OdeIntegrators().Has(m)) OdeIntegrators().Create(m, OdeOptions{});  // throws, listing valid names
     }
     provenance_ = Provenance::Collect(ctx.argv, &ctx.db);
   }
@@ -54,43 +183,87 @@ class ValidateJob : public Job {
   int Run() override {
     validation::Settings settings;
     settings.level = options_.level;
+    settings.tolerances = options_.tolerances;
+    settings.methods = methods_;
+    settings.solver = solver_;
+    const auto start = std::chrono::steady_clock::now();
     OutputFile report(options_.output, provenance_);
     std::vector<validation::CaseReport> reports;
     for (const auto& name : names_) {
       auto c = validation::CaseRegistry().Create(name);
       reports.push_back(c->Run(settings));
       reports.back().name = name;
+      WriteCase(report, reports.back());
+      report.SetCompletedRows(static_cast<std::int64_t>(reports.size()));
     }
-    bool all_passed = true;
+    bool all_passed = !reports.empty();
     for (const auto& r : reports) all_passed = all_passed && r.passed();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     report.SetAttribute("/", "cases_run", static_cast<std::int64_t>(reports.size()));
     report.SetAttribute("/", "verdict", all_passed ? "pass" : "fail");
+    report.SetAttribute("/", "seconds", seconds);
     report.Commit();
-    if (reports.empty()) {
-      ctx_.out << "pushpull validate: no validation cases are registered in this build.\n";
+
+    std::vector<double> tols = options_.tolerances;
+    if (tols.empty()) {
+      for (const auto& r : reports) {
+        for (const auto& row : r.sweep) {
+          if (row.trace == "exact" && std::find(tols.begin(), tols.end(), row.tolerance) == tols.end()) {
+            tols.push_back(row.tolerance);
+          }
+        }
+      }
+      std::sort(tols.rbegin(), tols.rend());
     }
-    ctx_.out << "verdict: " << (all_passed ? "PASS" : "FAIL") << " (" << reports.size() << " cases; report "
-             << options_.output << ")\n";
+    PrintTable(ctx_.out, reports, tols);
+    std::size_t checks = 0, failed = 0;
+    for (const auto& r : reports) {
+      for (const auto& c : r.checks) {
+        ++checks;
+        if (c.passed) continue;
+        ++failed;
+        ctx_.out << "FAILED " << r.name << " " << c.method;
+        if (c.tolerance > 0) ctx_.out << " tol " << Sci(c.tolerance);
+        ctx_.out << ": " << c.name << ": value " << c.value << " " << c.relation << " " << c.threshold << " ("
+                 << c.detail << ")\n";
+      }
+    }
+    if (!options_.report_html.empty()) {
+      std::vector<std::string> lines;
+      for (const auto& [k, v] : provenance_.Attributes()) lines.push_back(k + ": " + v);
+      const std::string html = validation::RenderHtmlReport(reports, "pushpull validation report", lines);
+      const std::string partial = options_.report_html + ".partial";
+      {
+        std::ofstream f(partial);
+        if (!f) throw InputError("-report_html: cannot write '" + partial + "'");
+        f << html;
+      }
+      std::filesystem::rename(partial, options_.report_html);
+    }
+    char verdict[256];
+    std::snprintf(verdict, sizeof verdict, "verdict: %s (%zu cases, %zu checks, %zu failed, %.1f s; report %s%s%s)\n",
+                  all_passed ? "PASS" : "FAIL", reports.size(), checks, failed, seconds, options_.output.c_str(),
+                  options_.report_html.empty() ? "" : ", ", options_.report_html.c_str());
+    ctx_.out << verdict;
     return all_passed ? kExitSuccess : kExitItemsFailed;
   }
 
  private:
   Context& ctx_;
   ValidateOptions options_;
+  PushforwardOptions solver_;
   std::vector<std::string> names_;
+  std::vector<std::string> methods_;
   Provenance provenance_;
 };
 
 }  // namespace
 
 Command ValidateCommand() {
-  return {"validate", "validate every solver against closed-form Gaussian flows and geodesics",
-          "pushpull validate [-validate_cases G1,G3] [-validate_level quick|full] [-output validation-report.h5]",
-          [](Context& ctx) -> std::unique_ptr<Job> {
-            ValidateOptions options;
-            options.SetFromOptions(ctx.db);
-            return std::make_unique<ValidateJob>(ctx, options);
-          }};
+  return {"validate", "validate every solver against closed-form Gaussian flows",
+          "pushpull validate [-validate_cases G1,G3] [-validate_level quick|full] [-output validation-report.h5] "
+          "[-report_html report.html]",
+          [](Context& ctx) -> std::unique_ptr<Job> { return std::make_unique<ValidateJob>(ctx); }};
 }
 
 }  // namespace pushpull::cli

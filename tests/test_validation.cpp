@@ -1,0 +1,119 @@
+#define BOOST_TEST_MODULE validation
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+#include <sstream>
+
+#include "cli/commands.hpp"
+#include "pushpull/io.hpp"
+#include "validation.hpp"
+
+using namespace pushpull;
+using namespace pushpull::validation;
+
+namespace {
+
+// Wraps a field and corrupts one of its outputs.
+class CorruptedField : public VectorField {
+ public:
+  enum class Defect { kDivergenceSign, kVelocityScale };
+  CorruptedField(std::unique_ptr<VectorField> inner, Defect defect) : inner_(std::move(inner)), defect_(defect) {}
+  int dim() const override { return inner_->dim(); }
+  std::string description() const override { return "corrupted " + inner_->description(); }
+  void Evaluate(double t, const BlockRef& x, RowMatrixXd& v) const override {
+    inner_->Evaluate(t, x, v);
+    if (defect_ == Defect::kVelocityScale) v *= 1.001;
+  }
+  void EvaluateJvp(double t, const BlockRef& x, const BlockRef& dx, RowMatrixXd& v, RowMatrixXd& jv) const override {
+    inner_->EvaluateJvp(t, x, dx, v, jv);
+    if (defect_ == Defect::kVelocityScale) v *= 1.001;
+    if (defect_ == Defect::kDivergenceSign) jv = -jv;  // every derivative, and so the divergence, has the wrong sign
+  }
+  void EvaluateDivergence(double t, const BlockRef& x, RowMatrixXd& v, Eigen::VectorXd& div) const override {
+    inner_->EvaluateDivergence(t, x, v, div);
+    if (defect_ == Defect::kVelocityScale) v *= 1.001;
+    if (defect_ == Defect::kDivergenceSign) div = -div;
+  }
+  void EvaluateJacobian(double t, const BlockRef& x, RowMatrixXd& v, RowMatrixXd& jac) const override {
+    inner_->EvaluateJacobian(t, x, v, jac);
+    if (defect_ == Defect::kVelocityScale) v *= 1.001;
+  }
+
+ private:
+  std::unique_ptr<VectorField> inner_;
+  Defect defect_;
+};
+
+Settings Small() {
+  Settings s;
+  s.methods = {"bdf", "dopri5"};
+  s.tolerances = {1e-5, 1e-8};
+  s.solver.threads = 1;
+  return s;
+}
+
+int FailedChecks(const CaseReport& r, const std::string& name_part) {
+  int n = 0;
+  for (const auto& c : r.checks) {
+    if (!c.passed && c.name.find(name_part) != std::string::npos) ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(every_case_passes_with_the_correct_fields) {
+  for (const auto& name : CaseRegistry().Names()) {
+    const CaseReport r = CaseRegistry().Create(name)->Run(Small());
+    for (const auto& c : r.checks) {
+      BOOST_TEST(c.passed, name << " " << c.method << " " << c.name << ": " << c.value << " " << c.relation << " "
+                                << c.threshold << " (" << c.detail << ")");
+    }
+    BOOST_TEST(r.checks.size() > 5u, name);
+    BOOST_TEST(r.passed(), name);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_sign_error_in_the_divergence_is_caught) {
+  Settings s = Small();
+  s.wrap_field = [](std::unique_ptr<VectorField> f) -> std::unique_ptr<VectorField> {
+    return std::make_unique<CorruptedField>(std::move(f), CorruptedField::Defect::kDivergenceSign);
+  };
+  for (const std::string name : {"G1", "G5"}) {
+    const CaseReport r = CaseRegistry().Create(name)->Run(s);
+    BOOST_TEST(!r.passed(), name);
+    BOOST_TEST(FailedChecks(r, "log-density error") > 0, name);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_slightly_wrong_velocity_is_caught) {
+  Settings s = Small();
+  s.wrap_field = [](std::unique_ptr<VectorField> f) -> std::unique_ptr<VectorField> {
+    return std::make_unique<CorruptedField>(std::move(f), CorruptedField::Defect::kVelocityScale);
+  };
+  const CaseReport r = CaseRegistry().Create("G2")->Run(s);
+  BOOST_TEST(!r.passed());
+  BOOST_TEST(FailedChecks(r, "end-point error") > 0);
+}
+
+BOOST_AUTO_TEST_CASE(validate_command_writes_report_groups_and_html) {
+  const std::string out = "validation_test_report.h5", html = "validation_test_report.html";
+  std::filesystem::remove(out);
+  std::filesystem::remove(html);
+  std::ostringstream o, e;
+  const int code = cli::Main({"pushpull", "validate", "-validate_cases", "G1,G6", "-validate_methods", "bdf,dopri5",
+                              "-validate_tols", "1e-5,1e-8", "-output", out, "-report_html", html},
+                             o, e);
+  BOOST_TEST(code == 0, o.str() << e.str());
+  BOOST_TEST(o.str().find("verdict: PASS") != std::string::npos, o.str());
+  BOOST_TEST(o.str().find("G1    bdf") != std::string::npos, o.str());
+  ArraySpec vector;
+  vector.ranks = {1};
+  BOOST_TEST(ReadArray(DatasetName::Parse(out + ":/G1/max_error_logp"), vector).size() > 0u);
+  BOOST_TEST(ReadArray(DatasetName::Parse(out + ":/G6/checks/value"), vector).size() > 0u);
+  BOOST_TEST(ReadRootStringAttribute(out, "verdict") == "pass");
+  BOOST_TEST(std::filesystem::exists(html));
+  std::ostringstream bad_out, bad_err;
+  BOOST_TEST(cli::Main({"pushpull", "validate", "-validate_cases", "G9"}, bad_out, bad_err) == 2);
+  BOOST_TEST(bad_err.str().find("G1") != std::string::npos);
+}
