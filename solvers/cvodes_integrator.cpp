@@ -3,6 +3,7 @@
 #include <sunlinsol/sunlinsol_spgmr.h>
 #include <sunnonlinsol/sunnonlinsol_fixedpoint.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -232,7 +233,82 @@ class CvodesIntegrator : public OdeIntegrator {
   sundials::Context ctx_;
 };
 
+int SensRhs(int Ns, double t, N_Vector y, N_Vector, N_Vector* yS, N_Vector* ySdot, void* user, N_Vector, N_Vector) {
+  auto* u = static_cast<UserData*>(user);
+  for (int j = 0; j < Ns; ++j) {
+    const int rc = u->system->Jvp(t, Data(y), Data(yS[j]), Data(ySdot[j]));
+    if (rc != 0) return rc;
+  }
+  return 0;
+}
+
 }  // namespace
+
+OdeStatus IntegrateVariational(OdeSystem& system, const OdeOptions& options, double t0, double t1, double* y,
+                               int num_directions, double* S, OdeStats* stats, std::string* message) {
+  sundials::Context ctx;
+  const int B = system.num_blocks();
+  const sunindextype n = static_cast<sunindextype>(B) * system.block_size();
+  const double scale = 1.0 / std::sqrt(static_cast<double>(B));
+  OdeStats local;
+  OdeStats* st = stats ? stats : &local;
+  sundials::Vector yv = sundials::NewVector(n, ctx);
+  std::copy(y, y + n, Data(yv.get()));
+  UserData user{&system, std::vector<double>(static_cast<std::size_t>(n)), nullptr};
+  void* mem = CVodeCreate(CV_BDF, ctx.get());
+  struct MemFree {
+    void* mem;
+    ~MemFree() { CVodeFree(&mem); }
+  } guard{mem};
+  CVodeSetErrHandlerFn(mem, ErrorHandler, nullptr);
+  if (CVodeInit(mem, RhsY, t0, yv.get()) != CV_SUCCESS) {
+    if (message) *message = "CVodeInit failed";
+    return OdeStatus::kOtherFailure;
+  }
+  CVodeSStolerances(mem, options.rtol * scale, options.atol * scale);
+  CVodeSetUserData(mem, &user);
+  CVodeSetMaxNumSteps(mem, static_cast<long>(options.max_steps));
+  if (options.max_order > 0) CVodeSetMaxOrd(mem, std::min(options.max_order, 5));
+  if (options.initial_step > 0) CVodeSetInitStep(mem, t1 >= t0 ? options.initial_step : -options.initial_step);
+  if (options.max_step > 0) CVodeSetMaxStep(mem, options.max_step);
+  CVodeSetStopTime(mem, t1);
+  sundials::BlockJacobiPreconditioner preconditioner(system, false, st);
+  user.preconditioner = &preconditioner;
+  sundials::LinearSolver linear_solver = sundials::MakeBlockDiagonalSolver(ctx, st);
+  CVodeSetLinearSolver(mem, linear_solver.get(), nullptr);
+  CVodeSetPreconditioner(mem, PrecSetup, PrecSolve);
+
+  N_Vector* yS = N_VCloneVectorArray(num_directions, yv.get());
+  struct ArrayFree {
+    N_Vector* v;
+    int n;
+    ~ArrayFree() { N_VDestroyVectorArray(v, n); }
+  } s_guard{yS, num_directions};
+  for (int j = 0; j < num_directions; ++j) {
+    std::copy(S + static_cast<std::size_t>(j) * n, S + static_cast<std::size_t>(j + 1) * n, Data(yS[j]));
+  }
+  CVodeSensInit(mem, num_directions, CV_STAGGERED, SensRhs, yS);
+  CVodeSensEEtolerances(mem);
+  CVodeSetSensErrCon(mem, SUNTRUE);
+  double t = t0;
+  const int flag = CVode(mem, t1, yv.get(), &t, CV_NORMAL);
+  long v = 0;
+  CVodeGetNumSteps(mem, &v);
+  st->steps += v;
+  CVodeGetNumRhsEvals(mem, &v);
+  st->rhs_evals += v;
+  if (flag < 0) {
+    if (message) *message = std::string("CVODES (variational equations) stopped at t = ") + std::to_string(t) + ": " +
+                            ToString(MapFlag(flag));
+    return MapFlag(flag);
+  }
+  CVodeGetSens(mem, &t, yS);
+  std::copy(Data(yv.get()), Data(yv.get()) + n, y);
+  for (int j = 0; j < num_directions; ++j) {
+    std::copy(Data(yS[j]), Data(yS[j]) + n, S + static_cast<std::size_t>(j) * n);
+  }
+  return OdeStatus::kSuccess;
+}
 
 std::unique_ptr<OdeIntegrator> MakeCvodesBdf(const OdeOptions& options) {
   return std::make_unique<CvodesIntegrator>(options, CV_BDF);

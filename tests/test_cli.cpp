@@ -142,8 +142,14 @@ BOOST_AUTO_TEST_CASE(density_and_sample_write_every_dataset_and_agree) {
   // The density of the samples, computed backwards, equals their log-density from sampling.
   WritePoints("cli_points.h5", samples);
   Run d = Cli({"density", "-model", model, "-input", "cli_points.h5:/points", "-output", "cli_density.h5",
-               "-ode_rtol", "1e-9", "-ode_atol", "1e-9", "-threads", "2", "-batch_size", "7"});
+               "-ode_rtol", "1e-9", "-ode_atol", "1e-9", "-threads", "2", "-batch_size", "7", "-logdet_check"});
   BOOST_TEST(d.code == 0, d.err);
+  // Jacobi's formula on a nonlinear network, no closed form needed.
+  ArraySpec diff_spec;
+  diff_spec.ranks = {1};
+  const Array diff = ReadArray(DatasetName::Parse("cli_density.h5:/logdet_difference"), diff_spec);
+  for (double value : diff.data) BOOST_TEST(std::abs(value) < 1e-6);
+  BOOST_TEST(d.out.find("logdet check") != std::string::npos);
   const Array logp2 = ReadArray(DatasetName::Parse("cli_density.h5:/log_density"), vector);
   BOOST_REQUIRE(logp.size() == logp2.size());
   for (std::size_t i = 0; i < logp.size(); ++i) BOOST_TEST(std::abs(logp.data[i] - logp2.data[i]) < 1e-6);

@@ -464,6 +464,21 @@ class FlowCase : public Case {
           }
         }
       }
+      // Jacobi's formula: log|det| of the flow map from the variational equations equals the divergence integral.
+      if (!spec_.stiff) {
+        PushforwardOptions o = settings.solver;
+        o.ode.type = ref_method;
+        o.ode.rtol = o.ode.atol = tight;
+        o.logdet_check = true;
+        const PushforwardResult r = density ? ComputeDensity(*field, f.base_time, pts, o)
+                                            : PushSamples(*field, f.base_time, pts, o);
+        const double worst = r.failed() ? std::numeric_limits<double>::infinity()
+                                        : r.logdet_difference.cwiseAbs().maxCoeff();
+        report.checks.push_back(MakeCheck("logdet check (Jacobi's formula)", ref_method, tight, worst, "<=",
+                                          kAccuracyFactor * tight * scale,
+                                          "max |log|det| from CVODES forward sensitivities - divergence integral| "
+                                          "over " + std::to_string(pts.rows()) + " points" + dim_note));
+      }
       // The sampled pushforward has the closed-form mean and covariance.
       {
         const std::size_t n_mom = full ? 8000 : 2000;

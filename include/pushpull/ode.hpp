@@ -116,6 +116,13 @@ class OdeIntegrator {
   std::function<void(const OdeStepEvent&)> step_monitor;  // optional
 };
 
+// Integrates the states together with `num_directions` variational (forward sensitivity) equations
+// S' = (df/dy) S with CVODES BDF and its forward-sensitivity module: `S` holds num_directions vectors of
+// num_blocks * block_size entries (initial values in, final values out). Quadratures are not integrated.
+// The sensitivities take part in error control (tolerances estimated from the state tolerances).
+OdeStatus IntegrateVariational(OdeSystem& system, const OdeOptions& options, double t0, double t1, double* y,
+                               int num_directions, double* S, OdeStats* stats, std::string* message);
+
 using OdeIntegratorRegistry = Registry<OdeIntegrator, const OdeOptions&>;
 // The registry behind -ode_type: bdf, adams, dopri5, esdirk; research code may register its own.
 OdeIntegratorRegistry& OdeIntegrators();

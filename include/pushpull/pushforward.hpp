@@ -42,6 +42,7 @@ struct PushforwardOptions {
   int batch_size = 64;                      // samples integrated as one system
   int threads = 0;                          // workers; 0 = all cores
   double retry_initial_step = 1e-6;         // initial step of the one retry of a failed sample
+  bool logdet_check = false;                // also integrate the variational equations (Jacobi's formula)
   std::vector<double> save_times;           // store x(t) at these times (trajectories)
 
   void SetFromOptions(OptionsDatabase& db, std::string_view prefix = "");
@@ -58,6 +59,9 @@ struct PushforwardResult {
   Eigen::VectorXd log_density;        // N
   Eigen::VectorXd kinetic;            // N, when requested
   Eigen::VectorXd frobenius;          // N, when requested
+  Eigen::VectorXd divergence_integral;  // N: a = int_{t0}^{t1} div v dt along the trajectory (log|det| of the map)
+  Eigen::VectorXd logdet;             // N, with logdet_check: log|det dx(t1)/dx(t0)| from the variational equations
+  Eigen::VectorXd logdet_difference;  // N, with logdet_check: logdet - divergence_integral
   std::vector<std::int64_t> nfe;      // field evaluations of the sample's block (each evaluates all its samples)
   std::vector<std::int64_t> steps;    // integrator steps of the sample's block
   std::vector<int> status;            // OdeStatus as int; 0 = success

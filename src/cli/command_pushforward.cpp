@@ -1,6 +1,7 @@
 // `pushpull density` and `pushpull sample`: log-densities of data points and samples of a continuous normalizing
 // flow read from a model file. Rows are written to OUT.h5.partial as they complete; OUT.h5 appears only when the
 // run finished.
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -83,6 +84,12 @@ class FlowJob : public Job {
     std::optional<RowDataset> kinetic, frobenius;
     if (flow_.kinetic) kinetic = out.CreateRowDataset("kinetic", ElementType::kFloat64, N, {});
     if (flow_.frobenius) frobenius = out.CreateRowDataset("frobenius", ElementType::kFloat64, N, {});
+    RowDataset divergence = out.CreateRowDataset("divergence_integral", ElementType::kFloat64, N, {});
+    std::optional<RowDataset> logdet, logdet_difference;
+    if (flow_.logdet_check) {
+      logdet = out.CreateRowDataset("logdet", ElementType::kFloat64, N, {});
+      logdet_difference = out.CreateRowDataset("logdet_difference", ElementType::kFloat64, N, {});
+    }
     RowDataset nfe = out.CreateRowDataset("nfe", ElementType::kInt64, N, {});
     RowDataset steps = out.CreateRowDataset("steps", ElementType::kInt64, N, {});
     RowDataset status = out.CreateRowDataset("status", ElementType::kInt32, N, {});
@@ -95,6 +102,9 @@ class FlowJob : public Job {
       endpoints.Write(first, count, r.endpoints.data() + first * static_cast<std::size_t>(d));
       if (kinetic) kinetic->Write(first, count, r.kinetic.data() + first);
       if (frobenius) frobenius->Write(first, count, r.frobenius.data() + first);
+      divergence.Write(first, count, r.divergence_integral.data() + first);
+      if (logdet) logdet->Write(first, count, r.logdet.data() + first);
+      if (logdet_difference) logdet_difference->Write(first, count, r.logdet_difference.data() + first);
       nfe.Write(first, count, r.nfe.data() + first);
       steps.Write(first, count, r.steps.data() + first);
       status.Write(first, count, r.status.data() + first);
@@ -138,6 +148,14 @@ class FlowJob : public Job {
     ctx_.out << (density_ ? "density" : "sample") << ": " << N << " points, " << r.failed() << " failed, mean log p "
              << (ok ? mean / static_cast<double>(ok) : 0.0) << ", " << r.totals.steps << " steps, " << r.seconds
              << " s -> " << options_.output << "\n";
+    if (flow_.logdet_check) {
+      double worst = 0;
+      for (std::size_t i = 0; i < N; ++i) {
+        const double diff = std::abs(r.logdet_difference(static_cast<Eigen::Index>(i)));
+        if (std::isfinite(diff)) worst = std::max(worst, diff);
+      }
+      ctx_.out << "logdet check: max |log|det| (variational equations) - divergence integral| = " << worst << "\n";
+    }
     for (std::size_t i = 0, shown = 0; i < N && shown < 5; ++i) {
       if (r.status[i] != 0) {
         ctx_.err << "  sample " << i << ": " << r.message[i] << "\n";
