@@ -1,6 +1,8 @@
 #include "block_linear_solver.hpp"
 
 #include <Eigen/Dense>
+
+#include "pushpull/event_log.hpp"
 #include <vector>
 
 namespace pushpull::sundials {
@@ -26,6 +28,8 @@ struct BlockJacobiPreconditioner::Impl {
         lu(static_cast<std::size_t>(blocks)) {}
 
   int Setup(double t, const double* y, double g) {
+    static const int kEvent = EventLog::Global().Register("NewtonMatrixSetup");
+    ScopedEvent timer(kEvent);
     gamma = g;
     const int rc = system.JacobianBlocks(t, y, jacobian.data());
     if (stats) ++stats->jacobian_evals;
@@ -48,6 +52,8 @@ struct BlockJacobiPreconditioner::Impl {
   }
 
   void Solve(const double* r, double* z) const {
+    static const int kEvent = EventLog::Global().Register("NewtonLinearSolve");
+    ScopedEvent timer(kEvent);
     const std::size_t n_states = static_cast<std::size_t>(blocks) * size;
     for (int b = 0; b < blocks; ++b) {
       Eigen::Map<const Eigen::VectorXd> rb(r + static_cast<std::size_t>(b) * size, size);

@@ -206,3 +206,26 @@ BOOST_AUTO_TEST_CASE(logdet_check_agrees_with_the_divergence_integral) {
     BOOST_TEST(vs_closed_form < 100 * tol);
   }
 }
+
+BOOST_AUTO_TEST_CASE(trajectories_follow_the_closed_form_path) {
+  // G2: x_t = t m1 + sigma(t) z with sigma(t) = 1 - (1 - sigma_min) t.
+  const double sigma_min = 0.1;
+  const AffineFlowCase c = MakeG2(2, sigma_min, 81);
+  const RowMatrixXd z = DrawStandardNormal(12, 2, 82);
+  PushforwardOptions o = Options("bdf", 1e-9);
+  o.save_times = {0.75, 0.0, 0.25, 1.0};  // unordered on purpose
+  const PushforwardResult r = PushSamples(*c.field, c.base_time, z, o);
+  BOOST_REQUIRE_EQUAL(r.failed(), 0u);
+  const std::size_t T = o.save_times.size();
+  double worst = 0;
+  for (Eigen::Index i = 0; i < z.rows(); ++i) {
+    for (std::size_t k = 0; k < T; ++k) {
+      const double t = o.save_times[k];
+      for (int j = 0; j < 2; ++j) {
+        const double expected = t * c.c(j) + (1 - (1 - sigma_min) * t) * z(i, j);
+        worst = std::max(worst, std::abs(r.trajectories[(static_cast<std::size_t>(i) * T + k) * 2 + j] - expected));
+      }
+    }
+  }
+  BOOST_TEST(worst < 1e-6);
+}

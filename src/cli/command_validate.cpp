@@ -12,6 +12,7 @@
 #include "cli/commands.hpp"
 #include "html_report.hpp"
 #include "pushpull/errors.hpp"
+#include "pushpull/event_log.hpp"
 #include "pushpull/io.hpp"
 #include "pushpull/provenance.hpp"
 #include "validation.hpp"
@@ -202,6 +203,7 @@ class ValidateJob : public Job {
     report.SetAttribute("/", "cases_run", static_cast<std::int64_t>(reports.size()));
     report.SetAttribute("/", "verdict", all_passed ? "pass" : "fail");
     report.SetAttribute("/", "seconds", seconds);
+    report.SetAttribute("/", "event_log", EventLog::Global().Table(seconds));
     report.Commit();
 
     std::vector<double> tols = options_.tolerances;
