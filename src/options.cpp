@@ -376,7 +376,10 @@ void OptionsDatabase::RealList(std::string_view prefix, std::string_view name, s
                                std::string_view help, std::string_view setter, RealBounds each) {
   auto format = [](const std::vector<double>& list) {
     std::string s;
-    for (std::size_t i = 0; i < list.size(); ++i) s += (i ? "," : "") + FormatReal(list[i]);
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      if (i) s += ",";
+      s += FormatReal(list[i]);
+    }
     return s;
   };
   std::string constraint = "comma-separated reals";
