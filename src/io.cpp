@@ -388,13 +388,14 @@ std::int64_t OutputFile::EnsureGroup(std::string_view group_path) {
 
 namespace {
 hid_t CreateDataset(hid_t file, std::string_view name, hid_t type, const std::vector<hsize_t>& dims,
-                    std::size_t element_size, const std::string& where) {
+                    std::size_t element_size, const std::string& where, const double* fill = nullptr) {
   Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
   Handle lcpl(H5Pcreate(H5P_LINK_CREATE));
   H5Pset_create_intermediate_group(lcpl.get(), 1);
   std::size_t total = 1;
   for (auto d : dims) total *= d;
   Handle dcpl = total > 0 ? ChunkedDeflate(dims, element_size) : Handle(H5Pcreate(H5P_DATASET_CREATE));
+  if (fill) H5Pset_fill_value(dcpl.get(), H5T_NATIVE_DOUBLE, fill);
   std::string path(name);
   if (path.front() != '/') path = "/" + path;
   if (H5Lexists(file, path.c_str(), H5P_DEFAULT) > 0) H5Ldelete(file, path.c_str(), H5P_DEFAULT);
@@ -450,7 +451,7 @@ void OutputFile::WriteStrings(std::string_view name, const std::vector<std::stri
 }
 
 RowDataset OutputFile::CreateRowDataset(std::string_view name, ElementType type, std::size_t total_rows,
-                                        std::vector<std::size_t> row_shape) {
+                                        std::vector<std::size_t> row_shape, double fill) {
   std::vector<hsize_t> dims{total_rows};
   std::size_t row_size = 1;
   for (auto s : row_shape) {
@@ -461,7 +462,9 @@ RowDataset OutputFile::CreateRowDataset(std::string_view name, ElementType type,
   if (type == ElementType::kInt64) file_type = H5T_STD_I64LE;
   if (type == ElementType::kInt32) file_type = H5T_STD_I32LE;
   if (type == ElementType::kUInt8) file_type = H5T_STD_U8LE;
-  const hid_t d = CreateDataset(file_, name, file_type, dims, ElementSize(type), partial_path());
+  // Integer datasets cannot hold NaN: they fill with 0 unless asked otherwise.
+  const double fill_value = std::isnan(fill) && type != ElementType::kFloat64 ? 0.0 : fill;
+  const hid_t d = CreateDataset(file_, name, file_type, dims, ElementSize(type), partial_path(), &fill_value);
   return RowDataset(d, type, total_rows, row_size, std::move(row_shape));
 }
 

@@ -21,8 +21,10 @@ namespace {
 // --- Pass thresholds ------------------------------------------------------------------------------------------
 // Global error of a solve relative to its tolerance (errors scale with the size of the solution).
 constexpr double kAccuracyFactor = 100.0;
-// Acceptance band of the fitted log-log slope of error against tolerance.
-constexpr double kSlopeMin = 0.5, kSlopeMax = 1.7;
+// Acceptance band of the fitted log-log slope of error against tolerance. Ideal tolerance proportionality is 1;
+// the lower end allows for low-dimensional cases whose errors at loose tolerances are already far below the
+// tolerance (the curve then flattens), while a solve that does not converge (slope ~ 0) still fails.
+constexpr double kSlopeMin = 0.3, kSlopeMax = 1.7;
 // Statistical checks: agreement within this many standard errors.
 constexpr double kStandardErrors = 4.0;
 // Hutchinson spread against the estimator's known standard deviation (relative).
@@ -338,7 +340,7 @@ class FlowCase : public Case {
                   : std::vector<double>{1e-4, 1e-6, 1e-8};
     }
     std::vector<std::string> methods = settings.methods;
-    if (methods.empty()) methods = {"bdf", "adams", "dopri5", "esdirk"};
+    if (methods.empty()) methods = OdeIntegrators().Names();
     const std::size_t n_points = full ? 256 : 64;
     const std::vector<int>& dims = full ? spec_.full_dims : spec_.quick_dims;
     for (std::size_t di = 0; di < dims.size(); ++di) {
@@ -455,6 +457,13 @@ class FlowCase : public Case {
             const Eigen::MatrixXd As = 0.5 * (A + A.transpose());
             const double var = dist == "gaussian" ? 2 * As.squaredNorm()
                                                   : 2 * (As.squaredNorm() - As.diagonal().squaredNorm());
+            if (var <= 0) {
+              // d = 1 with Rademacher probes: eps^2 = 1, the estimate is exact and must not scatter.
+              report.checks.push_back(MakeCheck("Hutchinson spread (" + dist + ")", ref_method, tight, sd, "<=",
+                                                floor, "estimator exact here (known sd 0): sd of the errors" +
+                                                           dim_note));
+              continue;
+            }
             const double ratio = sd / std::sqrt(var);
             Check c = MakeCheck("Hutchinson spread (" + dist + ")", ref_method, tight, ratio, "in", 1.0 - kSpreadBand,
                                 "sd of the estimates / the estimator's known sd " + Fmt(std::sqrt(var)) +

@@ -11,6 +11,7 @@
 // and flushes, so an interrupted run leaves a readable `.partial` file. See docs/hdf5-layout.md.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -101,8 +102,9 @@ class OutputFile {
   void WriteIntVector(std::string_view name, const std::vector<std::int64_t>& v);
   void WriteStrings(std::string_view name, const std::vector<std::string>& v);
 
+  // Rows not yet written read as `fill` (NaN by default; status datasets use -1, "not computed").
   RowDataset CreateRowDataset(std::string_view name, ElementType type, std::size_t total_rows,
-                              std::vector<std::size_t> row_shape);
+                              std::vector<std::size_t> row_shape, double fill = std::nan(""));
 
   // Attributes on the root ("/"), a group or a dataset; creates missing groups.
   void SetAttribute(std::string_view object, std::string_view name, std::string_view value);

@@ -92,7 +92,7 @@ class FlowJob : public Job {
     }
     RowDataset nfe = out.CreateRowDataset("nfe", ElementType::kInt64, N, {});
     RowDataset steps = out.CreateRowDataset("steps", ElementType::kInt64, N, {});
-    RowDataset status = out.CreateRowDataset("status", ElementType::kInt32, N, {});
+    RowDataset status = out.CreateRowDataset("status", ElementType::kInt32, N, {}, -1.0);  // -1: not computed
     static const int kEventWrite = EventLog::Global().Register("HDF5Write");
 
     PushforwardHooks hooks;
