@@ -75,6 +75,16 @@ OdeStatus MapFlag(int flag) {
   }
 }
 
+// Tolerances (divided by sqrt(num_blocks) for per-block error control: `scale`), step limits and the stop time.
+void ConfigureSteps(void* mem, const OdeOptions& o, double t0, double t1, double scale) {
+  CVodeSStolerances(mem, o.rtol * scale, o.atol * scale);
+  CVodeSetMaxNumSteps(mem, static_cast<long>(o.max_steps));
+  if (o.max_order > 0) CVodeSetMaxOrd(mem, o.max_order);
+  if (o.initial_step > 0) CVodeSetInitStep(mem, t1 >= t0 ? o.initial_step : -o.initial_step);
+  if (o.max_step > 0) CVodeSetMaxStep(mem, o.max_step);
+  CVodeSetStopTime(mem, t1);
+}
+
 class CvodesIntegrator : public OdeIntegrator {
  public:
   CvodesIntegrator(const OdeOptions& options, int method) : options_(options), method_(method) {}
@@ -101,13 +111,8 @@ class CvodesIntegrator : public OdeIntegrator {
     CVodeSetErrHandlerFn(mem, ErrorHandler, nullptr);
     int flag = CVodeInit(mem, RhsY, t0, yv.get());
     if (flag != CV_SUCCESS) return Fail(OdeStatus::kOtherFailure, "CVodeInit failed", message);
-    CVodeSStolerances(mem, options_.rtol * scale, options_.atol * scale);
+    ConfigureSteps(mem, options_, t0, t1, scale);
     CVodeSetUserData(mem, &user);
-    CVodeSetMaxNumSteps(mem, static_cast<long>(options_.max_steps));
-    if (options_.max_order > 0) CVodeSetMaxOrd(mem, options_.max_order);
-    if (options_.initial_step > 0) CVodeSetInitStep(mem, t1 >= t0 ? options_.initial_step : -options_.initial_step);
-    if (options_.max_step > 0) CVodeSetMaxStep(mem, options_.max_step);
-    CVodeSetStopTime(mem, t1);
 
     sundials::Vector qv;
     sundials::Vector qatol;
@@ -265,13 +270,10 @@ OdeStatus IntegrateVariational(OdeSystem& system, const OdeOptions& options, dou
     if (message) *message = "CVodeInit failed";
     return OdeStatus::kOtherFailure;
   }
-  CVodeSStolerances(mem, options.rtol * scale, options.atol * scale);
+  OdeOptions bdf_options = options;
+  bdf_options.max_order = std::min(options.max_order, 5);
+  ConfigureSteps(mem, bdf_options, t0, t1, scale);
   CVodeSetUserData(mem, &user);
-  CVodeSetMaxNumSteps(mem, static_cast<long>(options.max_steps));
-  if (options.max_order > 0) CVodeSetMaxOrd(mem, std::min(options.max_order, 5));
-  if (options.initial_step > 0) CVodeSetInitStep(mem, t1 >= t0 ? options.initial_step : -options.initial_step);
-  if (options.max_step > 0) CVodeSetMaxStep(mem, options.max_step);
-  CVodeSetStopTime(mem, t1);
   sundials::BlockJacobiPreconditioner preconditioner(system, false, st);
   user.preconditioner = &preconditioner;
   sundials::LinearSolver linear_solver = sundials::MakeBlockDiagonalSolver(ctx, st);

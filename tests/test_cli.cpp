@@ -11,6 +11,7 @@
 #include "pushpull/io.hpp"
 #include "pushpull/mlp.hpp"
 #include "pushpull/provenance.hpp"
+#include "test_support.hpp"
 
 using namespace pushpull;
 
@@ -191,22 +192,7 @@ BOOST_AUTO_TEST_CASE(density_refuses_bad_inputs_with_exit_code_2) {
   Mlp relu = RandomMlp(2, 2, {8}, TimeInput::kConcat, Activation::kTanh, 8);
   relu.base_time = 0;
   WriteMlp("cli_flow_relu.h5", "/velocity", relu);
-  {
-    // Rewrite the activation attribute to a name the schema does not know.
-    hid_t f = H5Fopen("cli_flow_relu.h5", H5F_ACC_RDWR, H5P_DEFAULT);
-    hid_t g = H5Gopen2(f, "/velocity", H5P_DEFAULT);
-    H5Adelete(g, "activation");
-    hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, 5);
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t attr = H5Acreate2(g, "activation", type, space, H5P_DEFAULT, H5P_DEFAULT);
-    H5Awrite(attr, type, "relu");
-    H5Aclose(attr);
-    H5Sclose(space);
-    H5Tclose(type);
-    H5Gclose(g);
-    H5Fclose(f);
-  }
+  pushpull::testing::RewriteStringAttribute("cli_flow_relu.h5", "/velocity", "activation", "relu");
   r = Cli({"density", "-model", "cli_flow_relu.h5", "-input", "cli_good.h5:/points", "-output", "cli_x.h5"});
   BOOST_TEST(r.code == 2);
   BOOST_TEST(r.err.find("unknown activation 'relu'") != std::string::npos, r.err);

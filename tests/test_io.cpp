@@ -8,27 +8,16 @@
 #include <fstream>
 
 #include "pushpull/errors.hpp"
+#include "test_support.hpp"
 #include "pushpull/io.hpp"
 #include "pushpull/mlp.hpp"
 #include "pushpull/options.hpp"
 #include "pushpull/provenance.hpp"
 
 using namespace pushpull;
+using pushpull::testing::ExpectInputError;
 
 namespace {
-template <class F>
-void ExpectInputError(F&& f, std::initializer_list<std::string> fragments) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    const std::string message = e.what();
-    for (const auto& fragment : fragments) {
-      BOOST_TEST(message.find(fragment) != std::string::npos, "'" << message << "' lacks '" << fragment << "'");
-    }
-    return;
-  }
-  BOOST_FAIL("no InputError thrown");
-}
 
 // Writes a raw dataset with the plain HDF5 API (float64 or float32), as a user's script would.
 void WriteRaw(const std::string& file, const std::string& name, const std::vector<hsize_t>& dims,
@@ -191,21 +180,7 @@ BOOST_AUTO_TEST_CASE(model_files_round_trip_and_bad_models_are_refused) {
   WriteMlp(file, "/nobase", no_base);
   ExpectInputError([&] { ReadMlp(file, "/nobase", true); }, {file, "/nobase", "base_time"});
   // Unknown activation.
-  {
-    hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-    hid_t g = H5Gopen2(f, "/nobase", H5P_DEFAULT);
-    H5Adelete(g, "activation");
-    hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, 6);
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t attr = H5Acreate2(g, "activation", type, space, H5P_DEFAULT, H5P_DEFAULT);
-    H5Awrite(attr, type, "relu6");
-    H5Aclose(attr);
-    H5Sclose(space);
-    H5Tclose(type);
-    H5Gclose(g);
-    H5Fclose(f);
-  }
+  pushpull::testing::RewriteStringAttribute(file, "/nobase", "activation", "relu6");
   ExpectInputError([&] { ReadMlp(file, "/nobase"); }, {file, "/nobase", "unknown activation 'relu6'"});
   // Shape mismatch between layers.
   Mlp broken = RandomMlp(2, 2, {4, 4}, TimeInput::kNone, Activation::kTanh, 2);

@@ -5,26 +5,14 @@
 #include <fstream>
 
 #include "pushpull/errors.hpp"
+#include "test_support.hpp"
 #include "pushpull/options.hpp"
 #include "pushpull/registry.hpp"
 
 using namespace pushpull;
+using pushpull::testing::ExpectInputError;
 
 namespace {
-// Checks that `f` throws InputError whose message contains every fragment.
-template <class F>
-void ExpectInputError(F&& f, std::initializer_list<std::string> fragments) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    const std::string message = e.what();
-    for (const auto& fragment : fragments) {
-      BOOST_TEST(message.find(fragment) != std::string::npos, "'" << message << "' lacks '" << fragment << "'");
-    }
-    return;
-  }
-  BOOST_FAIL("no InputError thrown");
-}
 
 struct OdeLikeOptions {
   double rtol = 1e-6;

@@ -1,0 +1,46 @@
+// Helpers shared by the Boost.Test executables (include after <boost/test/unit_test.hpp>).
+#pragma once
+
+#include <hdf5.h>
+
+#include <initializer_list>
+#include <string>
+
+#include "pushpull/errors.hpp"
+
+namespace pushpull::testing {
+
+// Checks that `f` throws InputError whose message contains every fragment.
+template <class F>
+void ExpectInputError(F&& f, std::initializer_list<std::string> fragments) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    const std::string message = e.what();
+    for (const auto& fragment : fragments) {
+      BOOST_TEST(message.find(fragment) != std::string::npos, "'" << message << "' lacks '" << fragment << "'");
+    }
+    return;
+  }
+  BOOST_FAIL("no InputError thrown");
+}
+
+// Replaces a string attribute of a group in an existing HDF5 file, as a hand-edited or foreign file would have it.
+inline void RewriteStringAttribute(const std::string& file, const std::string& group, const std::string& name,
+                                   const std::string& value) {
+  hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  hid_t g = H5Gopen2(f, group.c_str(), H5P_DEFAULT);
+  if (H5Aexists(g, name.c_str()) > 0) H5Adelete(g, name.c_str());
+  hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, value.size() + 1);
+  hid_t space = H5Screate(H5S_SCALAR);
+  hid_t attr = H5Acreate2(g, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT);
+  H5Awrite(attr, type, value.c_str());
+  H5Aclose(attr);
+  H5Sclose(space);
+  H5Tclose(type);
+  H5Gclose(g);
+  H5Fclose(f);
+}
+
+}  // namespace pushpull::testing
