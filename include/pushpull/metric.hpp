@@ -1,0 +1,203 @@
+// Riemannian metrics on a latent space R^d for geodesic computations (MATH.md sections 3 and 4).
+//
+// A Metric gives M(z) (symmetric positive definite, d x d) and the geodesic acceleration g'' = -Gamma(g)[g', g'],
+// together with its exact directional derivative (needed by the variational equations of the shooting method).
+// Numerical trouble (singular or non-finite M, a point outside the domain) is reported through a false return
+// value and a message, never thrown and never divided by.
+//
+// Two kinds:
+// - PullbackMetric of a Decoder f: R^d -> R^D, M = J^T J, with the cheap acceleration g'' = -M^{-1} J^T f''[g', g'].
+// - TensorMetric of a MetricTensorField that gives M(z) and its derivatives directly (general Christoffel formula).
+// Closed-form geometries (validation) are built by the factories at the end of this header.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "pushpull/mlp.hpp"
+
+namespace pushpull {
+
+// "(z_0, z_1, ...)" for messages.
+std::string FormatPoint(const Eigen::VectorXd& z);
+
+// A smooth map f: R^d -> R^D with first and second derivatives.
+class Decoder {
+ public:
+  virtual ~Decoder() = default;
+  virtual int input_dim() const = 0;
+  virtual int output_dim() const = 0;
+  virtual Eigen::VectorXd Value(const Eigen::VectorXd& z) const = 0;
+  // J = df/dz (D x d).
+  virtual Eigen::MatrixXd Jacobian(const Eigen::VectorXd& z) const = 0;
+  // f''[u, u] = d^2/ds^2 f(z + s u) at s = 0 (D).
+  virtual Eigen::VectorXd SecondDirectional(const Eigen::VectorXd& z, const Eigen::VectorXd& u) const = 0;
+  // J(z) and f''(z)[u, u] together with their exact derivatives d/ds at s = 0 along z + s dz, u + s du
+  // (dJ: D x d, df2: D). Used for the Jacobian of the geodesic system.
+  virtual void Tangents(const Eigen::VectorXd& z, const Eigen::VectorXd& u, const Eigen::VectorXd& dz,
+                        const Eigen::VectorXd& du, Eigen::MatrixXd* J, Eigen::MatrixXd* dJ, Eigen::VectorXd* f2,
+                        Eigen::VectorXd* df2) const = 0;
+  // Whether z lies in the domain of f; when not, *why (if not null) names the point and the reason.
+  virtual bool InDomain(const Eigen::VectorXd& z, std::string* why) const;
+};
+
+// A decoder read from a model file ("pushpull-mlp", time_input none). Derivatives are analytic forward-over-forward
+// passes through the layers (a' = W h', a'' = W h''; h' = s'(a) a', h'' = s''(a) a'^2 + s'(a) a''), including the
+// output activation. Throws InputError for a network with a time input.
+class MlpDecoder : public Decoder {
+ public:
+  explicit MlpDecoder(Mlp mlp);
+  int input_dim() const override { return mlp_.input_dim; }
+  int output_dim() const override { return mlp_.output_dim; }
+  Eigen::VectorXd Value(const Eigen::VectorXd& z) const override;
+  Eigen::MatrixXd Jacobian(const Eigen::VectorXd& z) const override;
+  Eigen::VectorXd SecondDirectional(const Eigen::VectorXd& z, const Eigen::VectorXd& u) const override;
+  void Tangents(const Eigen::VectorXd& z, const Eigen::VectorXd& u, const Eigen::VectorXd& dz,
+                const Eigen::VectorXd& du, Eigen::MatrixXd* J, Eigen::MatrixXd* dJ, Eigen::VectorXd* f2,
+                Eigen::VectorXd* df2) const override;
+  const Mlp& mlp() const { return mlp_; }
+
+ private:
+  Mlp mlp_;
+};
+
+// The stacked map F = (mean, std): R^d -> R^{D_mean + D_std}. Its pullback is the expected metric of the stochastic
+// decoder x = mu(z) + sigma(z) eps (MATH.md section 3). Both decoders are shared, not copied.
+class StackedDecoder : public Decoder {
+ public:
+  StackedDecoder(std::shared_ptr<const Decoder> mean, std::shared_ptr<const Decoder> std_dev);
+  int input_dim() const override { return mean_->input_dim(); }
+  int output_dim() const override { return mean_->output_dim() + std_->output_dim(); }
+  Eigen::VectorXd Value(const Eigen::VectorXd& z) const override;
+  Eigen::MatrixXd Jacobian(const Eigen::VectorXd& z) const override;
+  Eigen::VectorXd SecondDirectional(const Eigen::VectorXd& z, const Eigen::VectorXd& u) const override;
+  void Tangents(const Eigen::VectorXd& z, const Eigen::VectorXd& u, const Eigen::VectorXd& dz,
+                const Eigen::VectorXd& du, Eigen::MatrixXd* J, Eigen::MatrixXd* dJ, Eigen::VectorXd* f2,
+                Eigen::VectorXd* df2) const override;
+  bool InDomain(const Eigen::VectorXd& z, std::string* why) const override;
+
+ private:
+  std::shared_ptr<const Decoder> mean_;
+  std::shared_ptr<const Decoder> std_;
+};
+
+// Reads the decoder of a model file (MODEL-FORMAT.md): /decoder/mean as an MlpDecoder or, when `stochastic`,
+// the StackedDecoder of /decoder/mean and /decoder/std (same dimensions), whose pullback is the expected metric.
+// Throws InputError naming the file, the group and the problem.
+std::shared_ptr<const Decoder> ReadDecoder(const std::string& file, bool stochastic);
+
+class Metric {
+ public:
+  virtual ~Metric() = default;
+  virtual int dim() const = 0;
+  // M(z), d x d. Outside the domain the values are meaningless (check InDomain first).
+  virtual Eigen::MatrixXd Evaluate(const Eigen::VectorXd& z) const = 0;
+  // g'' = -Gamma(z)[u, u]. False (reason in *why when not null) for a point outside the domain or a singular or
+  // non-finite metric.
+  virtual bool Acceleration(const Eigen::VectorXd& z, const Eigen::VectorXd& u, Eigen::VectorXd* acc,
+                            std::string* why) const = 0;
+  // The acceleration and its exact derivative d/ds at s = 0 along (z + s dz, u + s du). False when it fails or when
+  // the metric cannot differentiate its acceleration (HasAccelerationTangent()).
+  virtual bool AccelerationTangent(const Eigen::VectorXd& z, const Eigen::VectorXd& u, const Eigen::VectorXd& dz,
+                                   const Eigen::VectorXd& du, Eigen::VectorXd* acc, Eigen::VectorXd* dacc,
+                                   std::string* why) const = 0;
+  virtual bool HasAccelerationTangent() const { return true; }
+  virtual bool InDomain(const Eigen::VectorXd& z, std::string* why) const;
+};
+
+// M = J^T J of a decoder; g'' = -M^{-1} J^T f''[g', g'] (never the d^3 Christoffel tensor).
+class PullbackMetric : public Metric {
+ public:
+  explicit PullbackMetric(std::shared_ptr<const Decoder> decoder);
+  int dim() const override { return decoder_->input_dim(); }
+  Eigen::MatrixXd Evaluate(const Eigen::VectorXd& z) const override;
+  bool Acceleration(const Eigen::VectorXd& z, const Eigen::VectorXd& u, Eigen::VectorXd* acc,
+                    std::string* why) const override;
+  bool AccelerationTangent(const Eigen::VectorXd& z, const Eigen::VectorXd& u, const Eigen::VectorXd& dz,
+                           const Eigen::VectorXd& du, Eigen::VectorXd* acc, Eigen::VectorXd* dacc,
+                           std::string* why) const override;
+  bool InDomain(const Eigen::VectorXd& z, std::string* why) const override { return decoder_->InDomain(z, why); }
+  const Decoder& decoder() const { return *decoder_; }
+
+ private:
+  std::shared_ptr<const Decoder> decoder_;
+};
+
+// A metric tensor field given directly: M(z), its partial derivatives dM/dz_k and, optionally, the derivatives of
+// those along a direction (for the Jacobian of the geodesic system).
+class MetricTensorField {
+ public:
+  virtual ~MetricTensorField() = default;
+  virtual int dim() const = 0;
+  virtual Eigen::MatrixXd Value(const Eigen::VectorXd& z) const = 0;
+  // dM[k] = dM/dz_k, k = 0 .. d-1.
+  virtual void Derivatives(const Eigen::VectorXd& z, std::vector<Eigen::MatrixXd>* dM) const = 0;
+  // Along z + s dz at s = 0: Mdot = d/ds M, dMdot[k] = d/ds dM/dz_k. Only when HasSecondDerivatives().
+  virtual bool HasSecondDerivatives() const { return false; }
+  virtual void SecondDerivatives(const Eigen::VectorXd& z, const Eigen::VectorXd& dz, Eigen::MatrixXd* Mdot,
+                                 std::vector<Eigen::MatrixXd>* dMdot) const;
+  virtual bool InDomain(const Eigen::VectorXd& z, std::string* why) const;
+};
+
+// The general geodesic equation g''^i = -Gamma^i_jk g'^j g'^k,
+// Gamma^i_jk = 1/2 M^il (d_j M_lk + d_k M_lj - d_l M_jk).
+class TensorMetric : public Metric {
+ public:
+  explicit TensorMetric(std::shared_ptr<const MetricTensorField> field);
+  int dim() const override { return field_->dim(); }
+  Eigen::MatrixXd Evaluate(const Eigen::VectorXd& z) const override { return field_->Value(z); }
+  bool Acceleration(const Eigen::VectorXd& z, const Eigen::VectorXd& u, Eigen::VectorXd* acc,
+                    std::string* why) const override;
+  bool AccelerationTangent(const Eigen::VectorXd& z, const Eigen::VectorXd& u, const Eigen::VectorXd& dz,
+                           const Eigen::VectorXd& du, Eigen::VectorXd* acc, Eigen::VectorXd* dacc,
+                           std::string* why) const override;
+  bool HasAccelerationTangent() const override { return field_->HasSecondDerivatives(); }
+  bool InDomain(const Eigen::VectorXd& z, std::string* why) const override { return field_->InDomain(z, why); }
+
+ private:
+  std::shared_ptr<const MetricTensorField> field_;
+};
+
+// M = J^T J of a decoder given as a tensor field (dM/dz_k = dJ_k^T J + J^T dJ_k from the decoder's tangents):
+// the general Christoffel formula applied to a pullback metric, an independent check of PullbackMetric.
+// No second derivatives.
+std::shared_ptr<const MetricTensorField> PullbackTensorField(std::shared_ptr<const Decoder> decoder);
+
+// ---- Closed-form geometries (src/closed_form_metrics.cpp), each with its closed-form distance ------------------
+// Derivatives of the decoders are nested forward-mode automatic differentiation (inside the .cpp).
+
+// f(z) = W z + c; distance ||W (z1 - z0)||.
+std::shared_ptr<const Decoder> MakeLinearDecoder(const Eigen::MatrixXd& W, const Eigen::VectorXd& c);
+double LinearDistance(const Eigen::MatrixXd& W, const Eigen::VectorXd& z0, const Eigen::VectorXd& z1);
+
+// Inverse stereographic projection onto the unit sphere S^d in R^{d+1}; distance arccos <f(z0), f(z1)>.
+std::shared_ptr<const Decoder> MakeStereographicSphereDecoder(int d);
+double SphereDistance(const Eigen::VectorXd& z0, const Eigen::VectorXd& z1);
+
+// Torus f(th, ph) = ((R + r cos th) cos ph, (R + r cos th) sin ph, r sin th), R > r > 0.
+std::shared_ptr<const Decoder> MakeTorusDecoder(double R, double r);
+// Distance along one meridian (ph0 == ph1, |th1 - th0| <= pi): r |th1 - th0|.
+double TorusMeridianDistance(double r, const Eigen::VectorXd& z0, const Eigen::VectorXd& z1);
+
+// Height field f(x, y) = (x, y, h(x, y)) with the bump h = A exp(-(x^2 + y^2) / 2).
+std::shared_ptr<const Decoder> MakeGaussianBumpDecoder(double A);
+// The exact height-field geodesic equation g'' = -grad h (g'^T Hess h g') / (1 + |grad h|^2) (independent check).
+Eigen::VectorXd GaussianBumpAcceleration(double A, const Eigen::VectorXd& z, const Eigen::VectorXd& u);
+
+// Fisher-Rao metric of univariate normals, coordinates (mu, sigma): M = diag(1, 2) / sigma^2, sigma > 0.
+std::shared_ptr<const MetricTensorField> MakeFisherRaoNormalField();
+// sqrt(2) arccosh(1 + ((mu1 - mu0)^2 / 2 + (sigma1 - sigma0)^2) / (2 sigma0 sigma1)).
+double FisherRaoNormalDistance(const Eigen::VectorXd& z0, const Eigen::VectorXd& z1);
+
+// Poincare half-plane M = I / y^2, y > 0; distance arccosh(1 + |z1 - z0|^2 / (2 y0 y1)).
+std::shared_ptr<const MetricTensorField> MakePoincareHalfPlaneField();
+double PoincareDistance(const Eigen::VectorXd& z0, const Eigen::VectorXd& z1);
+
+// The plain forward pass of an MLP differentiated by nested forward-mode dual numbers (no hand-written tangents):
+// a reference for MlpDecoder's analytic derivatives in tests.
+std::shared_ptr<const Decoder> MakeAutodiffReferenceDecoder(const Mlp& mlp);
+
+}  // namespace pushpull

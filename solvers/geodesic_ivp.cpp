@@ -1,0 +1,231 @@
+// The exponential map: the geodesic initial-value problem as a first-order system y = [g; g'] of size 2d,
+// y' = [g'; a(g, g')], integrated by the -geo_ode_type integrator, and its variational equations
+// S' = (df/dy) S (CVODES forward sensitivities) for d g(1) / d u, with the exact Jacobian-vector product
+// (df/dy) [dg; dv] = [dv; da] where da is the metric's exact derivative of the acceleration.
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pushpull/errors.hpp"
+#include "pushpull/geodesic.hpp"
+#include "pushpull/options.hpp"
+
+namespace pushpull {
+
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+void GeodesicOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix) {
+  ode.SetFromOptions(db, prefix);
+  const std::string problem = Validate();
+  if (!problem.empty()) throw InputError("option -" + std::string(prefix) + problem);
+}
+
+std::string GeodesicOptions::Validate() const { return ode.Validate(); }
+
+const char* ToString(GeodesicStatus status) {
+  switch (status) {
+    case GeodesicStatus::kSuccess: return "success";
+    case GeodesicStatus::kOutsideDomain: return "outside_domain";
+    case GeodesicStatus::kSingularMetric: return "singular_metric";
+    case GeodesicStatus::kIntegrationFailure: return "integration_failure";
+    case GeodesicStatus::kNotConverged: return "not_converged";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// y = [g; v], quadratures [v^T M v, sqrt(v^T M v)] (not error-controlled).
+class GeodesicSystem : public OdeSystem {
+ public:
+  explicit GeodesicSystem(const Metric& metric) : metric_(metric), d_(metric.dim()) {}
+  int num_blocks() const override { return 1; }
+  int block_size() const override { return 2 * d_; }
+  int quadratures_per_block() const override { return 2; }
+  bool quadrature_controlled(int) const override { return false; }
+
+  int Rhs(double, const double* y, double* ydot, double* qdot) override {
+    const Eigen::Map<const VectorXd> g(y, d_), v(y + d_, d_);
+    VectorXd a;
+    if (!metric_.Acceleration(g, v, &a, &failure_)) return 1;  // recoverable: a smaller step may stay inside
+    Eigen::Map<VectorXd>(ydot, d_) = v;
+    Eigen::Map<VectorXd>(ydot + d_, d_) = a;
+    if (qdot) {
+      const double s2 = v.dot(metric_.Evaluate(g) * v);
+      if (!std::isfinite(s2)) {
+        failure_ = "non-finite speed along the geodesic at z = " + FormatPoint(g);
+        return 1;
+      }
+      qdot[0] = s2;
+      qdot[1] = std::sqrt(std::max(s2, 0.0));
+    }
+    return 0;
+  }
+
+  int Jvp(double, const double* y, const double* w, double* Jw) override {
+    const Eigen::Map<const VectorXd> g(y, d_), v(y + d_, d_), dg(w, d_), dv(w + d_, d_);
+    VectorXd a, da;
+    if (!metric_.AccelerationTangent(g, v, dg, dv, &a, &da, &failure_)) {
+      return metric_.HasAccelerationTangent() ? 1 : -1;
+    }
+    Eigen::Map<VectorXd>(Jw, d_) = dv;
+    Eigen::Map<VectorXd>(Jw + d_, d_) = da;
+    return 0;
+  }
+
+  int JacobianBlocks(double t, const double* y, double* blocks) override {
+    const int n = 2 * d_;
+    std::vector<double> e(static_cast<std::size_t>(n), 0.0), col(static_cast<std::size_t>(n));
+    for (int j = 0; j < n; ++j) {
+      e[static_cast<std::size_t>(j)] = 1.0;
+      const int rc = Jvp(t, y, e.data(), col.data());
+      e[static_cast<std::size_t>(j)] = 0.0;
+      if (rc != 0) return rc;
+      for (int i = 0; i < n; ++i) blocks[i * n + j] = col[static_cast<std::size_t>(i)];
+    }
+    return 0;
+  }
+
+  const std::string& failure() const { return failure_; }
+
+ private:
+  const Metric& metric_;
+  int d_;
+  std::string failure_;
+};
+
+void CheckInput(const Metric& metric, const VectorXd& z, const VectorXd& u, const GeodesicOptions& options) {
+  if (z.size() != metric.dim() || u.size() != metric.dim()) {
+    throw InputError("ExpMap: z has " + std::to_string(z.size()) + " and u " + std::to_string(u.size()) +
+                     " entries, the metric's dimension is " + std::to_string(metric.dim()));
+  }
+  const std::string problem = options.Validate();
+  if (!problem.empty()) throw InputError("GeodesicOptions: " + problem);
+}
+
+// Maps an integration failure to a status: a failing acceleration means a singular metric or leaving the domain.
+void Fail(ExpMapResult* r, const std::string& ode_message, OdeStatus s, const GeodesicSystem& system) {
+  if ((s == OdeStatus::kRhsFailure || s == OdeStatus::kErrorTestFailures || s == OdeStatus::kSetupFailure ||
+       s == OdeStatus::kConvergenceFailures || s == OdeStatus::kOtherFailure) &&
+      !system.failure().empty()) {
+    r->status = GeodesicStatus::kSingularMetric;
+    r->message = ode_message + "; the geodesic equation failed: " + system.failure();
+  } else {
+    r->status = GeodesicStatus::kIntegrationFailure;
+    r->message = ode_message + ". " + Advice(s);
+  }
+}
+
+}  // namespace
+
+ExpMapResult ExpMap(const Metric& metric, const VectorXd& z, const VectorXd& u, const GeodesicOptions& options,
+                    const std::vector<double>& times, bool with_jacobian) {
+  CheckInput(metric, z, u, options);
+  const int d = metric.dim();
+  ExpMapResult r;
+  r.times = times;
+  std::string why;
+  if (!metric.InDomain(z, &why)) {
+    r.status = GeodesicStatus::kOutsideDomain;
+    r.message = "start point outside the domain: " + why;
+    return r;
+  }
+  if (!u.allFinite()) {
+    r.status = GeodesicStatus::kOutsideDomain;
+    r.message = "non-finite initial velocity u = " + FormatPoint(u);
+    return r;
+  }
+  for (std::size_t k = 0; k < times.size(); ++k) {
+    if (!(times[k] > 0 && times[k] <= 1) || (k > 0 && !(times[k] > times[k - 1]))) {
+      throw InputError("ExpMap: output times must increase inside (0, 1]; times[" + std::to_string(k) +
+                       "] = " + FormatReal(times[k]));
+    }
+  }
+  const MatrixXd M0 = metric.Evaluate(z);
+  r.initial_speed2 = u.dot(M0 * u);
+
+  GeodesicSystem system(metric);
+  std::unique_ptr<OdeIntegrator> integrator = OdeIntegrators().Create(options.ode.type, options.ode);
+  std::vector<double> y(static_cast<std::size_t>(2 * d));
+  Eigen::Map<VectorXd>(y.data(), d) = z;
+  Eigen::Map<VectorXd>(y.data() + d, d) = u;
+  double q[2] = {0, 0};
+  OdeOutput output;
+  output.times = times;
+  r.curve.assign(times.size(), VectorXd());
+  output.callback = [&](std::size_t i, double, const double* yy, const double*) {
+    r.curve[i] = Eigen::Map<const VectorXd>(yy, d);
+  };
+  std::string message;
+  const OdeStatus s = integrator->Integrate(system, 0.0, 1.0, y.data(), q, times.empty() ? nullptr : &output,
+                                            &r.stats, &message);
+  if (s != OdeStatus::kSuccess) {
+    Fail(&r, message, s, system);
+    return r;
+  }
+  r.end_point = Eigen::Map<const VectorXd>(y.data(), d);
+  r.end_velocity = Eigen::Map<const VectorXd>(y.data() + d, d);
+  r.energy = q[0];
+  r.length = q[1];
+  r.speed_drift = std::abs(r.end_velocity.dot(metric.Evaluate(r.end_point) * r.end_velocity) - r.initial_speed2);
+  if (with_jacobian) {
+    ExpMapResult j = ExpMapWithJacobian(metric, z, u, options);
+    if (!j.usable()) {
+      r.status = j.status;
+      r.message = "variational equations: " + j.message;
+      return r;
+    }
+    r.end_jacobian = j.end_jacobian;
+    r.stats.Add(j.stats);
+  }
+  return r;
+}
+
+ExpMapResult ExpMapWithJacobian(const Metric& metric, const VectorXd& z, const VectorXd& u,
+                                const GeodesicOptions& options) {
+  CheckInput(metric, z, u, options);
+  const int d = metric.dim();
+  const int n = 2 * d;
+  ExpMapResult r;
+  std::string why;
+  if (!metric.InDomain(z, &why)) {
+    r.status = GeodesicStatus::kOutsideDomain;
+    r.message = "start point outside the domain: " + why;
+    return r;
+  }
+  if (!metric.HasAccelerationTangent()) {
+    r.status = GeodesicStatus::kIntegrationFailure;
+    r.message = "the metric cannot differentiate its geodesic acceleration, so d g(1)/d u is unavailable";
+    return r;
+  }
+  r.initial_speed2 = u.dot(metric.Evaluate(z) * u);
+  GeodesicSystem system(metric);
+  std::vector<double> y(static_cast<std::size_t>(n));
+  Eigen::Map<VectorXd>(y.data(), d) = z;
+  Eigen::Map<VectorXd>(y.data() + d, d) = u;
+  // Direction j: S(0) = [0; e_j].
+  std::vector<double> S(static_cast<std::size_t>(n) * static_cast<std::size_t>(d), 0.0);
+  for (int j = 0; j < d; ++j) S[static_cast<std::size_t>(j) * static_cast<std::size_t>(n) + static_cast<std::size_t>(d + j)] = 1.0;
+  std::string message;
+  const OdeStatus s = IntegrateVariational(system, options.ode, 0.0, 1.0, y.data(), d, S.data(), &r.stats, &message);
+  if (s != OdeStatus::kSuccess) {
+    Fail(&r, message, s, system);
+    return r;
+  }
+  r.end_point = Eigen::Map<const VectorXd>(y.data(), d);
+  r.end_velocity = Eigen::Map<const VectorXd>(y.data() + d, d);
+  r.end_jacobian.resize(d, d);
+  for (int j = 0; j < d; ++j) {
+    for (int i = 0; i < d; ++i) r.end_jacobian(i, j) = S[static_cast<std::size_t>(j) * static_cast<std::size_t>(n) + static_cast<std::size_t>(i)];
+  }
+  r.energy = r.initial_speed2;
+  r.length = std::sqrt(std::max(r.initial_speed2, 0.0));
+  r.speed_drift = std::abs(r.end_velocity.dot(metric.Evaluate(r.end_point) * r.end_velocity) - r.initial_speed2);
+  return r;
+}
+
+}  // namespace pushpull

@@ -1,0 +1,334 @@
+// Closed-form geometries for validation (MATH.md section 4) and an autodiff MLP reference decoder.
+//
+// Decoders are written once as templated functors; their first, second and third derivatives come from nested
+// forward-mode dual numbers (forward_dual.hpp; ceres::Jet 2.1 does not nest): Jacobian: Dual<T> per column;
+// f''[u, u]: Dual<Dual<T>> with both infinitesimals along u; the tangents for the geodesic Jacobian:
+// T = Dual<double>.
+#include <Eigen/Dense>
+#include <algorithm>
+#include <type_traits>
+#include <vector>
+#include <cmath>
+#include <utility>
+
+#include "forward_dual.hpp"
+#include "pushpull/errors.hpp"
+#include "pushpull/metric.hpp"
+#include "pushpull/options.hpp"
+
+namespace pushpull {
+
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+namespace {
+
+using ad::Const;
+using ad::Dual;
+template <class T>
+using Vec = std::vector<T>;
+using D1 = Dual<double>;
+
+Vec<double> ToStd(const VectorXd& x) { return Vec<double>(x.data(), x.data() + x.size()); }
+VectorXd ToEigen(const Vec<double>& x) { return Eigen::Map<const VectorXd>(x.data(), static_cast<Eigen::Index>(x.size())); }
+
+// J = df/dz at z (row-major D x d), one Dual<T> pass per column.
+template <class T, class F>
+Vec<T> JacobianT(const F& f, const Vec<T>& z) {
+  const std::size_t d = z.size(), D = static_cast<std::size_t>(f.output_dim());
+  Vec<T> out(D * d);
+  Vec<Dual<T>> x(d);
+  for (std::size_t k = 0; k < d; ++k) {
+    for (std::size_t i = 0; i < d; ++i) x[i] = Dual<T>{z[i], Const<T>(i == k ? 1.0 : 0.0)};
+    const Vec<Dual<T>> y = f(x);
+    for (std::size_t i = 0; i < D; ++i) out[i * d + k] = y[i].v;
+  }
+  return out;
+}
+
+// f''[u, u]: f(z + e1 u + e2 u) (e1^2 = e2^2 = 0), coefficient of e1 e2.
+template <class T, class F>
+Vec<T> SecondT(const F& f, const Vec<T>& z, const Vec<T>& u) {
+  using D2 = Dual<Dual<T>>;
+  const std::size_t d = z.size();
+  Vec<D2> x(d);
+  for (std::size_t i = 0; i < d; ++i) x[i] = D2{Dual<T>{z[i], u[i]}, Dual<T>{u[i], Const<T>(0.0)}};
+  const Vec<D2> y = f(x);
+  Vec<T> out(y.size());
+  for (std::size_t i = 0; i < y.size(); ++i) out[i] = y[i].v.v;
+  return out;
+}
+
+Vec<D1> MakeDuals(const VectorXd& a, const VectorXd& da) {
+  Vec<D1> x(static_cast<std::size_t>(a.size()));
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = D1{a[static_cast<Eigen::Index>(i)], da[static_cast<Eigen::Index>(i)]};
+  return x;
+}
+
+MatrixXd RowMajor(const Vec<double>& x, int rows, int cols) {
+  return Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(x.data(), rows,
+                                                                                                     cols);
+}
+
+// A Decoder from a templated functor F: std::vector<T> -> std::vector<T>, differentiated by nested dual numbers.
+template <class F>
+class AutodiffDecoder : public Decoder {
+ public:
+  explicit AutodiffDecoder(F f) : f_(std::move(f)) {}
+  int input_dim() const override { return f_.input_dim(); }
+  int output_dim() const override { return f_.output_dim(); }
+  VectorXd Value(const VectorXd& z) const override {
+    Check(z);
+    return ToEigen(f_(ToStd(z)));
+  }
+  MatrixXd Jacobian(const VectorXd& z) const override {
+    Check(z);
+    return RowMajor(JacobianT<double>(f_, ToStd(z)), output_dim(), input_dim());
+  }
+  VectorXd SecondDirectional(const VectorXd& z, const VectorXd& u) const override {
+    Check(z);
+    return ToEigen(SecondT<double>(f_, ToStd(z), ToStd(u)));
+  }
+  void Tangents(const VectorXd& z, const VectorXd& u, const VectorXd& dz, const VectorXd& du, MatrixXd* J,
+                MatrixXd* dJ, VectorXd* f2, VectorXd* df2) const override {
+    Check(z);
+    const Vec<D1> zd = MakeDuals(z, dz);
+    Vec<double> a, v;
+    if (J || dJ) {
+      const Vec<D1> Jd = JacobianT<D1>(f_, zd);
+      for (const D1& x : Jd) {
+        a.push_back(x.a);
+        v.push_back(x.v);
+      }
+      if (J) *J = RowMajor(a, output_dim(), input_dim());
+      if (dJ) *dJ = RowMajor(v, output_dim(), input_dim());
+    }
+    if (f2 || df2) {
+      a.clear();
+      v.clear();
+      for (const D1& x : SecondT<D1>(f_, zd, MakeDuals(u, du))) {
+        a.push_back(x.a);
+        v.push_back(x.v);
+      }
+      if (f2) *f2 = ToEigen(a);
+      if (df2) *df2 = ToEigen(v);
+    }
+  }
+
+ private:
+  void Check(const VectorXd& z) const {
+    if (z.size() != f_.input_dim()) {
+      throw InputError("decoder: point of dimension " + std::to_string(z.size()) + ", expected " +
+                       std::to_string(f_.input_dim()));
+    }
+  }
+  F f_;
+};
+
+// ---- Functors --------------------------------------------------------------------------------------------------
+
+struct LinearMap {
+  MatrixXd W;
+  VectorXd c;
+  int input_dim() const { return static_cast<int>(W.cols()); }
+  int output_dim() const { return static_cast<int>(W.rows()); }
+  template <class T>
+  Vec<T> operator()(const Vec<T>& z) const {
+    Vec<T> y(static_cast<std::size_t>(W.rows()));
+    for (Eigen::Index i = 0; i < W.rows(); ++i) {
+      T s = Const<T>(c[i]);
+      for (Eigen::Index j = 0; j < W.cols(); ++j) s += Const<T>(W(i, j)) * z[static_cast<std::size_t>(j)];
+      y[static_cast<std::size_t>(i)] = s;
+    }
+    return y;
+  }
+};
+
+struct StereographicSphere {
+  int d = 2;
+  int input_dim() const { return d; }
+  int output_dim() const { return d + 1; }
+  template <class T>
+  Vec<T> operator()(const Vec<T>& z) const {
+    T n2 = Const<T>(0.0);
+    for (const T& zi : z) n2 += zi * zi;
+    const T denom = n2 + Const<T>(1.0);
+    Vec<T> y(static_cast<std::size_t>(d + 1));
+    for (std::size_t i = 0; i < z.size(); ++i) y[i] = Const<T>(2.0) * z[i] / denom;
+    y[static_cast<std::size_t>(d)] = (n2 - Const<T>(1.0)) / denom;
+    return y;
+  }
+};
+
+struct Torus {
+  double R = 2;
+  double r = 1;
+  int input_dim() const { return 2; }
+  int output_dim() const { return 3; }
+  template <class T>
+  Vec<T> operator()(const Vec<T>& z) const {
+    using std::cos;
+    using std::sin;
+    const T rho = Const<T>(R) + Const<T>(r) * cos(z[0]);
+    return {rho * cos(z[1]), rho * sin(z[1]), Const<T>(r) * sin(z[0])};
+  }
+};
+
+struct GaussianBump {
+  double A = 1;
+  int input_dim() const { return 2; }
+  int output_dim() const { return 3; }
+  template <class T>
+  Vec<T> operator()(const Vec<T>& z) const {
+    using std::exp;
+    return {z[0], z[1], Const<T>(A) * exp(Const<T>(-0.5) * (z[0] * z[0] + z[1] * z[1]))};
+  }
+};
+
+// The plain forward pass of an MLP (values only), written independently of MlpDecoder's tangent propagation.
+template <class T>
+T ActivationValue(Activation a, const T& x) {
+  using std::exp;
+  using std::log1p;
+  using std::tanh;
+  const T one = Const<T>(1.0);
+  switch (a) {
+    case Activation::kTanh: return tanh(x);
+    case Activation::kSigmoid: return one / (one + exp(-x));
+    case Activation::kSilu: return x / (one + exp(-x));
+    case Activation::kSoftplus: return x > Const<T>(30.0) ? x : log1p(exp(x));
+    case Activation::kElu: return x > Const<T>(0.0) ? x : exp(x) - one;
+    case Activation::kIdentity: return x;
+  }
+  return x;
+}
+
+struct MlpForward {
+  Mlp mlp;
+  int input_dim() const { return mlp.input_dim; }
+  int output_dim() const { return mlp.output_dim; }
+  template <class T>
+  Vec<T> operator()(const Vec<T>& z) const {
+    Vec<T> h = z;
+    const int L = mlp.num_layers();
+    for (int k = 0; k < L; ++k) {
+      const MlpLayer& layer = mlp.layers[static_cast<std::size_t>(k)];
+      const Activation act = k + 1 == L ? mlp.output_activation : mlp.activation;
+      Vec<T> a(static_cast<std::size_t>(layer.W.rows()));
+      for (Eigen::Index i = 0; i < layer.W.rows(); ++i) {
+        T s = Const<T>(layer.b[i]);
+        for (Eigen::Index j = 0; j < layer.W.cols(); ++j) s += Const<T>(layer.W(i, j)) * h[static_cast<std::size_t>(j)];
+        a[static_cast<std::size_t>(i)] = ActivationValue(act, s);
+      }
+      h = std::move(a);
+    }
+    return h;
+  }
+};
+
+// M = diag(c0, c1) / y^2 on the upper half plane y = z_1 > 0 (Fisher-Rao of normals: (1, 2); Poincare: (1, 1)).
+class DiagonalHalfPlaneField : public MetricTensorField {
+ public:
+  DiagonalHalfPlaneField(double c0, double c1, std::string name, std::string coordinate)
+      : c_(c0, c1), name_(std::move(name)), coordinate_(std::move(coordinate)) {}
+  int dim() const override { return 2; }
+  MatrixXd Value(const VectorXd& z) const override {
+    return Eigen::Vector2d(c_ / (z[1] * z[1])).asDiagonal();
+  }
+  void Derivatives(const VectorXd& z, std::vector<MatrixXd>* dM) const override {
+    const double y = z[1];
+    dM->assign(2, MatrixXd::Zero(2, 2));
+    (*dM)[1] = Eigen::Vector2d(-2.0 * c_ / (y * y * y)).asDiagonal();
+  }
+  bool HasSecondDerivatives() const override { return true; }
+  void SecondDerivatives(const VectorXd& z, const VectorXd& dz, MatrixXd* Mdot,
+                         std::vector<MatrixXd>* dMdot) const override {
+    const double y = z[1];
+    *Mdot = Eigen::Vector2d(-2.0 * dz[1] * c_ / (y * y * y)).asDiagonal();
+    dMdot->assign(2, MatrixXd::Zero(2, 2));
+    (*dMdot)[1] = Eigen::Vector2d(6.0 * dz[1] * c_ / (y * y * y * y)).asDiagonal();
+  }
+  bool InDomain(const VectorXd& z, std::string* why) const override {
+    if (z.size() != 2 || !z.allFinite() || !(z[1] > 0)) {
+      if (why) {
+        *why = name_ + " is defined only for " + coordinate_ + " > 0; the point z = " + FormatPoint(z) +
+               (z.size() == 2 ? " has " + coordinate_ + " = " + FormatReal(z[1]) : " has the wrong dimension") +
+               " (outside the domain)";
+      }
+      return false;
+    }
+    return true;
+  }
+
+ private:
+  Eigen::Vector2d c_;
+  std::string name_;
+  std::string coordinate_;
+};
+
+}  // namespace
+
+std::shared_ptr<const Decoder> MakeLinearDecoder(const MatrixXd& W, const VectorXd& c) {
+  if (c.size() != W.rows()) throw InputError("MakeLinearDecoder: c has " + std::to_string(c.size()) +
+                                             " entries, W has " + std::to_string(W.rows()) + " rows");
+  return std::make_shared<AutodiffDecoder<LinearMap>>(LinearMap{W, c});
+}
+
+double LinearDistance(const MatrixXd& W, const VectorXd& z0, const VectorXd& z1) { return (W * (z1 - z0)).norm(); }
+
+std::shared_ptr<const Decoder> MakeStereographicSphereDecoder(int d) {
+  if (d < 1) throw InputError("MakeStereographicSphereDecoder: d = " + std::to_string(d) + " must be >= 1");
+  return std::make_shared<AutodiffDecoder<StereographicSphere>>(StereographicSphere{d});
+}
+
+double SphereDistance(const VectorXd& z0, const VectorXd& z1) {
+  const StereographicSphere f{static_cast<int>(z0.size())};
+  const double c = ToEigen(f(ToStd(z0))).dot(ToEigen(f(ToStd(z1))));
+  return std::acos(std::clamp(c, -1.0, 1.0));
+}
+
+std::shared_ptr<const Decoder> MakeTorusDecoder(double R, double r) {
+  if (!(r > 0) || !(R > r)) {
+    throw InputError("MakeTorusDecoder: need R > r > 0, got R = " + FormatReal(R) + ", r = " + FormatReal(r));
+  }
+  return std::make_shared<AutodiffDecoder<Torus>>(Torus{R, r});
+}
+
+double TorusMeridianDistance(double r, const VectorXd& z0, const VectorXd& z1) { return r * std::abs(z1[0] - z0[0]); }
+
+std::shared_ptr<const Decoder> MakeGaussianBumpDecoder(double A) {
+  return std::make_shared<AutodiffDecoder<GaussianBump>>(GaussianBump{A});
+}
+
+VectorXd GaussianBumpAcceleration(double A, const VectorXd& z, const VectorXd& u) {
+  const double h = A * std::exp(-0.5 * z.squaredNorm());
+  const Eigen::Vector2d grad = -h * Eigen::Vector2d(z[0], z[1]);
+  const Eigen::Matrix2d hess = h * (Eigen::Vector2d(z[0], z[1]) * Eigen::RowVector2d(z[0], z[1]) -
+                                    Eigen::Matrix2d::Identity());
+  const Eigen::Vector2d v(u[0], u[1]);
+  return -grad * (v.dot(hess * v)) / (1.0 + grad.squaredNorm());
+}
+
+std::shared_ptr<const MetricTensorField> MakeFisherRaoNormalField() {
+  return std::make_shared<DiagonalHalfPlaneField>(1.0, 2.0, "the Fisher-Rao metric of N(mu, sigma)", "sigma");
+}
+
+double FisherRaoNormalDistance(const VectorXd& z0, const VectorXd& z1) {
+  const double dmu = z1[0] - z0[0], ds = z1[1] - z0[1];
+  return std::sqrt(2.0) * std::acosh(1.0 + (0.5 * dmu * dmu + ds * ds) / (2.0 * z0[1] * z1[1]));
+}
+
+std::shared_ptr<const MetricTensorField> MakePoincareHalfPlaneField() {
+  return std::make_shared<DiagonalHalfPlaneField>(1.0, 1.0, "the Poincare half-plane metric", "y");
+}
+
+double PoincareDistance(const VectorXd& z0, const VectorXd& z1) {
+  return std::acosh(1.0 + (z1 - z0).squaredNorm() / (2.0 * z0[1] * z1[1]));
+}
+
+std::shared_ptr<const Decoder> MakeAutodiffReferenceDecoder(const Mlp& mlp) {
+  if (mlp.time_input != TimeInput::kNone) throw InputError(mlp.source + ": a decoder needs time_input none");
+  return std::make_shared<AutodiffDecoder<MlpForward>>(MlpForward{mlp});
+}
+
+}  // namespace pushpull

@@ -1,0 +1,475 @@
+#define BOOST_TEST_MODULE geodesic
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "pushpull/errors.hpp"
+#include "pushpull/geodesic.hpp"
+#include "pushpull/metric.hpp"
+#include "pushpull/mlp.hpp"
+#include "pushpull/options.hpp"
+
+using namespace pushpull;
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+namespace {
+
+VectorXd V(std::initializer_list<double> x) {
+  VectorXd v(static_cast<Eigen::Index>(x.size()));
+  Eigen::Index i = 0;
+  for (double e : x) v[i++] = e;
+  return v;
+}
+
+double MaxAbs(const MatrixXd& a, const MatrixXd& b) {
+  BOOST_REQUIRE_EQUAL(a.rows(), b.rows());
+  BOOST_REQUIRE_EQUAL(a.cols(), b.cols());
+  return (a - b).cwiseAbs().maxCoeff();
+}
+
+// Relative: max |a - b| / max(1, max |b|).
+double MaxRel(const MatrixXd& a, const MatrixXd& b) { return MaxAbs(a, b) / std::max(1.0, b.cwiseAbs().maxCoeff()); }
+
+GeodesicOptions Tol(double rtol) {
+  GeodesicOptions o;
+  o.ode.rtol = rtol;
+  o.ode.atol = rtol * 1e-2;
+  return o;
+}
+
+ShootingOptions ShootTol(double rtol) {
+  ShootingOptions s;
+  s.geodesic = Tol(rtol);
+  s.bvp_tol = std::max(1e3 * rtol, 1e-8);
+  return s;
+}
+
+// Central finite differences of a decoder (test only).
+MatrixXd FdJacobian(const Decoder& f, const VectorXd& z, double h = 1e-6) {
+  MatrixXd J(f.output_dim(), f.input_dim());
+  for (int k = 0; k < f.input_dim(); ++k) {
+    const VectorXd e = VectorXd::Unit(z.size(), k) * h;
+    J.col(k) = (f.Value(z + e) - f.Value(z - e)) / (2 * h);
+  }
+  return J;
+}
+VectorXd FdSecond(const Decoder& f, const VectorXd& z, const VectorXd& u, double h = 1e-4) {
+  return (f.Value(z + h * u) - 2 * f.Value(z) + f.Value(z - h * u)) / (h * h);
+}
+
+struct Case {
+  std::string name;
+  std::shared_ptr<const Metric> metric;
+  VectorXd z0, z1;
+  double distance;
+};
+
+std::vector<Case> ClosedFormCases() {
+  std::vector<Case> cases;
+  {
+    MatrixXd W(3, 2);
+    W << 1.0, 0.5, -0.3, 2.0, 0.7, 0.2;
+    const VectorXd c = V({0.1, -0.2, 0.3});
+    Case k{"linear", std::make_shared<PullbackMetric>(MakeLinearDecoder(W, c)), V({0.2, -0.4}), V({1.1, 0.8}), 0};
+    k.distance = LinearDistance(W, k.z0, k.z1);
+    cases.push_back(k);
+  }
+  {
+    Case k{"sphere", std::make_shared<PullbackMetric>(MakeStereographicSphereDecoder(2)), V({0.3, -0.2}),
+           V({-0.5, 0.6}), 0};
+    k.distance = SphereDistance(k.z0, k.z1);
+    cases.push_back(k);
+  }
+  {
+    Case k{"fisher_rao", std::make_shared<TensorMetric>(MakeFisherRaoNormalField()), V({0.0, 1.0}),
+           V({1.5, 0.5}), 0};
+    k.distance = FisherRaoNormalDistance(k.z0, k.z1);
+    cases.push_back(k);
+  }
+  {
+    Case k{"poincare", std::make_shared<TensorMetric>(MakePoincareHalfPlaneField()), V({-1.0, 0.5}),
+           V({1.0, 1.5}), 0};
+    k.distance = PoincareDistance(k.z0, k.z1);
+    cases.push_back(k);
+  }
+  {
+    Case k{"torus_meridian", std::make_shared<PullbackMetric>(MakeTorusDecoder(2.0, 0.7)), V({0.2, 0.5}),
+           V({1.9, 0.5}), 0};
+    k.distance = TorusMeridianDistance(0.7, k.z0, k.z1);
+    cases.push_back(k);
+  }
+  {
+    // Height field: no closed-form distance (NaN); its acceleration is checked against the exact height-field
+    // equation elsewhere, its geodesics here for constant speed and convergence.
+    Case k{"height_field", std::make_shared<PullbackMetric>(MakeGaussianBumpDecoder(0.8)), V({-1.2, 0.3}),
+           V({1.1, -0.2}), std::numeric_limits<double>::quiet_NaN()};
+    cases.push_back(k);
+  }
+  return cases;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(options_defaults_and_prefixes) {
+  BOOST_TEST(GeodesicOptions().Validate().empty());
+  BOOST_TEST(ShootingOptions().Validate().empty());
+  OptionsDatabase db;
+  db.Set("geo_ode_rtol", "1e-9");
+  db.Set("geo_shoot_bvp_tol", "1e-5");
+  db.Set("geo_shoot_ode_atol", "1e-12");
+  GeodesicOptions g;
+  g.SetFromOptions(db);
+  ShootingOptions s;
+  s.SetFromOptions(db);
+  BOOST_TEST(g.ode.rtol == 1e-9);
+  BOOST_TEST(s.bvp_tol == 1e-5);
+  BOOST_TEST(s.geodesic.ode.atol == 1e-12);
+  db.CheckAllUsed();
+  ShootingOptions bad;
+  bad.bvp_tol = -1;
+  BOOST_TEST(bad.Validate().find("bvp_tol") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(mlp_decoder_derivatives) {
+  const std::vector<Activation> acts = {Activation::kTanh, Activation::kSoftplus, Activation::kElu,
+                                        Activation::kSilu, Activation::kSigmoid};
+  const VectorXd z = V({0.3, -0.7, 0.4});
+  const VectorXd u = V({0.9, 0.2, -0.5});
+  const VectorXd dz = V({-0.4, 0.6, 0.1});
+  const VectorXd du = V({0.3, -0.8, 0.5});
+  for (std::size_t i = 0; i < acts.size(); ++i) {
+    Mlp mlp = RandomMlp(3, 5, {7, 6}, TimeInput::kNone, acts[i], 11u + static_cast<unsigned>(i), 0.9);
+    mlp.output_activation = i % 2 == 0 ? Activation::kSoftplus : Activation::kIdentity;
+    const MlpDecoder dec(mlp);
+    const auto ref = MakeAutodiffReferenceDecoder(mlp);
+    BOOST_TEST_CONTEXT("activation " << ToString(acts[i]) << ", output " << ToString(mlp.output_activation)) {
+      BOOST_TEST(MaxRel(dec.Value(z), ref->Value(z)) < 1e-13);
+      const MatrixXd J = dec.Jacobian(z);
+      const VectorXd f2 = dec.SecondDirectional(z, u);
+      BOOST_TEST(MaxRel(J, FdJacobian(dec, z)) < 1e-8);
+      BOOST_TEST(MaxRel(f2, FdSecond(dec, z, u)) < 1e-5);
+      BOOST_TEST(MaxRel(J, ref->Jacobian(z)) < 1e-13);
+      BOOST_TEST(MaxRel(f2, ref->SecondDirectional(z, u)) < 1e-12);
+      // The further forward-mode pass (derivatives of J and f''[u, u] along (dz, du)) against the autodiff reference
+      // (nested duals) and against finite differences of the hand-propagated derivatives.
+      MatrixXd Jt, dJ, Jr, dJr;
+      VectorXd f2t, df2, f2r, df2r;
+      dec.Tangents(z, u, dz, du, &Jt, &dJ, &f2t, &df2);
+      ref->Tangents(z, u, dz, du, &Jr, &dJr, &f2r, &df2r);
+      BOOST_TEST(MaxRel(Jt, J) < 1e-14);
+      BOOST_TEST(MaxRel(f2t, f2) < 1e-14);
+      BOOST_TEST(MaxRel(dJ, dJr) < 1e-12);
+      BOOST_TEST(MaxRel(df2, df2r) < 1e-12);
+      const double h = 1e-6;
+      const MatrixXd dJ_fd = (dec.Jacobian(z + h * dz) - dec.Jacobian(z - h * dz)) / (2 * h);
+      const VectorXd df2_fd =
+          (dec.SecondDirectional(z + h * dz, u + h * du) - dec.SecondDirectional(z - h * dz, u - h * du)) / (2 * h);
+      BOOST_TEST(MaxRel(dJ, dJ_fd) < 1e-7);
+      BOOST_TEST(MaxRel(df2, df2_fd) < 1e-7);
+    }
+  }
+  Mlp timed = RandomMlp(2, 2, {4}, TimeInput::kConcat, Activation::kTanh, 3u);
+  BOOST_CHECK_THROW(MlpDecoder{timed}, InputError);
+}
+
+BOOST_AUTO_TEST_CASE(pullback_acceleration_matches_christoffel_formula) {
+  // Height field: cheap pullback formula, the general Christoffel formula on M = J^T J, and the exact height-field
+  // equation.
+  const double A = 0.8;
+  const auto bump = MakeGaussianBumpDecoder(A);
+  const PullbackMetric pull(bump);
+  const TensorMetric tensor(PullbackTensorField(bump));
+  for (const auto& [z, u] : std::vector<std::pair<VectorXd, VectorXd>>{
+           {V({0.3, -0.5}), V({1.0, 0.4})}, {V({-1.2, 0.7}), V({-0.3, 2.0})}, {V({0.0, 0.0}), V({0.5, 0.5})}}) {
+    VectorXd a1, a2;
+    BOOST_REQUIRE(pull.Acceleration(z, u, &a1, nullptr));
+    BOOST_REQUIRE(tensor.Acceleration(z, u, &a2, nullptr));
+    const VectorXd exact = GaussianBumpAcceleration(A, z, u);
+    BOOST_TEST(MaxAbs(a1, exact) < 1e-13);
+    BOOST_TEST(MaxAbs(a2, exact) < 1e-13);
+  }
+  // A small MLP decoder (d = 3, D = 5): pullback vs Christoffel of J^T J.
+  Mlp mlp = RandomMlp(3, 5, {8}, TimeInput::kNone, Activation::kTanh, 5u, 1.0);
+  auto dec = std::make_shared<MlpDecoder>(mlp);
+  const PullbackMetric mp(dec);
+  const TensorMetric mt(PullbackTensorField(dec));
+  const VectorXd z = V({0.2, -0.1, 0.5}), u = V({0.7, -0.3, 0.4});
+  VectorXd a1, a2;
+  BOOST_REQUIRE(mp.Acceleration(z, u, &a1, nullptr));
+  BOOST_REQUIRE(mt.Acceleration(z, u, &a2, nullptr));
+  BOOST_TEST(MaxRel(a1, a2) < 1e-11);
+  BOOST_TEST(!mt.HasAccelerationTangent());
+}
+
+BOOST_AUTO_TEST_CASE(acceleration_tangents_match_finite_differences) {
+  // Exact derivatives of the acceleration (for the variational equations) vs central differences (test only).
+  std::vector<std::pair<std::string, std::shared_ptr<const Metric>>> metrics = {
+      {"mlp", std::make_shared<PullbackMetric>(std::make_shared<MlpDecoder>(
+                  RandomMlp(2, 4, {6}, TimeInput::kNone, Activation::kSoftplus, 9u)))},
+      {"sphere", std::make_shared<PullbackMetric>(MakeStereographicSphereDecoder(2))},
+      {"torus", std::make_shared<PullbackMetric>(MakeTorusDecoder(2.0, 0.7))},
+      {"fisher_rao", std::make_shared<TensorMetric>(MakeFisherRaoNormalField())},
+      {"poincare", std::make_shared<TensorMetric>(MakePoincareHalfPlaneField())}};
+  const VectorXd z = V({0.3, 0.8}), u = V({0.6, -0.4}), dz = V({0.2, 0.5}), du = V({-0.7, 0.3});
+  for (const auto& [name, m] : metrics) {
+    BOOST_TEST_CONTEXT(name) {
+      VectorXd a, da, ap, am;
+      BOOST_REQUIRE(m->AccelerationTangent(z, u, dz, du, &a, &da, nullptr));
+      const double h = 1e-6;
+      BOOST_REQUIRE(m->Acceleration(z + h * dz, u + h * du, &ap, nullptr));
+      BOOST_REQUIRE(m->Acceleration(z - h * dz, u - h * du, &am, nullptr));
+      VectorXd a0;
+      BOOST_REQUIRE(m->Acceleration(z, u, &a0, nullptr));
+      BOOST_TEST(MaxAbs(a, a0) < 1e-14);
+      BOOST_TEST(MaxRel(da, (ap - am) / (2 * h)) < 1e-7);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(linear_decoder_gives_straight_lines) {
+  MatrixXd W(3, 2);
+  W << 1.0, 0.5, -0.3, 2.0, 0.7, 0.2;
+  const PullbackMetric metric(MakeLinearDecoder(W, V({0.0, 1.0, 2.0})));
+  const VectorXd z = V({0.2, -0.4}), u = V({0.9, 1.2});
+  const std::vector<double> times = {0.25, 0.5, 0.75, 1.0};
+  const ExpMapResult r = ExpMap(metric, z, u, Tol(1e-10), times);
+  BOOST_REQUIRE_MESSAGE(r.usable(), r.message);
+  for (std::size_t k = 0; k < times.size(); ++k) BOOST_TEST(MaxAbs(r.curve[k], z + times[k] * u) < 1e-12);
+  BOOST_TEST(MaxAbs(r.end_velocity, u) < 1e-12);
+  BOOST_TEST(std::abs(r.length - (W * u).norm()) < 1e-9);
+  BOOST_TEST(std::abs(r.energy - (W * u).squaredNorm()) < 1e-9);
+  const LogMapResult l = LogMap(metric, z, z + u, ShootTol(1e-10));
+  BOOST_REQUIRE_MESSAGE(l.usable(), l.message);
+  BOOST_TEST(MaxAbs(l.initial_velocity, u) < 1e-10);
+}
+
+BOOST_AUTO_TEST_CASE(exp_map_conserves_speed_and_jacobian_matches) {
+  for (const Case& c : ClosedFormCases()) {
+    const VectorXd u = 0.8 * (c.z1 - c.z0);
+    for (double rtol : {1e-6, 1e-8, 1e-10}) {
+      BOOST_TEST_CONTEXT(c.name << " rtol " << rtol) {
+        const ExpMapResult r = ExpMap(*c.metric, c.z0, u, Tol(rtol), {0.5, 1.0}, true);
+        BOOST_REQUIRE_MESSAGE(r.usable(), r.message);
+        const double rel_drift = r.speed_drift / r.initial_speed2;
+        std::cout << "exp " << c.name << " rtol " << rtol << ": relative speed drift " << rel_drift
+                  << ", |L^2 - E| " << std::abs(r.length * r.length - r.energy) << "\n";
+        BOOST_TEST(rel_drift < 100 * rtol);
+        BOOST_TEST(std::abs(r.energy - r.initial_speed2) / r.initial_speed2 < 100 * rtol);
+        BOOST_TEST(std::abs(r.length * r.length - r.energy) / r.energy < 100 * rtol);
+        // d g(1) / d u from the variational equations vs central differences of tight exp maps (test only).
+        if (rtol == 1e-10) {
+          MatrixXd fd(u.size(), u.size());
+          const double h = 1e-5;
+          for (Eigen::Index j = 0; j < u.size(); ++j) {
+            const VectorXd e = VectorXd::Unit(u.size(), j) * h;
+            const ExpMapResult p = ExpMap(*c.metric, c.z0, u + e, Tol(1e-12));
+            const ExpMapResult m = ExpMap(*c.metric, c.z0, u - e, Tol(1e-12));
+            BOOST_REQUIRE(p.usable() && m.usable());
+            fd.col(j) = (p.end_point - m.end_point) / (2 * h);
+          }
+          std::cout << "  end-point Jacobian vs FD: " << MaxRel(r.end_jacobian, fd) << "\n";
+          BOOST_TEST(MaxRel(r.end_jacobian, fd) < 1e-6);
+        }
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(torus_clairaut_integral) {
+  const double R = 2.0, r = 0.7;
+  const PullbackMetric metric(MakeTorusDecoder(R, r));
+  const VectorXd z = V({0.4, 0.1}), u = V({1.3, 0.9});
+  const ExpMapResult g = ExpMap(metric, z, u, Tol(1e-10));
+  BOOST_REQUIRE_MESSAGE(g.usable(), g.message);
+  auto clairaut = [&](const VectorXd& p, const VectorXd& v) {
+    const double rho = R + r * std::cos(p[0]);
+    return rho * rho * v[1];
+  };
+  std::cout << "torus Clairaut drift " << std::abs(clairaut(g.end_point, g.end_velocity) - clairaut(z, u)) << "\n";
+  BOOST_TEST(std::abs(clairaut(g.end_point, g.end_velocity) - clairaut(z, u)) < 1e-8);
+}
+
+BOOST_AUTO_TEST_CASE(shooting_matches_closed_form_distances) {
+  for (const Case& c : ClosedFormCases()) {
+    if (std::isnan(c.distance)) {
+      // No closed form: the shooting converges, and the geodesic is no longer than the straight segment.
+      const LogMapResult l = LogMap(*c.metric, c.z0, c.z1, ShootTol(1e-10));
+      BOOST_REQUIRE_MESSAGE(l.usable(), c.name << ": " << l.message);
+      double straight = 0;
+      const int n = 4000;
+      const VectorXd dz = c.z1 - c.z0;
+      for (int k = 0; k < n; ++k) {
+        straight += std::sqrt(dz.dot(c.metric->Evaluate(c.z0 + (k + 0.5) / n * dz) * dz)) / n;
+      }
+      std::cout << "log " << c.name << ": distance " << l.length << ", straight segment " << straight
+                << ", endpoint error " << l.endpoint_error << ", iterations " << l.iterations << "\n";
+      BOOST_TEST(l.length < straight);
+      BOOST_TEST(std::abs(l.final_shot.length - l.length) / l.length < 1e-8);
+      continue;
+    }
+    double first_error = 0, last_error = 0;
+    for (double rtol : {1e-6, 1e-8, 1e-10}) {
+      BOOST_TEST_CONTEXT(c.name << " rtol " << rtol) {
+        const LogMapResult l = LogMap(*c.metric, c.z0, c.z1, ShootTol(rtol));
+        BOOST_REQUIRE_MESSAGE(l.usable(), l.message);
+        const double err = std::abs(l.length - c.distance) / c.distance;
+        std::cout << "log " << c.name << " rtol " << rtol << ": distance " << l.length << " exact " << c.distance
+                  << " rel error " << err << " endpoint error " << l.endpoint_error << " iterations "
+                  << l.iterations << "\n  " << l.message << "\n";
+        BOOST_TEST(err < 100 * rtol);
+        BOOST_TEST(std::abs(l.final_shot.length - l.length) / l.length < 1e-8);
+        if (rtol == 1e-6) first_error = err;
+        last_error = err;
+      }
+    }
+    // The error falls with the tolerance (or is already at round-off, as for the straight lines).
+    BOOST_TEST((last_error < first_error || last_error < 1e-12), c.name << ": " << first_error << " -> "
+                                                                         << last_error);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(fisher_rao_refuses_nonpositive_sigma) {
+  const TensorMetric metric(MakeFisherRaoNormalField());
+  std::string why;
+  BOOST_TEST(!metric.InDomain(V({0.5, -0.25}), &why));
+  BOOST_TEST(why.find("sigma") != std::string::npos);
+  BOOST_TEST(why.find("(0.5, -0.25)") != std::string::npos, why);
+  BOOST_TEST(!metric.InDomain(V({0.5, 0.0}), &why));
+  BOOST_TEST(why.find("(0.5, 0)") != std::string::npos, why);
+  VectorXd a;
+  BOOST_TEST(!metric.Acceleration(V({0.5, -0.25}), V({1.0, 0.0}), &a, &why));
+  const ExpMapResult r = ExpMap(metric, V({0.5, -0.25}), V({1.0, 0.0}), Tol(1e-8));
+  BOOST_TEST(!r.usable());
+  BOOST_TEST((r.status == GeodesicStatus::kOutsideDomain));
+  BOOST_TEST(r.message.find("(0.5, -0.25)") != std::string::npos, r.message);
+  const LogMapResult l = LogMap(metric, V({0.0, 1.0}), V({0.3, -2.0}), ShootingOptions());
+  BOOST_TEST((l.status == GeodesicStatus::kOutsideDomain));
+  BOOST_TEST(l.message.find("(0.3, -2)") != std::string::npos, l.message);
+  // The vertical geodesic through (0, s0) with velocity (0, -v s0): s(t) = s0 exp(-v t) approaches sigma = 0 but
+  // never reaches it (the half plane is complete); the integration stays inside the domain.
+  const ExpMapResult down = ExpMap(metric, V({0.0, 0.2}), V({0.0, -2.0}), Tol(1e-10));
+  BOOST_REQUIRE_MESSAGE(down.usable(), down.message);
+  const double exact = 0.2 * std::exp(-10.0);
+  std::cout << "Fisher-Rao vertical geodesic: sigma(1) rel error " << std::abs(down.end_point[1] - exact) / exact
+            << "\n";
+  BOOST_TEST(std::abs(down.end_point[1] - exact) / exact < 1e-6);
+  BOOST_TEST(std::abs(down.end_point[0]) < 1e-14);
+}
+
+BOOST_AUTO_TEST_CASE(singular_metric_is_reported) {
+  MatrixXd W(3, 2);
+  W << 1.0, 2.0, 0.5, 1.0, -1.0, -2.0;  // rank 1
+  const PullbackMetric metric(MakeLinearDecoder(W, VectorXd::Zero(3)));
+  VectorXd a;
+  std::string why;
+  BOOST_TEST(!metric.Acceleration(V({0.1, 0.2}), V({1.0, 0.0}), &a, &why));
+  BOOST_TEST(why.find("singular") != std::string::npos, why);
+  const ExpMapResult r = ExpMap(metric, V({0.1, 0.2}), V({1.0, 0.0}), Tol(1e-8));
+  BOOST_TEST(!r.usable());
+  BOOST_TEST((r.status == GeodesicStatus::kSingularMetric), ToString(r.status) << ": " << r.message);
+}
+
+BOOST_AUTO_TEST_CASE(stochastic_metric_is_pullback_of_stacked_map) {
+  MatrixXd W(3, 2), C(3, 2);
+  W << 1.0, 0.5, -0.3, 2.0, 0.7, 0.2;
+  C << 0.2, -0.1, 0.4, 0.3, -0.6, 0.5;
+  const VectorXd c = V({0.1, 0.2, 0.3}), e = V({1.0, 1.5, 2.0});
+  const PullbackMetric stochastic(
+      std::make_shared<StackedDecoder>(MakeLinearDecoder(W, c), MakeLinearDecoder(C, e)));
+  MatrixXd WC(6, 2);
+  WC << W, C;
+  VectorXd ce(6);
+  ce << c, e;
+  const PullbackMetric stacked(MakeLinearDecoder(WC, ce));
+  const VectorXd z0 = V({0.3, -0.2}), z1 = V({-0.4, 0.9});
+  BOOST_TEST(MaxAbs(stochastic.Evaluate(z0), W.transpose() * W + C.transpose() * C) < 1e-14);
+  BOOST_TEST(MaxAbs(stochastic.Evaluate(z0), stacked.Evaluate(z0)) < 1e-14);
+  const LogMapResult l = LogMap(stochastic, z0, z1, ShootTol(1e-10));
+  BOOST_REQUIRE_MESSAGE(l.usable(), l.message);
+  BOOST_TEST(std::abs(l.length - LinearDistance(WC, z0, z1)) < 1e-9);
+  // A nonlinear stochastic decoder: MLP mean and softplus std.
+  Mlp mean = RandomMlp(2, 3, {5}, TimeInput::kNone, Activation::kTanh, 21u);
+  Mlp sd = RandomMlp(2, 3, {5}, TimeInput::kNone, Activation::kTanh, 22u);
+  sd.output_activation = Activation::kSoftplus;
+  auto m = std::make_shared<MlpDecoder>(mean);
+  auto s = std::make_shared<MlpDecoder>(sd);
+  const PullbackMetric ms(std::make_shared<StackedDecoder>(m, s));
+  const MatrixXd Jm = m->Jacobian(z0), Js = s->Jacobian(z0);
+  BOOST_TEST(MaxAbs(ms.Evaluate(z0), Jm.transpose() * Jm + Js.transpose() * Js) < 1e-13);
+  const LogMapResult lm = LogMap(ms, z0, z1, ShootTol(1e-9));
+  BOOST_REQUIRE_MESSAGE(lm.usable(), lm.message);
+  std::cout << "stochastic MLP geodesic: length " << lm.length << ", endpoint error " << lm.endpoint_error
+            << ", iterations " << lm.iterations << ", speed drift " << lm.final_shot.speed_drift << "\n";
+  BOOST_TEST(lm.final_shot.speed_drift / lm.energy < 1e-8);
+  // The geodesic is no longer than the straight segment (pullback length of z0 + t (z1 - z0), midpoint rule).
+  double straight = 0;
+  const int n = 2000;
+  for (int k = 0; k < n; ++k) {
+    const VectorXd zk = z0 + (k + 0.5) / n * (z1 - z0);
+    straight += std::sqrt((z1 - z0).dot(ms.Evaluate(zk) * (z1 - z0))) / n;
+  }
+  BOOST_TEST(lm.length <= straight * (1 + 1e-9));
+  // End-point Jacobian of the MLP metric's exp map (variational equations with the forward-over-forward-over-forward
+  // derivative of the acceleration) vs central differences (test only).
+  const VectorXd u = z1 - z0;
+  const ExpMapResult r = ExpMap(ms, z0, u, Tol(1e-10), {}, true);
+  BOOST_REQUIRE_MESSAGE(r.usable(), r.message);
+  MatrixXd fd(2, 2);
+  for (Eigen::Index j = 0; j < 2; ++j) {
+    const VectorXd step = VectorXd::Unit(2, j) * 1e-5;
+    fd.col(j) = (ExpMap(ms, z0, u + step, Tol(1e-12)).end_point - ExpMap(ms, z0, u - step, Tol(1e-12)).end_point) / 2e-5;
+  }
+  std::cout << "stochastic MLP end-point Jacobian vs FD: " << MaxRel(r.end_jacobian, fd) << "\n";
+  BOOST_TEST(MaxRel(r.end_jacobian, fd) < 1e-6);
+}
+
+BOOST_AUTO_TEST_CASE(read_decoder_from_model_file) {
+  const std::string file =
+      (std::filesystem::temp_directory_path() / ("pushpull_test_geodesic_" + std::to_string(::getpid()) + ".h5"))
+          .string();
+  std::filesystem::remove(file);
+  Mlp mean = RandomMlp(2, 3, {5}, TimeInput::kNone, Activation::kTanh, 31u);
+  Mlp sd = RandomMlp(2, 3, {5}, TimeInput::kNone, Activation::kElu, 32u);
+  sd.output_activation = Activation::kSoftplus;
+  WriteMlp(file, "/decoder/mean", mean);
+  BOOST_CHECK_THROW(ReadDecoder(file, true), InputError);  // no /decoder/std yet
+  WriteMlp(file, "/decoder/std", sd);
+  const auto det = ReadDecoder(file, false);
+  const auto sto = ReadDecoder(file, true);
+  const VectorXd z = V({0.4, -0.3});
+  BOOST_TEST(det->output_dim() == 3);
+  BOOST_TEST(sto->output_dim() == 6);
+  const MatrixXd Jm = MlpDecoder(mean).Jacobian(z), Js = MlpDecoder(sd).Jacobian(z);
+  BOOST_TEST(MaxAbs(det->Jacobian(z), Jm) < 1e-14);
+  BOOST_TEST(MaxAbs(sto->Jacobian(z).bottomRows(3), Js) < 1e-14);
+  std::filesystem::remove(file);
+}
+
+BOOST_AUTO_TEST_CASE(shooting_failures_are_statuses) {
+  // Too few iterations for a curved problem: not converged, with the reason and the option to change.
+  const TensorMetric poincare(MakePoincareHalfPlaneField());
+  ShootingOptions few = ShootTol(1e-8);
+  few.max_iterations = 1;
+  const LogMapResult l = LogMap(poincare, V({-1.0, 0.5}), V({1.0, 1.5}), few);
+  BOOST_TEST((l.status == GeodesicStatus::kNotConverged), ToString(l.status) << ": " << l.message);
+  BOOST_TEST(l.message.find("bvp_tol") != std::string::npos, l.message);
+  BOOST_TEST(l.endpoint_error > few.bvp_tol);
+  // A metric that cannot differentiate its acceleration has no shooting Jacobian: reported, not thrown.
+  const TensorMetric no_tangent(PullbackTensorField(MakeGaussianBumpDecoder(0.5)));
+  const LogMapResult n = LogMap(no_tangent, V({0.0, 0.0}), V({1.0, 0.5}), ShootTol(1e-8));
+  BOOST_TEST((n.status == GeodesicStatus::kIntegrationFailure));
+  BOOST_TEST(n.message.find("cannot differentiate") != std::string::npos, n.message);
+  std::cout << "no tangent: " << ToString(n.status) << ": " << n.message << "\n";
+  // Its exponential map still works with the Jacobian-free default integrator (Adams).
+  const ExpMapResult e = ExpMap(no_tangent, V({0.0, 0.0}), V({1.0, 0.5}), Tol(1e-8));
+  BOOST_TEST(e.usable(), e.message);
+}
