@@ -229,3 +229,22 @@ BOOST_AUTO_TEST_CASE(trajectories_follow_the_closed_form_path) {
   }
   BOOST_TEST(worst < 1e-6);
 }
+
+BOOST_AUTO_TEST_CASE(gmres_linear_solver_matches_the_closed_form) {
+  // Matrix-free GMRES on exact Jacobian-vector products with the block-Jacobi preconditioner, for both implicit
+  // methods, at two tolerances.
+  const AffineFlowCase c = MakeG5(4, 91);
+  const RowMatrixXd x = c.Samples(DrawStandardNormal(30, 4, 92));
+  for (const std::string method : {"bdf", "esdirk"}) {
+    std::vector<double> errors;
+    for (double tol : {1e-5, 1e-9}) {
+      PushforwardOptions o = Options(method, tol);
+      o.ode.linear_solver = "gmres";
+      const Errors e = DensityErrors(c, o, x);
+      BOOST_TEST_MESSAGE(method << " gmres tol " << tol << ": logp " << e.logp << " endpoint " << e.endpoint);
+      BOOST_TEST(e.logp < 1000 * tol);
+      errors.push_back(e.logp);
+    }
+    BOOST_TEST(errors[1] < errors[0] / 100, method);
+  }
+}
