@@ -34,22 +34,98 @@ std::uint64_t Mix(std::uint64_t x) {
   return x ^ (x >> 31);
 }
 
-enum class Trace { kExact, kHutchinson };
+// Per-sample seeds (SplitMix64 streams) for the Hutchinson probes: stream 2i + 1 of the run's seed.
+RowMatrixXd DrawProbes(std::size_t first, int count, int dim, int probes, const std::string& dist,
+                       std::uint64_t seed) {
+  RowMatrixXd e(count, probes * dim);
+  for (int i = 0; i < count; ++i) {
+    // Stream 1 of the sample: independent of the base draws (stream 0) and of the batch it falls in.
+    std::mt19937_64 rng(Mix(Mix(seed) ^ Mix((first + static_cast<std::size_t>(i)) * 2 + 1)));
+    if (dist == "gaussian") {
+      std::normal_distribution<double> normal(0.0, 1.0);
+      for (int j = 0; j < probes * dim; ++j) e(i, j) = normal(rng);
+    } else {
+      for (int j = 0; j < probes * dim; ++j) e(i, j) = (rng() >> 63) ? 1.0 : -1.0;
+    }
+  }
+  return e;
+}
+
+// The exact divergence from d tangent directions (the full Jacobian when the Frobenius norm is wanted).
+class ExactTrace : public TraceEstimator {
+ public:
+  void Evaluate(const VectorField& field, double t, const BlockRef& x, RowMatrixXd& v, Eigen::VectorXd& div,
+                Eigen::VectorXd* frobenius) override {
+    if (!frobenius) {
+      ScopedEvent e(kEventFieldDiv);
+      field.EvaluateDivergence(t, x, v, div);
+      return;
+    }
+    ScopedEvent e(kEventFieldJac);
+    field.EvaluateJacobian(t, x, v, jac_);
+    const int d = field.dim();
+    div.resize(x.rows());
+    frobenius->resize(x.rows());
+    for (Eigen::Index i = 0; i < x.rows(); ++i) {
+      double tr = 0;
+      for (int r = 0; r < d; ++r) tr += jac_(i, r * d + r);
+      div(i) = tr;
+      (*frobenius)(i) = jac_.row(i).squaredNorm();
+    }
+  }
+
+ private:
+  RowMatrixXd jac_;
+};
+
+// Hutchinson: div ~ mean_k eps_k^T (dv/dx) eps_k with K probes per sample, fixed along the trajectory;
+// ||dv/dx||_F^2 ~ mean_k ||(dv/dx) eps_k||^2.
+class HutchinsonTrace : public TraceEstimator {
+ public:
+  void Prepare(std::size_t first, int count, int dim, const PushforwardOptions& o) override {
+    K_ = o.trace_probes;
+    probes_ = DrawProbes(first, count, dim, o.trace_probes, o.trace_dist, o.seed);
+  }
+  void Evaluate(const VectorField& field, double t, const BlockRef& x, RowMatrixXd& v, Eigen::VectorXd& div,
+                Eigen::VectorXd* frobenius) override {
+    ScopedEvent e(kEventFieldJvp);
+    field.EvaluateJvp(t, x, probes_, v, jv_);
+    const int d = field.dim();
+    div.resize(x.rows());
+    if (frobenius) frobenius->resize(x.rows());
+    for (Eigen::Index i = 0; i < x.rows(); ++i) {
+      double s = 0, f = 0;
+      for (int k = 0; k < K_; ++k) {
+        for (int j = 0; j < d; ++j) {
+          const double ej = probes_(i, k * d + j);
+          const double jej = jv_(i, k * d + j);
+          s += ej * jej;
+          f += jej * jej;
+        }
+      }
+      div(i) = s / K_;
+      if (frobenius) (*frobenius)(i) = f / K_;
+    }
+  }
+
+ private:
+  int K_ = 1;
+  RowMatrixXd probes_;  // count x (K d)
+  RowMatrixXd jv_;
+};
 
 // The augmented system of one block: states x (B x d); quadratures per sample [a, K?, F?].
 class FlowSystem : public OdeSystem {
  public:
-  FlowSystem(const VectorField& field, int blocks, const PushforwardOptions& options, Trace trace,
-             RowMatrixXd probes)
+  FlowSystem(const VectorField& field, int blocks, const PushforwardOptions& options,
+             std::unique_ptr<TraceEstimator> trace)
       : field_(field),
         d_(field.dim()),
         B_(blocks),
         kinetic_(options.kinetic),
         frobenius_(options.frobenius),
         control_regularizers_(options.ode.control_regularizers),
-        trace_(trace),
-        probes_(std::move(probes)),
-        K_(trace == Trace::kHutchinson ? options.trace_probes : 0) {}
+        trace_(std::move(trace)) {}
 
   int num_blocks() const override { return B_; }
   int block_size() const override { return d_; }
@@ -63,38 +139,8 @@ class FlowSystem : public OdeSystem {
     if (!qdot) {
       ScopedEvent e(kEventField);
       field_.Evaluate(t, X, v_);
-    } else if (trace_ == Trace::kExact && !frobenius_) {
-      ScopedEvent e(kEventFieldDiv);
-      field_.EvaluateDivergence(t, X, v_, div_);
-    } else if (trace_ == Trace::kExact) {
-      ScopedEvent e(kEventFieldJac);
-      field_.EvaluateJacobian(t, X, v_, jac_);
-      div_.resize(B_);
-      fro_.resize(B_);
-      for (int i = 0; i < B_; ++i) {
-        double tr = 0;
-        for (int r = 0; r < d_; ++r) tr += jac_(i, r * d_ + r);
-        div_(i) = tr;
-        fro_(i) = jac_.row(i).squaredNorm();
-      }
     } else {
-      ScopedEvent e(kEventFieldJvp);
-      field_.EvaluateJvp(t, X, probes_, v_, jv_);
-      div_.resize(B_);
-      fro_.resize(B_);
-      for (int i = 0; i < B_; ++i) {
-        double s = 0, f = 0;
-        for (int k = 0; k < K_; ++k) {
-          for (int j = 0; j < d_; ++j) {
-            const double ej = probes_(i, k * d_ + j);
-            const double jej = jv_(i, k * d_ + j);
-            s += ej * jej;
-            f += jej * jej;
-          }
-        }
-        div_(i) = s / K_;
-        fro_(i) = f / K_;
-      }
+      trace_->Evaluate(field_, t, X, v_, div_, frobenius_ ? &fro_ : nullptr);
     }
     const double* v = v_.data();
     for (Eigen::Index i = 0; i < v_.size(); ++i) {
@@ -143,29 +189,12 @@ class FlowSystem : public OdeSystem {
   const VectorField& field_;
   int d_, B_;
   bool kinetic_, frobenius_, control_regularizers_;
-  Trace trace_;
-  RowMatrixXd probes_;  // B x (K d), fixed for the whole solve
-  int K_;
+  std::unique_ptr<TraceEstimator> trace_;  // null for systems without quadratures (variational equations)
   RowMatrixXd v_, jac_, jv_;
   Eigen::VectorXd div_, fro_;
   std::int64_t nfe_ = 0;
 };
 
-RowMatrixXd DrawProbes(std::size_t first, int count, int dim, int probes, const std::string& dist,
-                       std::uint64_t seed) {
-  RowMatrixXd e(count, probes * dim);
-  for (int i = 0; i < count; ++i) {
-    // Stream 1 of the sample: independent of the base draws (stream 0) and of the batch it falls in.
-    std::mt19937_64 rng(Mix(Mix(seed) ^ Mix((first + static_cast<std::size_t>(i)) * 2 + 1)));
-    if (dist == "gaussian") {
-      std::normal_distribution<double> normal(0.0, 1.0);
-      for (int j = 0; j < probes * dim; ++j) e(i, j) = normal(rng);
-    } else {
-      for (int j = 0; j < probes * dim; ++j) e(i, j) = (rng() >> 63) ? 1.0 : -1.0;
-    }
-  }
-  return e;
-}
 
 struct Job {
   const VectorField& field;
@@ -182,12 +211,9 @@ struct Job {
 OdeStatus IntegrateBlock(const Job& job, std::size_t first, int count, const OdeOptions& ode, bool monitor,
                          PushforwardResult& r, OdeStats* stats_out, std::string* message) {
   const int d = job.field.dim();
-  const Trace trace = job.options.trace_type == "hutchinson" ? Trace::kHutchinson : Trace::kExact;
-  RowMatrixXd probes;
-  if (trace == Trace::kHutchinson) {
-    probes = DrawProbes(first, count, d, job.options.trace_probes, job.options.trace_dist, job.options.seed);
-  }
-  FlowSystem system(job.field, count, job.options, trace, std::move(probes));
+  auto trace = TraceEstimators().Create(job.options.trace_type);
+  trace->Prepare(first, count, d, job.options);
+  FlowSystem system(job.field, count, job.options, std::move(trace));
   auto integrator = OdeIntegrators().Create(ode.type, ode);
   if (monitor && job.hooks.step_monitor) integrator->step_monitor = job.hooks.step_monitor;
   const int m = system.quadratures_per_block();
@@ -234,7 +260,7 @@ OdeStatus IntegrateBlock(const Job& job, std::size_t first, int count, const Ode
     // Jacobi's formula, independently: integrate S' = (dv/dx) S from S(t0) = I with CVODES forward sensitivities.
     static const int kEventLogdet = EventLog::Global().Register("LogdetCheck");
     ScopedEvent e(kEventLogdet);
-    FlowSystem variational(job.field, count, job.options, Trace::kExact, RowMatrixXd());
+    FlowSystem variational(job.field, count, job.options, std::make_unique<ExactTrace>());
     std::vector<double> y0(static_cast<std::size_t>(count) * d);
     for (int i = 0; i < count; ++i) {
       for (int j = 0; j < d; ++j) {
@@ -425,14 +451,24 @@ std::size_t PushforwardResult::failed() const {
   return n;
 }
 
-std::vector<std::string> TraceTypes() { return {"exact", "hutchinson"}; }
+TraceEstimatorRegistry& TraceEstimators() {
+  static TraceEstimatorRegistry* registry = [] {
+    auto* r = new TraceEstimatorRegistry("trace_type");
+    r->Register("exact", "exact divergence from d tangent directions", [] { return std::make_unique<ExactTrace>(); });
+    r->Register("hutchinson", "Hutchinson estimator with -trace_probes probes per sample held fixed along the "
+                              "trajectory (-trace_dist rademacher|gaussian, -seed)",
+                [] { return std::make_unique<HutchinsonTrace>(); });
+    return r;
+  }();
+  return *registry;
+}
 
 void PushforwardOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix) {
   ode.SetFromOptions(db, prefix);
   db.SetSection("Pushforward (prefix '" + std::string(prefix) + "')");
   db.Enum(prefix, "trace_type", trace_type,
           "Divergence: exact (d tangent directions) or hutchinson (unbiased stochastic estimate)",
-          "PushforwardOptions::trace_type", TraceTypes());
+          "PushforwardOptions::trace_type", TraceEstimators().Names());
   db.Int(prefix, "trace_probes", trace_probes, "Hutchinson probes per sample, drawn once per trajectory",
          "PushforwardOptions::trace_probes", {1, 1 << 20});
   db.Enum(prefix, "trace_dist", trace_dist, "Distribution of the Hutchinson probes",
@@ -463,7 +499,7 @@ void PushforwardOptions::SetFromOptions(OptionsDatabase& db, std::string_view pr
 std::string PushforwardOptions::Validate() const {
   const std::string ode_problem = ode.Validate();
   if (!ode_problem.empty()) return ode_problem;
-  if (trace_type != "exact" && trace_type != "hutchinson") return "trace_type: '" + trace_type + "' is unknown";
+  if (!TraceEstimators().Has(trace_type)) return "trace_type: '" + trace_type + "' is not registered";
   if (trace_probes < 1) return "trace_probes: must be >= 1";
   if (batch_size < 1) return "batch_size: must be >= 1";
   if (threads < 0) return "threads: must be >= 0";

@@ -248,3 +248,30 @@ BOOST_AUTO_TEST_CASE(gmres_linear_solver_matches_the_closed_form) {
     BOOST_TEST(errors[1] < errors[0] / 100, method);
   }
 }
+
+BOOST_AUTO_TEST_CASE(research_code_registers_its_own_trace_estimator) {
+  // A user estimator: the exact divergence through the field's Jacobian (a stand-in for, e.g., a variance-reduced
+  // estimator). Selected by name like the built-in ones.
+  struct JacobianTrace : TraceEstimator {
+    void Evaluate(const VectorField& field, double t, const BlockRef& x, RowMatrixXd& v, Eigen::VectorXd& div,
+                  Eigen::VectorXd*) override {
+      RowMatrixXd jac;
+      field.EvaluateJacobian(t, x, v, jac);
+      const int d = field.dim();
+      div.resize(x.rows());
+      for (Eigen::Index i = 0; i < x.rows(); ++i) {
+        div(i) = 0;
+        for (int r = 0; r < d; ++r) div(i) += jac(i, r * d + r);
+      }
+    }
+  };
+  TraceEstimators().Register("jacobian_trace", "test estimator", [] { return std::make_unique<JacobianTrace>(); });
+  const AffineFlowCase c = MakeG5(3, 101);
+  const RowMatrixXd x = c.Samples(DrawStandardNormal(10, 3, 102));
+  PushforwardOptions o = Options("dopri5", 1e-9);
+  o.trace_type = "jacobian_trace";
+  const Errors e = DensityErrors(c, o, x);
+  BOOST_TEST(e.logp < 1e-6);
+  o.trace_type = "no_such_estimator";
+  BOOST_CHECK_THROW(ComputeDensity(*c.field, c.base_time, x, o), InputError);
+}

@@ -49,8 +49,23 @@ struct PushforwardOptions {
   std::string Validate() const;
 };
 
-// Registry behind -trace_type ("exact", "hutchinson"); listed for -help and validation.
-std::vector<std::string> TraceTypes();
+// A divergence estimator (registry -trace_type). One object serves one block of samples for one solve: Prepare is
+// called once before the solve (draw anything that must stay fixed along the trajectories, e.g. Hutchinson probes,
+// from a generator seeded per sample so results do not depend on batching), then Evaluate at every quadrature
+// evaluation. Evaluate fills v (N x d), div (N) and, when `frobenius` is not null, ||dv/dx||_F^2 (N) or an unbiased
+// estimate of it.
+class TraceEstimator {
+ public:
+  virtual ~TraceEstimator() = default;
+  virtual void Prepare(std::size_t first_sample, int count, int dim, const PushforwardOptions& options) {
+    (void)first_sample, (void)count, (void)dim, (void)options;
+  }
+  virtual void Evaluate(const VectorField& field, double t, const BlockRef& x, RowMatrixXd& v, Eigen::VectorXd& div,
+                        Eigen::VectorXd* frobenius) = 0;
+};
+using TraceEstimatorRegistry = Registry<TraceEstimator>;
+// "exact" (d tangent directions) and "hutchinson" (-trace_probes, -trace_dist, -seed); research code may add more.
+TraceEstimatorRegistry& TraceEstimators();
 
 struct PushforwardResult {
   int dim = 0;
