@@ -59,5 +59,6 @@ Command ValidateCommand();
 Command CheckFieldCommand();
 Command DensityCommand();
 Command SampleCommand();
+Command GeodesicCommand(); Command ExpCommand(); Command DistancesCommand();
 
 }  // namespace pushpull::cli

@@ -1,0 +1,719 @@
+// `pushpull geodesic`, `pushpull exp` and `pushpull distances`: geodesics of the pullback metric of a decoder read
+// from a model file (/decoder/mean, or the expected metric of /decoder/mean and /decoder/std) or of a built-in
+// closed-form geometry (-metric_type). Items are spread over -threads workers, each with its own metric objects;
+// completed rows are written in order as they complete (RowDataset + SetCompletedRows), so an interrupted run keeps
+// them in OUT.h5.partial. Results do not depend on the thread count: every item is computed independently with the
+// same options.
+//
+// Exit codes: 0 every item succeeded; 1 some items failed numerically (status and status_message say why); 2 bad
+// input (missing file, wrong shape, a point outside the metric's domain: refused before anything is solved).
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <iostream>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "cli/commands.hpp"
+#include "pushpull/errors.hpp"
+#include "pushpull/geodesic.hpp"
+#include "pushpull/io.hpp"
+#include "pushpull/metric.hpp"
+#include "pushpull/provenance.hpp"
+#include "pushpull/registry.hpp"
+
+namespace pushpull::cli {
+namespace {
+
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// ---- Geometries ---------------------------------------------------------------------------------------------
+
+// One worker's metric and, when the metric is a pullback, the decoder that maps latent curves to data space.
+struct Geometry {
+  std::shared_ptr<const Metric> metric;
+  std::shared_ptr<const Decoder> decoder;  // null for metrics given directly (no data space)
+};
+
+// Parameters of the closed-form geometries (options -torus_R etc.).
+struct ClosedFormParameters {
+  std::vector<double> linear_weights;  // row-major D x d; empty: the identity
+  double torus_R = 2.0;
+  double torus_r = 0.7;
+  double height_amplitude = 0.8;
+};
+
+using GeometryRegistry = Registry<Geometry, const ClosedFormParameters&, int>;
+
+void RequireDim(const char* name, int d, int expected) {
+  if (d != expected) {
+    throw InputError(std::string("-metric_type ") + name + " is " + std::to_string(expected) +
+                     "-dimensional, but the points have " + std::to_string(d) + " coordinates");
+  }
+}
+
+std::unique_ptr<Geometry> PullbackGeometry(std::shared_ptr<const Decoder> decoder) {
+  auto g = std::make_unique<Geometry>();
+  g->metric = std::make_shared<PullbackMetric>(decoder);
+  g->decoder = std::move(decoder);
+  return g;
+}
+
+const GeometryRegistry& ClosedFormGeometries() {
+  static const GeometryRegistry* registry = [] {
+    auto* r = new GeometryRegistry("metric_type");
+    r->Register("linear", "f(z) = W z (W from -linear_weights, default the identity): straight lines",
+                [](const ClosedFormParameters& p, int d) {
+                  MatrixXd W = MatrixXd::Identity(d, d);
+                  if (!p.linear_weights.empty()) {
+                    const auto n = static_cast<int>(p.linear_weights.size());
+                    if (n % d != 0) {
+                      throw InputError("-linear_weights has " + std::to_string(n) +
+                                       " entries, not a multiple of the latent dimension " + std::to_string(d));
+                    }
+                    W = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+                        p.linear_weights.data(), n / d, d);
+                  }
+                  return PullbackGeometry(MakeLinearDecoder(W, VectorXd::Zero(W.rows())));
+                });
+    r->Register("sphere", "inverse stereographic projection onto the unit sphere S^d",
+                [](const ClosedFormParameters&, int d) { return PullbackGeometry(MakeStereographicSphereDecoder(d)); });
+    r->Register("torus", "torus in R^3 with radii -torus_R > -torus_r > 0, coordinates (theta, phi)",
+                [](const ClosedFormParameters& p, int d) {
+                  RequireDim("torus", d, 2);
+                  return PullbackGeometry(MakeTorusDecoder(p.torus_R, p.torus_r));
+                });
+    r->Register("height_field", "graph (x, y, A exp(-(x^2 + y^2) / 2)) with A = -height_amplitude",
+                [](const ClosedFormParameters& p, int d) {
+                  RequireDim("height_field", d, 2);
+                  return PullbackGeometry(MakeGaussianBumpDecoder(p.height_amplitude));
+                });
+    r->Register("fisher_rao", "Fisher-Rao metric of univariate normals, coordinates (mu, sigma), sigma > 0",
+                [](const ClosedFormParameters&, int d) {
+                  RequireDim("fisher_rao", d, 2);
+                  auto g = std::make_unique<Geometry>();
+                  g->metric = std::make_shared<TensorMetric>(MakeFisherRaoNormalField());
+                  return g;
+                });
+    r->Register("poincare", "Poincare half-plane M = I / y^2, y > 0", [](const ClosedFormParameters&, int d) {
+      RequireDim("poincare", d, 2);
+      auto g = std::make_unique<Geometry>();
+      g->metric = std::make_shared<TensorMetric>(MakePoincareHalfPlaneField());
+      return g;
+    });
+    return r;
+  }();
+  return *registry;
+}
+
+std::string JoinNames(const std::vector<std::string>& names) {
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
+// Where the metric comes from: a model file or a closed-form geometry.
+struct GeometryOptions {
+  std::string model;
+  std::string metric = "mean";
+  std::string metric_type;
+  ClosedFormParameters closed_form;
+
+  void SetFromOptions(OptionsDatabase& db) {
+    db.SetSection("Geometry (model file or closed-form metric)");
+    db.String("", "model", model,
+              "Model file (HDF5, schema pushpull-mlp v1) whose decoder /decoder/mean (time_input none) defines the "
+              "pullback metric",
+              "GeometryOptions::model");
+    db.Enum("", "metric", metric,
+            "With -model: mean = pullback of /decoder/mean; stochastic = expected metric of /decoder/mean and "
+            "/decoder/std",
+            "GeometryOptions::metric", {"mean", "stochastic"});
+    const auto names = ClosedFormGeometries().Names();
+    db.String("", "metric_type", metric_type,
+              "Without -model: a built-in closed-form geometry, one of: " + JoinNames(names),
+              "GeometryOptions::metric_type");
+    db.RealList("", "linear_weights", closed_form.linear_weights,
+                "-metric_type linear: the matrix W (row-major, D x d entries); empty = identity",
+                "ClosedFormParameters::linear_weights");
+    db.Real("", "torus_R", closed_form.torus_R, "-metric_type torus: distance from the centre to the tube centre",
+            "ClosedFormParameters::torus_R", RealBounds::Positive());
+    db.Real("", "torus_r", closed_form.torus_r, "-metric_type torus: tube radius (< torus_R)",
+            "ClosedFormParameters::torus_r", RealBounds::Positive());
+    db.Real("", "height_amplitude", closed_form.height_amplitude,
+            "-metric_type height_field: amplitude A of the Gaussian bump", "ClosedFormParameters::height_amplitude");
+    if (!metric_type.empty() && !ClosedFormGeometries().Has(metric_type)) {
+      throw InputError(detail::UnknownTypeMessage("metric_type", metric_type, names));
+    }
+    if (!metric_type.empty() && !model.empty()) {
+      throw InputError("-model and -metric_type exclude each other: give one");
+    }
+    if (!metric_type.empty() && db.HasValue("metric")) {
+      throw InputError("-metric applies to -model only, not to -metric_type " + metric_type);
+    }
+    if (metric_type == "torus" && !(closed_form.torus_R > closed_form.torus_r)) {
+      throw InputError("-torus_R " + FormatReal(closed_form.torus_R) + " must exceed -torus_r " +
+                       FormatReal(closed_form.torus_r));
+    }
+  }
+
+  // Throws InputError when neither source is given.
+  void RequireSource() const {
+    if (model.empty() && metric_type.empty()) {
+      throw InputError("give -model FILE.h5 (a decoder) or -metric_type NAME (one of: " +
+                       JoinNames(ClosedFormGeometries().Names()) + ")");
+    }
+  }
+
+  std::string Describe() const {
+    return model.empty() ? "closed-form " + metric_type : model + " (" + metric + " metric)";
+  }
+
+  // A fresh geometry for one worker, for points with d coordinates. Throws InputError.
+  Geometry Make(int d) const {
+    if (!model.empty()) {
+      Geometry g;
+      const auto stacked = ReadDecoder(model, metric == "stochastic");
+      g.metric = std::make_shared<PullbackMetric>(stacked);
+      g.decoder = metric == "stochastic" ? ReadDecoder(model, false) : stacked;
+      if (stacked->input_dim() != d) {
+        throw InputError("the points have " + std::to_string(d) + " coordinates, but the decoder of " + model +
+                         " has latent dimension " + std::to_string(stacked->input_dim()));
+      }
+      return g;
+    }
+    if (d < 1) throw InputError("the points have no coordinates");
+    return *ClosedFormGeometries().Create(metric_type, closed_form, d);
+  }
+
+  // One geometry per worker, built on the calling thread.
+  std::vector<Geometry> MakeForWorkers(int d, int workers) const {
+    std::vector<Geometry> g;
+    for (int w = 0; w < workers; ++w) g.push_back(Make(d));
+    return g;
+  }
+};
+
+void RequireInDomain(const Metric& metric, const VectorXd& z, const std::string& which) {
+  std::string why;
+  if (!z.allFinite()) throw InputError(which + " " + FormatPoint(z) + " is not finite");
+  if (!metric.InDomain(z, &why)) {
+    throw InputError(which + " " + FormatPoint(z) + " lies outside the metric's domain: " + why);
+  }
+}
+
+// ---- Ordered parallel execution -----------------------------------------------------------------------------
+
+// Runs work(worker, item) for items [0, n) on `threads` worker threads (dynamic scheduling) and calls
+// emit(first, count) on the calling thread, in item order, for each newly completed prefix. An exception in a
+// worker or in emit stops the run and is rethrown after every thread has joined.
+void RunOrdered(std::size_t n, int threads, const std::function<void(int, std::size_t)>& work,
+                const std::function<void(std::size_t, std::size_t)>& emit) {
+  if (n == 0) return;
+  threads = std::max(1, std::min<int>(threads, static_cast<int>(n)));
+  std::vector<char> done(n, 0);
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> abort{false};
+  std::exception_ptr error;
+  auto worker = [&](int w) {
+    for (;;) {
+      if (abort) return;
+      const std::size_t i = next.fetch_add(1);
+      if (i >= n) return;
+      try {
+        work(w, i);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!error) error = std::current_exception();
+        abort = true;
+        cv.notify_all();
+        return;
+      }
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        done[i] = 1;
+      }
+      cv.notify_all();
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) pool.emplace_back(worker, t);
+  std::size_t emitted = 0;
+  try {
+    while (emitted < n) {
+      std::size_t ready = emitted;
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        cv.wait(lock, [&] { return abort || done[emitted]; });
+        if (abort) break;
+        while (ready < n && done[ready]) ++ready;
+      }
+      emit(emitted, ready - emitted);
+      emitted = ready;
+    }
+  } catch (...) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!error) error = std::current_exception();
+    }
+    abort = true;
+  }
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+}
+
+// Output times of a curve with S samples: t_k = k / (S - 1), k = 1 .. S - 1 (t = 0 is the start point).
+std::vector<double> CurveTimes(int samples) {
+  std::vector<double> t;
+  for (int k = 1; k < samples; ++k) t.push_back(static_cast<double>(k) / (samples - 1));
+  return t;
+}
+
+// Writes the curve (start point then the integrated samples) and its decoded image into flat buffers.
+void StoreCurve(const Geometry& g, const VectorXd& z0, const std::vector<VectorXd>& samples, int S, double* curve,
+                double* decoded) {
+  const auto d = z0.size();
+  for (int k = 0; k < S; ++k) {
+    const VectorXd& z = k == 0 ? z0 : samples[static_cast<std::size_t>(k - 1)];
+    Eigen::Map<VectorXd>(curve + k * d, d) = z;
+    if (decoded) {
+      const VectorXd x = g.decoder->Value(z);
+      Eigen::Map<VectorXd>(decoded + k * x.size(), x.size()) = x;
+    }
+  }
+}
+
+struct CurveOptions {
+  int curve_samples = 0;
+  int threads = 0;
+
+  void SetFromOptions(OptionsDatabase& db, bool with_curve) {
+    db.SetSection("Geodesic output and parallelism");
+    if (with_curve) {
+      db.Int("", "curve_samples", curve_samples,
+             "Write each geodesic at S equally spaced times in [0, 1] (datasets curve, and decoded_curve for a "
+             "decoder); 0 = no curves",
+             "CurveOptions::curve_samples", IntBounds::AtLeast(0));
+      if (curve_samples == 1) throw InputError("-curve_samples 1: a curve needs 0 (none) or at least 2 samples");
+    }
+    db.Int("", "threads", threads, "Worker threads; 0 = all cores (results do not depend on it)",
+           "CurveOptions::threads", {0, 1024});
+  }
+  int Workers() const {
+    return threads > 0 ? threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  }
+};
+
+std::string RequireString(const std::string& value, const char* option, const char* form) {
+  if (value.empty()) throw InputError(std::string("-") + option + " " + form + " is required");
+  return value;
+}
+
+std::int64_t CountFailed(const std::vector<std::int32_t>& status) {
+  return static_cast<std::int64_t>(std::count_if(status.begin(), status.end(), [](std::int32_t s) { return s != 0; }));
+}
+
+void ReportFailures(std::ostream& err, const std::vector<std::int32_t>& status, const std::vector<std::string>& msg,
+                    const char* item) {
+  for (std::size_t i = 0, shown = 0; i < status.size() && shown < 5; ++i) {
+    if (status[i] != 0) {
+      err << "  " << item << " " << i << ": " << msg[i] << "\n";
+      ++shown;
+    }
+  }
+}
+
+// ---- pushpull geodesic --------------------------------------------------------------------------------------
+
+class GeodesicJob : public Job {
+ public:
+  explicit GeodesicJob(Context& ctx) : ctx_(ctx) {
+    geometry_.SetFromOptions(ctx.db);
+    ctx.db.SetSection("pushpull geodesic");
+    ctx.db.String("", "pairs", pairs_, "Pairs of latent points as FILE.h5:/path (P x 2 x d: pair, end, coordinate)",
+                  "GeodesicJob::pairs");
+    ctx.db.String("", "output", output_, "Output HDF5 file (written as FILE.partial, renamed when complete)",
+                  "GeodesicJob::output");
+    curve_.SetFromOptions(ctx.db, true);
+    shooting_.SetFromOptions(ctx.db, "geo_shoot_");
+    provenance_ = Provenance::Collect(ctx.argv, &ctx.db);
+  }
+
+  int Run() override {
+    geometry_.RequireSource();
+    const DatasetName name = DatasetName::Parse(RequireString(pairs_, "pairs", "FILE.h5:/path"), "pairs");
+    RequireString(output_, "output", "FILE.h5");
+    ArraySpec spec;
+    spec.ranks = {3};
+    spec.shape = {-1, 2, -1};
+    spec.what = "pairs";
+    const Array pairs = ReadArray(name, spec);
+    const std::size_t P = pairs.shape[0];
+    const int d = static_cast<int>(pairs.shape[2]);
+    const int workers = curve_.Workers();
+    const std::vector<Geometry> geometries =
+        geometry_.MakeForWorkers(d, std::min<int>(workers, std::max<int>(1, static_cast<int>(P))));
+    auto point = [&](std::size_t p, int end) {
+      return VectorXd(Eigen::Map<const VectorXd>(pairs.data.data() + (2 * p + static_cast<std::size_t>(end)) * d, d));
+    };
+    for (std::size_t p = 0; p < P; ++p) {
+      for (int end = 0; end < 2; ++end) {
+        RequireInDomain(*geometries[0].metric, point(p, end),
+                        "pair " + std::to_string(p) + " (" + name.ToString() + "), end " + std::to_string(end) +
+                            ": point");
+      }
+    }
+    const int S = curve_.curve_samples;
+    const bool decoded = S > 0 && geometries[0].decoder;
+    const int D = geometries[0].decoder ? geometries[0].decoder->output_dim() : 0;
+    const std::size_t ud = static_cast<std::size_t>(d), uS = static_cast<std::size_t>(S),
+                      uD = static_cast<std::size_t>(D);
+
+    std::vector<double> length(P, kNaN), energy(P, kNaN), error(P, kNaN), velocity(P * ud, kNaN);
+    std::vector<double> curve(P * uS * ud, kNaN), decoded_curve(decoded ? P * uS * uD : 0, kNaN);
+    std::vector<std::int64_t> iterations(P, 0);
+    std::vector<std::int32_t> status(P, -1);
+    std::vector<std::string> message(P, "not computed");
+    const std::vector<double> times = CurveTimes(S);
+
+    OutputFile out(output_, provenance_);
+    out.SetAttribute("/", "command", "geodesic");
+    out.SetAttribute("/", "metric", geometry_.Describe());
+    out.SetAttribute("/", "pairs", name.ToString());
+    out.SetAttribute("/", "bvp_tol", shooting_.bvp_tol);
+    RowDataset length_ds = out.CreateRowDataset("length", ElementType::kFloat64, P, {});
+    RowDataset energy_ds = out.CreateRowDataset("energy", ElementType::kFloat64, P, {});
+    RowDataset velocity_ds = out.CreateRowDataset("initial_velocity", ElementType::kFloat64, P, {ud});
+    RowDataset error_ds = out.CreateRowDataset("endpoint_error", ElementType::kFloat64, P, {});
+    RowDataset iterations_ds = out.CreateRowDataset("iterations", ElementType::kInt64, P, {});
+    RowDataset status_ds = out.CreateRowDataset("status", ElementType::kInt32, P, {}, -1.0);
+    std::optional<RowDataset> curve_ds, decoded_ds;
+    if (S > 0) curve_ds = out.CreateRowDataset("curve", ElementType::kFloat64, P, {uS, ud});
+    if (decoded) decoded_ds = out.CreateRowDataset("decoded_curve", ElementType::kFloat64, P, {uS, uD});
+
+    auto work = [&](int w, std::size_t p) {
+      const Geometry& g = geometries[static_cast<std::size_t>(w)];
+      const VectorXd z0 = point(p, 0), z1 = point(p, 1);
+      try {
+        const LogMapResult r = LogMap(*g.metric, z0, z1, shooting_);
+        error[p] = r.endpoint_error;
+        iterations[p] = r.iterations;
+        message[p] = r.message;
+        GeodesicStatus s = r.status;
+        if (r.usable()) {
+          length[p] = r.length;
+          energy[p] = r.energy;
+          Eigen::Map<VectorXd>(velocity.data() + p * ud, d) = r.initial_velocity;
+          if (S > 0) {
+            const ExpMapResult c = ExpMap(*g.metric, z0, r.initial_velocity, shooting_.verify, times);
+            if (c.usable()) {
+              StoreCurve(g, z0, c.curve, S, curve.data() + p * uS * ud,
+                         decoded ? decoded_curve.data() + p * uS * uD : nullptr);
+            } else {
+              s = c.status;
+              message[p] = "integrating the curve failed: " + c.message;
+            }
+          }
+        }
+        status[p] = static_cast<std::int32_t>(s);
+      } catch (const std::exception& e) {
+        status[p] = static_cast<std::int32_t>(GeodesicStatus::kIntegrationFailure);
+        message[p] = std::string("error: ") + e.what();
+      }
+    };
+    auto emit = [&](std::size_t first, std::size_t count) {
+      length_ds.Write(first, count, length.data() + first);
+      energy_ds.Write(first, count, energy.data() + first);
+      velocity_ds.Write(first, count, velocity.data() + first * ud);
+      error_ds.Write(first, count, error.data() + first);
+      iterations_ds.Write(first, count, iterations.data() + first);
+      status_ds.Write(first, count, status.data() + first);
+      if (curve_ds) curve_ds->Write(first, count, curve.data() + first * uS * ud);
+      if (decoded_ds) decoded_ds->Write(first, count, decoded_curve.data() + first * uS * uD);
+      out.SetCompletedRows(static_cast<std::int64_t>(first + count));
+    };
+    RunOrdered(P, static_cast<int>(geometries.size()), work, emit);
+    out.WriteStrings("status_message", message);
+    const auto failed = CountFailed(status);
+    out.SetAttribute("/", "failed", failed);
+    out.Commit();
+    ctx_.out << "geodesic: " << P << " pairs, " << failed << " failed, metric " << geometry_.Describe() << " -> "
+             << output_ << "\n";
+    ReportFailures(ctx_.err, status, message, "pair");
+    return failed ? kExitItemsFailed : kExitSuccess;
+  }
+
+ private:
+  Context& ctx_;
+  GeometryOptions geometry_;
+  std::string pairs_, output_;
+  CurveOptions curve_;
+  ShootingOptions shooting_;
+  Provenance provenance_;
+};
+
+// ---- pushpull exp -------------------------------------------------------------------------------------------
+
+class ExpJob : public Job {
+ public:
+  explicit ExpJob(Context& ctx) : ctx_(ctx) {
+    geometry_.SetFromOptions(ctx.db);
+    ctx.db.SetSection("pushpull exp");
+    ctx.db.String("", "points", points_, "Start points as FILE.h5:/path (N x d)", "ExpJob::points");
+    ctx.db.String("", "velocities", velocities_, "Initial velocities as FILE.h5:/path (N x d)", "ExpJob::velocities");
+    ctx.db.String("", "output", output_, "Output HDF5 file (written as FILE.partial, renamed when complete)",
+                  "ExpJob::output");
+    curve_.SetFromOptions(ctx.db, true);
+    geodesic_.SetFromOptions(ctx.db, "geo_");
+    provenance_ = Provenance::Collect(ctx.argv, &ctx.db);
+  }
+
+  int Run() override {
+    geometry_.RequireSource();
+    const DatasetName pname = DatasetName::Parse(RequireString(points_, "points", "FILE.h5:/path"), "points");
+    const DatasetName vname =
+        DatasetName::Parse(RequireString(velocities_, "velocities", "FILE.h5:/path"), "velocities");
+    RequireString(output_, "output", "FILE.h5");
+    const RowMatrix Z = ReadMatrix(pname, -1, "points");
+    const RowMatrix U = ReadMatrix(vname, Z.cols(), "velocities");
+    if (U.rows() != Z.rows()) {
+      throw InputError(vname.ToString() + " has " + std::to_string(U.rows()) + " rows, but " + pname.ToString() +
+                       " has " + std::to_string(Z.rows()));
+    }
+    const std::size_t N = static_cast<std::size_t>(Z.rows());
+    const int d = static_cast<int>(Z.cols());
+    const std::vector<Geometry> geometries =
+        geometry_.MakeForWorkers(d, std::min<int>(curve_.Workers(), std::max<int>(1, static_cast<int>(N))));
+    for (std::size_t i = 0; i < N; ++i) {
+      RequireInDomain(*geometries[0].metric, Z.row(static_cast<Eigen::Index>(i)).transpose(),
+                      "point " + std::to_string(i) + " (" + pname.ToString() + ")");
+    }
+    const int S = curve_.curve_samples;
+    const bool decoded = S > 0 && geometries[0].decoder;
+    const int D = geometries[0].decoder ? geometries[0].decoder->output_dim() : 0;
+    const std::size_t ud = static_cast<std::size_t>(d), uS = static_cast<std::size_t>(S),
+                      uD = static_cast<std::size_t>(D);
+    std::vector<double> endpoints(N * ud, kNaN), end_velocities(N * ud, kNaN), length(N, kNaN), energy(N, kNaN),
+        drift(N, kNaN), curve(N * uS * ud, kNaN), decoded_curve(decoded ? N * uS * uD : 0, kNaN);
+    std::vector<std::int32_t> status(N, -1);
+    std::vector<std::string> message(N, "not computed");
+    const std::vector<double> times = CurveTimes(S);
+
+    OutputFile out(output_, provenance_);
+    out.SetAttribute("/", "command", "exp");
+    out.SetAttribute("/", "metric", geometry_.Describe());
+    RowDataset end_ds = out.CreateRowDataset("endpoints", ElementType::kFloat64, N, {ud});
+    RowDataset vel_ds = out.CreateRowDataset("end_velocities", ElementType::kFloat64, N, {ud});
+    RowDataset length_ds = out.CreateRowDataset("length", ElementType::kFloat64, N, {});
+    RowDataset energy_ds = out.CreateRowDataset("energy", ElementType::kFloat64, N, {});
+    RowDataset drift_ds = out.CreateRowDataset("speed_drift", ElementType::kFloat64, N, {});
+    RowDataset status_ds = out.CreateRowDataset("status", ElementType::kInt32, N, {}, -1.0);
+    std::optional<RowDataset> curve_ds, decoded_ds;
+    if (S > 0) curve_ds = out.CreateRowDataset("curve", ElementType::kFloat64, N, {uS, ud});
+    if (decoded) decoded_ds = out.CreateRowDataset("decoded_curve", ElementType::kFloat64, N, {uS, uD});
+
+    auto work = [&](int w, std::size_t i) {
+      const Geometry& g = geometries[static_cast<std::size_t>(w)];
+      const VectorXd z = Z.row(static_cast<Eigen::Index>(i)).transpose();
+      const VectorXd u = U.row(static_cast<Eigen::Index>(i)).transpose();
+      try {
+        const ExpMapResult r = ExpMap(*g.metric, z, u, geodesic_, times);
+        message[i] = r.usable() ? "success" : r.message;
+        if (r.usable()) {
+          Eigen::Map<VectorXd>(endpoints.data() + i * ud, d) = r.end_point;
+          Eigen::Map<VectorXd>(end_velocities.data() + i * ud, d) = r.end_velocity;
+          length[i] = r.length;
+          energy[i] = r.energy;
+          drift[i] = r.speed_drift;
+          if (S > 0) {
+            StoreCurve(g, z, r.curve, S, curve.data() + i * uS * ud,
+                       decoded ? decoded_curve.data() + i * uS * uD : nullptr);
+          }
+        }
+        status[i] = static_cast<std::int32_t>(r.status);
+      } catch (const std::exception& e) {
+        status[i] = static_cast<std::int32_t>(GeodesicStatus::kIntegrationFailure);
+        message[i] = std::string("error: ") + e.what();
+      }
+    };
+    auto emit = [&](std::size_t first, std::size_t count) {
+      end_ds.Write(first, count, endpoints.data() + first * ud);
+      vel_ds.Write(first, count, end_velocities.data() + first * ud);
+      length_ds.Write(first, count, length.data() + first);
+      energy_ds.Write(first, count, energy.data() + first);
+      drift_ds.Write(first, count, drift.data() + first);
+      status_ds.Write(first, count, status.data() + first);
+      if (curve_ds) curve_ds->Write(first, count, curve.data() + first * uS * ud);
+      if (decoded_ds) decoded_ds->Write(first, count, decoded_curve.data() + first * uS * uD);
+      out.SetCompletedRows(static_cast<std::int64_t>(first + count));
+    };
+    RunOrdered(N, static_cast<int>(geometries.size()), work, emit);
+    out.WriteStrings("status_message", message);
+    const auto failed = CountFailed(status);
+    out.SetAttribute("/", "failed", failed);
+    out.Commit();
+    ctx_.out << "exp: " << N << " points, " << failed << " failed, metric " << geometry_.Describe() << " -> "
+             << output_ << "\n";
+    ReportFailures(ctx_.err, status, message, "point");
+    return failed ? kExitItemsFailed : kExitSuccess;
+  }
+
+ private:
+  Context& ctx_;
+  GeometryOptions geometry_;
+  std::string points_, velocities_, output_;
+  CurveOptions curve_;
+  GeodesicOptions geodesic_;
+  Provenance provenance_;
+};
+
+// ---- pushpull distances -------------------------------------------------------------------------------------
+
+class DistancesJob : public Job {
+ public:
+  explicit DistancesJob(Context& ctx) : ctx_(ctx) {
+    geometry_.SetFromOptions(ctx.db);
+    ctx.db.SetSection("pushpull distances");
+    ctx.db.String("", "points", points_, "Latent points as FILE.h5:/path (N x d)", "DistancesJob::points");
+    ctx.db.String("", "output", output_, "Output HDF5 file (written as FILE.partial, renamed when complete)",
+                  "DistancesJob::output");
+    curve_.SetFromOptions(ctx.db, false);
+    shooting_.SetFromOptions(ctx.db, "geo_shoot_");
+    provenance_ = Provenance::Collect(ctx.argv, &ctx.db);
+  }
+
+  int Run() override {
+    geometry_.RequireSource();
+    const DatasetName pname = DatasetName::Parse(RequireString(points_, "points", "FILE.h5:/path"), "points");
+    RequireString(output_, "output", "FILE.h5");
+    const RowMatrix Z = ReadMatrix(pname, -1, "points");
+    const std::size_t N = static_cast<std::size_t>(Z.rows());
+    const int d = static_cast<int>(Z.cols());
+    // Pairs (i, j > i) ordered by i: row i is complete once every pair up to row_end[i] is.
+    std::vector<std::pair<std::size_t, std::size_t>> pairs;
+    std::vector<std::size_t> row_end(N);
+    for (std::size_t i = 0; i < N; ++i) {
+      for (std::size_t j = i + 1; j < N; ++j) pairs.emplace_back(i, j);
+      row_end[i] = pairs.size();
+    }
+    const std::vector<Geometry> geometries = geometry_.MakeForWorkers(
+        d, std::min<int>(curve_.Workers(), std::max<int>(1, static_cast<int>(pairs.size()))));
+    for (std::size_t i = 0; i < N; ++i) {
+      RequireInDomain(*geometries[0].metric, Z.row(static_cast<Eigen::Index>(i)).transpose(),
+                      "point " + std::to_string(i) + " (" + pname.ToString() + ")");
+    }
+    std::vector<double> dist(N * N, kNaN);
+    std::vector<std::int32_t> status(N * N, -1);
+    std::vector<std::string> pair_message(pairs.size());
+    for (std::size_t i = 0; i < N; ++i) {
+      dist[i * N + i] = 0;
+      status[i * N + i] = 0;
+    }
+
+    OutputFile out(output_, provenance_);
+    out.SetAttribute("/", "command", "distances");
+    out.SetAttribute("/", "metric", geometry_.Describe());
+    out.SetAttribute("/", "bvp_tol", shooting_.bvp_tol);
+    RowDataset dist_ds = out.CreateRowDataset("distances", ElementType::kFloat64, N, {N});
+    RowDataset status_ds = out.CreateRowDataset("status", ElementType::kInt32, N, {N}, -1.0);
+
+    auto work = [&](int w, std::size_t k) {
+      const Geometry& g = geometries[static_cast<std::size_t>(w)];
+      const auto [i, j] = pairs[k];
+      std::int32_t s;
+      double length = kNaN;
+      try {
+        const LogMapResult r = LogMap(*g.metric, Z.row(static_cast<Eigen::Index>(i)).transpose(),
+                                      Z.row(static_cast<Eigen::Index>(j)).transpose(), shooting_);
+        s = static_cast<std::int32_t>(r.status);
+        if (r.usable()) length = r.length;
+        pair_message[k] = r.message;
+      } catch (const std::exception& e) {
+        s = static_cast<std::int32_t>(GeodesicStatus::kIntegrationFailure);
+        pair_message[k] = std::string("error: ") + e.what();
+      }
+      // Both triangles: the row written for max(i, j) already holds the mirrored entry.
+      dist[i * N + j] = dist[j * N + i] = length;
+      status[i * N + j] = status[j * N + i] = s;
+    };
+    std::size_t rows_written = 0;
+    auto write_rows = [&](std::size_t completed_pairs) {
+      std::size_t first = rows_written;
+      while (rows_written < N && row_end[rows_written] <= completed_pairs) ++rows_written;
+      if (rows_written == first) return;
+      dist_ds.Write(first, rows_written - first, dist.data() + first * N);
+      status_ds.Write(first, rows_written - first, status.data() + first * N);
+      out.SetCompletedRows(static_cast<std::int64_t>(rows_written));
+    };
+    RunOrdered(pairs.size(), static_cast<int>(geometries.size()), work,
+               [&](std::size_t first, std::size_t count) { write_rows(first + count); });
+    write_rows(pairs.size());
+
+    std::int64_t failed = 0;
+    std::vector<std::string> failures;
+    for (std::size_t k = 0; k < pairs.size(); ++k) {
+      const auto [i, j] = pairs[k];
+      if (status[i * N + j] != 0) {
+        ++failed;
+        failures.push_back("pair (" + std::to_string(i) + ", " + std::to_string(j) + "): " + pair_message[k]);
+      }
+    }
+    out.WriteStrings("failure_messages", failures);
+    out.SetAttribute("/distances", "failed_pairs", failed);
+    out.SetAttribute("/", "failed_pairs", failed);
+    out.Commit();
+    ctx_.out << "distances: " << N << " points, " << pairs.size() << " pairs, " << failed << " failed, metric "
+             << geometry_.Describe() << " -> " << output_ << "\n";
+    for (std::size_t k = 0; k < failures.size() && k < 5; ++k) ctx_.err << "  " << failures[k] << "\n";
+    return failed ? kExitItemsFailed : kExitSuccess;
+  }
+
+ private:
+  Context& ctx_;
+  GeometryOptions geometry_;
+  std::string points_, output_;
+  CurveOptions curve_;
+  ShootingOptions shooting_;
+  Provenance provenance_;
+};
+
+}  // namespace
+
+Command GeodesicCommand() {
+  return {"geodesic", "geodesics between pairs of latent points (logarithm map by shooting): lengths, energies, "
+                      "initial velocities and curves",
+          "pushpull geodesic (-model M.h5 [-metric stochastic] | -metric_type NAME) -pairs P.h5:/pairs -output "
+          "OUT.h5 [-curve_samples S] [-threads T]",
+          [](Context& ctx) -> std::unique_ptr<Job> { return std::make_unique<GeodesicJob>(ctx); }};
+}
+
+Command ExpCommand() {
+  return {"exp", "the exponential map: geodesics from start points with initial velocities",
+          "pushpull exp (-model M.h5 | -metric_type NAME) -points F.h5:/z -velocities F.h5:/u -output OUT.h5 "
+          "[-curve_samples S]",
+          [](Context& ctx) -> std::unique_ptr<Job> { return std::make_unique<ExpJob>(ctx); }};
+}
+
+Command DistancesCommand() {
+  return {"distances", "the symmetric matrix of geodesic distances between latent points",
+          "pushpull distances (-model M.h5 | -metric_type NAME) -points F.h5:/path -output OUT.h5 [-threads T]",
+          [](Context& ctx) -> std::unique_ptr<Job> { return std::make_unique<DistancesJob>(ctx); }};
+}
+
+}  // namespace pushpull::cli

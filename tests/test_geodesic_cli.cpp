@@ -1,0 +1,337 @@
+#define BOOST_TEST_MODULE geodesic_cli
+#include <boost/test/unit_test.hpp>
+
+#include <hdf5.h>
+
+#include <cmath>
+#include <filesystem>
+#include <sstream>
+
+#include "cli/commands.hpp"
+#include "pushpull/io.hpp"
+#include "pushpull/metric.hpp"
+#include "pushpull/mlp.hpp"
+#include "pushpull/provenance.hpp"
+#include "test_support.hpp"
+
+using namespace pushpull;
+using Eigen::VectorXd;
+
+namespace {
+struct Run {
+  int code;
+  std::string out, err;
+};
+Run Cli(std::vector<std::string> args) {
+  args.insert(args.begin(), "pushpull");
+  std::ostringstream out, err;
+  const int code = cli::Main(args, out, err);
+  return {code, out.str(), err.str()};
+}
+
+void WriteData(const std::string& file, const std::string& name, const std::vector<std::size_t>& shape,
+               const std::vector<double>& data) {
+  Provenance p = Provenance::Collect({"test"}, nullptr);
+  OutputFile out(file, p);
+  out.WriteArray(name, shape, data.data());
+  out.Commit();
+}
+
+// Pairs P x 2 x d from a list of (z0, z1).
+void WritePairs(const std::string& file, const std::vector<std::pair<VectorXd, VectorXd>>& pairs) {
+  const std::size_t d = static_cast<std::size_t>(pairs.front().first.size());
+  std::vector<double> data;
+  for (const auto& [a, b] : pairs) {
+    data.insert(data.end(), a.data(), a.data() + d);
+    data.insert(data.end(), b.data(), b.data() + d);
+  }
+  WriteData(file, "pairs", {pairs.size(), 2, d}, data);
+}
+
+Array Read(const std::string& file, const std::string& path, std::vector<int> ranks) {
+  ArraySpec spec;
+  spec.ranks = std::move(ranks);
+  spec.require_finite = false;
+  return ReadArray(DatasetName{file, path}, spec);
+}
+
+bool Exists(const std::string& file, const std::string& path) {
+  hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  const bool e = H5Lexists(f, path.c_str(), H5P_DEFAULT) > 0;
+  H5Fclose(f);
+  return e;
+}
+
+std::int64_t ReadIntAttribute(const std::string& file, const std::string& object, const std::string& name) {
+  hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  hid_t a = H5Aopen_by_name(f, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
+  std::int64_t v = -99;
+  H5Aread(a, H5T_NATIVE_INT64, &v);
+  H5Aclose(a);
+  H5Fclose(f);
+  return v;
+}
+
+VectorXd V(std::initializer_list<double> x) {
+  VectorXd v(static_cast<Eigen::Index>(x.size()));
+  Eigen::Index i = 0;
+  for (double e : x) v[i++] = e;
+  return v;
+}
+
+std::string WriteDecoderModel() {
+  const std::string model = "geocli_decoder.h5";
+  std::filesystem::remove(model);
+  Mlp dec = RandomMlp(2, 4, {8}, TimeInput::kNone, Activation::kTanh, 41u, 0.7);
+  WriteMlp(model, "/decoder/mean", dec);
+  return model;
+}
+
+std::vector<VectorXd> SixPoints() {
+  return {V({0.1, 0.2}), V({-0.3, 0.4}), V({0.5, -0.2}), V({-0.4, -0.5}), V({0.0, 0.6}), V({0.3, 0.3})};
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(sphere_geodesics_match_closed_form_and_write_every_dataset) {
+  std::vector<std::pair<VectorXd, VectorXd>> pairs = {{V({0.1, 0.2}), V({0.8, -0.3})},
+                                                      {V({-0.5, 0.4}), V({0.3, 0.9})},
+                                                      {V({0.0, 0.0}), V({1.2, 0.5})},
+                                                      {V({0.7, 0.7}), V({-0.2, -0.6})}};
+  WritePairs("geocli_sphere_pairs.h5", pairs);
+  std::filesystem::remove("geocli_sphere.h5");
+  const Run r = Cli({"geodesic", "-metric_type", "sphere", "-pairs", "geocli_sphere_pairs.h5:/pairs", "-output",
+                     "geocli_sphere.h5", "-curve_samples", "5", "-geo_shoot_ode_rtol", "1e-10",
+                     "-geo_shoot_ode_atol", "1e-12", "-threads", "2"});
+  BOOST_TEST(r.code == 0, r.err);
+  const std::string f = "geocli_sphere.h5";
+  BOOST_REQUIRE(std::filesystem::exists(f));
+  const Array length = Read(f, "/length", {1}), energy = Read(f, "/energy", {1}), u = Read(f, "/initial_velocity", {2});
+  const Array err = Read(f, "/endpoint_error", {1}), it = Read(f, "/iterations", {1}), st = Read(f, "/status", {1});
+  const Array curve = Read(f, "/curve", {3}), decoded = Read(f, "/decoded_curve", {3});
+  BOOST_TEST(Exists(f, "/status_message"));
+  BOOST_TEST((u.shape == std::vector<std::size_t>{4, 2}));
+  BOOST_TEST((curve.shape == std::vector<std::size_t>{4, 5, 2}));
+  BOOST_TEST((decoded.shape == std::vector<std::size_t>{4, 5, 3}));
+  for (std::size_t p = 0; p < pairs.size(); ++p) {
+    const double exact = SphereDistance(pairs[p].first, pairs[p].second);
+    BOOST_TEST(std::abs(length.data[p] - exact) < 1e-6, "pair " << p << ": " << length.data[p] << " vs " << exact);
+    BOOST_TEST(std::abs(energy.data[p] - length.data[p] * length.data[p]) < 1e-12);
+    BOOST_TEST(st.data[p] == 0);
+    BOOST_TEST(err.data[p] <= 1e-6);
+    BOOST_TEST(it.data[p] >= 1);
+    for (int k = 0; k < 2; ++k) {
+      BOOST_TEST(curve.data[p * 10 + k] == pairs[p].first[k]);
+      BOOST_TEST(std::abs(curve.data[p * 10 + 8 + k] - pairs[p].second[k]) < 1e-6);
+    }
+    for (std::size_t s = 0; s < 5; ++s) {
+      const double* x = decoded.data.data() + (p * 5 + s) * 3;
+      BOOST_TEST(std::abs(x[0] * x[0] + x[1] * x[1] + x[2] * x[2] - 1.0) < 1e-12);  // on the unit sphere
+    }
+  }
+  BOOST_TEST(ReadRootStringAttribute(f, "command") == "geodesic");
+}
+
+BOOST_AUTO_TEST_CASE(fisher_rao_point_outside_the_domain_is_refused) {
+  WritePairs("geocli_fr_pairs.h5", {{V({0.0, 1.0}), V({1.0, 2.0})}, {V({0.5, 1.0}), V({0.5, -0.25})}});
+  std::filesystem::remove("geocli_fr.h5");
+  const Run r = Cli({"geodesic", "-metric_type", "fisher_rao", "-pairs", "geocli_fr_pairs.h5:/pairs", "-output",
+                     "geocli_fr.h5"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.err.find("pair 1") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("(0.5, -0.25)") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("sigma") != std::string::npos, r.err);
+  BOOST_TEST(!std::filesystem::exists("geocli_fr.h5"));
+  BOOST_TEST(!std::filesystem::exists("geocli_fr.h5.partial"));
+}
+
+BOOST_AUTO_TEST_CASE(bad_inputs_give_exit_code_2) {
+  WriteData("geocli_badshape.h5", "pairs", {2, 3, 2}, std::vector<double>(12, 0.5));
+  Run r = Cli({"geodesic", "-metric_type", "poincare", "-pairs", "geocli_badshape.h5:/pairs", "-output",
+               "geocli_bad.h5"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.err.find("expected (any x 2 x any)") != std::string::npos, r.err);
+  r = Cli({"geodesic", "-metric_type", "poincare", "-pairs", "geocli_missing.h5:/pairs", "-output", "geocli_bad.h5"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.err.find("geocli_missing.h5") != std::string::npos, r.err);
+  r = Cli({"geodesic", "-metric_type", "spheer", "-pairs", "geocli_badshape.h5:/pairs", "-output", "geocli_bad.h5"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.err.find("fisher_rao") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("valid values: linear, sphere") != std::string::npos, r.err);
+  r = Cli({"geodesic", "-pairs", "geocli_badshape.h5:/pairs", "-output", "geocli_bad.h5"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.err.find("-metric_type") != std::string::npos, r.err);
+  r = Cli({"geodesic", "-metric_type", "sphere", "-pairs", "geocli_sphere_pairs.h5:/pairs", "-output",
+           "geocli_bad.h5", "-curve_sample", "4"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.err.find("did you mean -curve_samples?") != std::string::npos, r.err);
+  r = Cli({"distances", "-metric_type", "sphere", "-points", "geocli_pts.h5:/points", "-output", "geocli_bad.h5",
+           "-geo_shoot_bvp_tl", "1e-8"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.err.find("did you mean -geo_shoot_bvp_tol?") != std::string::npos, r.err);
+  BOOST_TEST(!std::filesystem::exists("geocli_bad.h5"));
+}
+
+BOOST_AUTO_TEST_CASE(failed_pairs_are_statuses_with_exit_code_1) {
+  WritePairs("geocli_hard_pairs.h5", {{V({-1.0, 0.5}), V({1.0, 1.5})}, {V({0.0, 1.0}), V({0.0, 1.0})}});
+  const Run r = Cli({"geodesic", "-metric_type", "poincare", "-pairs", "geocli_hard_pairs.h5:/pairs", "-output",
+                     "geocli_hard.h5", "-geo_shoot_max_iterations", "1"});
+  BOOST_TEST(r.code == 1, r.err);
+  const Array st = Read("geocli_hard.h5", "/status", {1});
+  BOOST_TEST(st.data[0] == 4);  // not_converged
+  BOOST_TEST(st.data[1] == 0);  // identical end points: zero velocity
+  BOOST_TEST(r.err.find("bvp_tol") != std::string::npos, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(mlp_decoder_geodesics_with_curves) {
+  const std::string model = WriteDecoderModel();
+  WritePairs("geocli_mlp_pairs.h5", {{V({0.1, 0.2}), V({-0.3, 0.4})}, {V({0.5, -0.2}), V({-0.4, -0.5})},
+                                     {V({0.0, 0.6}), V({0.3, 0.3})}});
+  const Run r = Cli({"geodesic", "-model", model, "-pairs", "geocli_mlp_pairs.h5:/pairs", "-output", "geocli_mlp.h5",
+                     "-curve_samples", "7"});
+  BOOST_TEST(r.code == 0, r.err);
+  const std::string f = "geocli_mlp.h5";
+  const Array length = Read(f, "/length", {1}), st = Read(f, "/status", {1});
+  const Array curve = Read(f, "/curve", {3}), decoded = Read(f, "/decoded_curve", {3});
+  BOOST_TEST((curve.shape == std::vector<std::size_t>{3, 7, 2}));
+  BOOST_TEST((decoded.shape == std::vector<std::size_t>{3, 7, 4}));
+  const MlpDecoder dec(ReadMlp(model, "/decoder/mean"));
+  for (std::size_t p = 0; p < 3; ++p) {
+    BOOST_TEST(std::isfinite(length.data[p]));
+    BOOST_TEST(length.data[p] > 0);
+    BOOST_TEST(st.data[p] == 0);
+    // Each decoded sample is the decoder's image of the latent sample.
+    for (std::size_t s = 0; s < 7; ++s) {
+      const VectorXd x = dec.Value(Eigen::Map<const VectorXd>(curve.data.data() + (p * 7 + s) * 2, 2));
+      for (int k = 0; k < 4; ++k) BOOST_TEST(decoded.data[(p * 7 + s) * 4 + static_cast<std::size_t>(k)] == x[k]);
+    }
+  }
+  // The stochastic metric needs /decoder/std: refused with exit code 2.
+  const Run s = Cli({"geodesic", "-model", model, "-metric", "stochastic", "-pairs", "geocli_mlp_pairs.h5:/pairs",
+                     "-output", "geocli_mlp_sto.h5"});
+  BOOST_TEST(s.code == 2);
+  BOOST_TEST(s.err.find("/decoder/std") != std::string::npos, s.err);
+}
+
+BOOST_AUTO_TEST_CASE(distances_are_symmetric_thread_independent_and_match_geodesic) {
+  const std::string model = WriteDecoderModel();
+  const auto points = SixPoints();
+  std::vector<double> flat;
+  for (const auto& z : points) flat.insert(flat.end(), z.data(), z.data() + 2);
+  WriteData("geocli_pts.h5", "points", {6, 2}, flat);
+  const Run r1 = Cli({"distances", "-model", model, "-points", "geocli_pts.h5:/points", "-output", "geocli_d1.h5",
+                      "-threads", "1"});
+  BOOST_TEST(r1.code == 0, r1.err);
+  const Run r2 = Cli({"distances", "-model", model, "-points", "geocli_pts.h5:/points", "-output", "geocli_d2.h5",
+                      "-threads", "2"});
+  BOOST_TEST(r2.code == 0, r2.err);
+  const Array d1 = Read("geocli_d1.h5", "/distances", {2}), d2 = Read("geocli_d2.h5", "/distances", {2});
+  const Array s1 = Read("geocli_d1.h5", "/status", {2});
+  BOOST_REQUIRE((d1.shape == std::vector<std::size_t>{6, 6}));
+  BOOST_TEST(ReadIntAttribute("geocli_d1.h5", "/", "failed_pairs") == 0);
+  BOOST_TEST(ReadIntAttribute("geocli_d1.h5", "/", "completed_rows") == 6);
+  std::vector<std::pair<VectorXd, VectorXd>> pairs;
+  for (std::size_t i = 0; i < 6; ++i) {
+    BOOST_TEST(d1.data[i * 6 + i] == 0.0);
+    for (std::size_t j = 0; j < 6; ++j) {
+      BOOST_TEST(d1.data[i * 6 + j] == d1.data[j * 6 + i]);
+      BOOST_TEST(d1.data[i * 6 + j] == d2.data[i * 6 + j]);  // bitwise, whatever the thread count
+      BOOST_TEST(s1.data[i * 6 + j] == 0);
+      if (j > i) pairs.emplace_back(points[i], points[j]);
+    }
+  }
+  WritePairs("geocli_all_pairs.h5", pairs);
+  const Run g = Cli({"geodesic", "-model", model, "-pairs", "geocli_all_pairs.h5:/pairs", "-output",
+                     "geocli_all.h5"});
+  BOOST_TEST(g.code == 0, g.err);
+  const Array length = Read("geocli_all.h5", "/length", {1});
+  std::size_t k = 0;
+  for (std::size_t i = 0; i < 6; ++i) {
+    for (std::size_t j = i + 1; j < 6; ++j, ++k) {
+      BOOST_TEST(length.data[k] == d1.data[i * 6 + j]);
+      BOOST_TEST(length.data[k] > 0);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(exp_then_geodesic_round_trip_on_the_poincare_half_plane) {
+  const std::vector<VectorXd> z = {V({0.0, 1.0}), V({-0.5, 0.4}), V({1.0, 2.0})};
+  const std::vector<VectorXd> u = {V({0.8, 0.3}), V({0.2, -0.3}), V({-1.5, 1.0})};
+  std::vector<double> zf, uf;
+  for (std::size_t i = 0; i < z.size(); ++i) {
+    zf.insert(zf.end(), z[i].data(), z[i].data() + 2);
+    uf.insert(uf.end(), u[i].data(), u[i].data() + 2);
+  }
+  WriteData("geocli_exp_z.h5", "z", {3, 2}, zf);
+  WriteData("geocli_exp_u.h5", "u", {3, 2}, uf);
+  const Run e = Cli({"exp", "-metric_type", "poincare", "-points", "geocli_exp_z.h5:/z", "-velocities",
+                     "geocli_exp_u.h5:/u", "-output", "geocli_exp.h5", "-geo_ode_rtol", "1e-12", "-geo_ode_atol",
+                     "1e-14", "-curve_samples", "4"});
+  BOOST_TEST(e.code == 0, e.err);
+  const std::string f = "geocli_exp.h5";
+  const Array ends = Read(f, "/endpoints", {2}), vel = Read(f, "/end_velocities", {2}), len = Read(f, "/length", {1});
+  const Array en = Read(f, "/energy", {1}), drift = Read(f, "/speed_drift", {1}), st = Read(f, "/status", {1});
+  const Array curve = Read(f, "/curve", {3});
+  BOOST_TEST((vel.shape == std::vector<std::size_t>{3, 2}));
+  BOOST_TEST((curve.shape == std::vector<std::size_t>{3, 4, 2}));
+  BOOST_TEST(!Exists(f, "/decoded_curve"));  // a metric given directly has no data space
+  std::vector<std::pair<VectorXd, VectorXd>> pairs;
+  for (std::size_t i = 0; i < 3; ++i) {
+    BOOST_TEST(st.data[i] == 0);
+    const VectorXd end = Eigen::Map<const VectorXd>(ends.data.data() + 2 * i, 2);
+    BOOST_TEST(std::abs(curve.data[i * 8 + 6] - end[0]) < 1e-14);
+    const double speed = u[i].norm() / z[i][1];  // |u|_M at z
+    BOOST_TEST(std::abs(len.data[i] - speed) < 1e-7);
+    BOOST_TEST(std::abs(en.data[i] - speed * speed) < 1e-6);
+    BOOST_TEST(drift.data[i] < 1e-8);
+    BOOST_TEST(std::abs(PoincareDistance(z[i], end) - speed) < 1e-7);  // geodesics minimise locally
+    pairs.emplace_back(z[i], end);
+  }
+  WritePairs("geocli_round_pairs.h5", pairs);
+  const Run g = Cli({"geodesic", "-metric_type", "poincare", "-pairs", "geocli_round_pairs.h5:/pairs", "-output",
+                     "geocli_round.h5", "-geo_shoot_ode_rtol", "1e-11", "-geo_shoot_ode_atol", "1e-13",
+                     "-geo_shoot_bvp_tol", "1e-9"});
+  BOOST_TEST(g.code == 0, g.err);
+  const Array back = Read("geocli_round.h5", "/initial_velocity", {2});
+  for (std::size_t i = 0; i < 3; ++i) {
+    for (std::size_t k = 0; k < 2; ++k) {
+      BOOST_TEST(std::abs(back.data[2 * i + k] - u[i][static_cast<Eigen::Index>(k)]) < 1e-6,
+                 "point " << i << ": " << back.data[2 * i + k] << " vs " << u[i][static_cast<Eigen::Index>(k)]);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(stochastic_metric_decodes_with_the_mean) {
+  const std::string model = "geocli_stochastic.h5";
+  std::filesystem::remove(model);
+  WriteMlp(model, "/decoder/mean", RandomMlp(2, 4, {8}, TimeInput::kNone, Activation::kTanh, 41u, 0.7));
+  Mlp sd = RandomMlp(2, 4, {6}, TimeInput::kNone, Activation::kElu, 42u, 0.5);
+  sd.output_activation = Activation::kSoftplus;
+  WriteMlp(model, "/decoder/std", sd);
+  WritePairs("geocli_sto_pairs.h5", {{V({0.1, 0.2}), V({-0.3, 0.4})}, {V({0.5, -0.2}), V({-0.4, -0.5})}});
+  const Run r = Cli({"geodesic", "-model", model, "-metric", "stochastic", "-pairs", "geocli_sto_pairs.h5:/pairs",
+                     "-output", "geocli_sto.h5", "-curve_samples", "3"});
+  BOOST_TEST(r.code == 0, r.err);
+  const Array length = Read("geocli_sto.h5", "/length", {1}), decoded = Read("geocli_sto.h5", "/decoded_curve", {3});
+  BOOST_TEST((decoded.shape == std::vector<std::size_t>{2, 3, 4}));
+  const Run m = Cli({"geodesic", "-model", model, "-pairs", "geocli_sto_pairs.h5:/pairs", "-output", "geocli_mean.h5"});
+  BOOST_TEST(m.code == 0, m.err);
+  const Array mean_length = Read("geocli_mean.h5", "/length", {1});
+  // The expected metric adds J_sigma^T J_sigma >= 0: geodesics are at least as long.
+  for (std::size_t p = 0; p < 2; ++p) BOOST_TEST(length.data[p] > mean_length.data[p]);
+  BOOST_TEST(ReadRootStringAttribute("geocli_sto.h5", "metric").find("stochastic") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(distances_report_failed_pairs) {
+  WriteData("geocli_hpts.h5", "points", {3, 2}, {-1.0, 0.5, 1.0, 1.5, -1.0, 0.6});
+  const Run r = Cli({"distances", "-metric_type", "poincare", "-points", "geocli_hpts.h5:/points", "-output",
+                     "geocli_hd.h5", "-geo_shoot_max_iterations", "1", "-threads", "3"});
+  BOOST_TEST(r.code == 1, r.err);
+  const std::int64_t failed = ReadIntAttribute("geocli_hd.h5", "/", "failed_pairs");
+  BOOST_TEST(failed >= 1);
+  const Array st = Read("geocli_hd.h5", "/status", {2}), d = Read("geocli_hd.h5", "/distances", {2});
+  BOOST_TEST(st.data[0 * 3 + 1] == 4);  // not converged, in both triangles
+  BOOST_TEST(st.data[1 * 3 + 0] == 4);
+  BOOST_TEST(std::isnan(d.data[1]));
+  BOOST_TEST(d.data[4] == 0.0);
+  BOOST_TEST(r.err.find("pair (0, 1)") != std::string::npos, r.err);
+}
