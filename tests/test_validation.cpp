@@ -117,3 +117,76 @@ BOOST_AUTO_TEST_CASE(validate_command_writes_report_groups_and_html) {
   BOOST_TEST(cli::Main({"pushpull", "validate", "-validate_cases", "G9"}, bad_out, bad_err) == 2);
   BOOST_TEST(bad_err.str().find("G1") != std::string::npos);
 }
+
+// ---- Geodesic cases (validation/geodesic_cases.cpp) ------------------------------------------------------------
+
+#include "geodesic_cases.hpp"
+#include "pushpull/metric.hpp"
+
+namespace {
+
+// Wraps a metric and scales its geodesic acceleration (and its derivative) by 1.01: a slightly wrong metric.
+class ScaledAccelerationMetric : public Metric {
+ public:
+  explicit ScaledAccelerationMetric(std::shared_ptr<const Metric> inner) : inner_(std::move(inner)) {}
+  int dim() const override { return inner_->dim(); }
+  Eigen::MatrixXd Evaluate(const Eigen::VectorXd& z) const override { return inner_->Evaluate(z); }
+  bool Acceleration(const Eigen::VectorXd& z, const Eigen::VectorXd& u, Eigen::VectorXd* acc,
+                    std::string* why) const override {
+    if (!inner_->Acceleration(z, u, acc, why)) return false;
+    *acc *= 1.01;
+    return true;
+  }
+  bool AccelerationTangent(const Eigen::VectorXd& z, const Eigen::VectorXd& u, const Eigen::VectorXd& dz,
+                           const Eigen::VectorXd& du, Eigen::VectorXd* acc, Eigen::VectorXd* dacc,
+                           std::string* why) const override {
+    if (!inner_->AccelerationTangent(z, u, dz, du, acc, dacc, why)) return false;
+    *acc *= 1.01;
+    *dacc *= 1.01;
+    return true;
+  }
+  bool HasAccelerationTangent() const override { return inner_->HasAccelerationTangent(); }
+  bool InDomain(const Eigen::VectorXd& z, std::string* why) const override { return inner_->InDomain(z, why); }
+
+ private:
+  std::shared_ptr<const Metric> inner_;
+};
+
+MetricWrapper ScaleAcceleration() {
+  return [](std::shared_ptr<const Metric> m) -> std::shared_ptr<const Metric> {
+    return std::make_shared<ScaledAccelerationMetric>(std::move(m));
+  };
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(geodesic_cases_are_registered_and_pass) {
+  for (const auto& name : GeodesicCaseNames()) {
+    BOOST_TEST(CaseRegistry().Has(name), name);
+    const CaseReport r = CaseRegistry().Create(name)->Run(Settings());
+    for (const auto& c : r.checks) {
+      BOOST_TEST(c.passed, name << " " << c.method << " " << c.name << ": " << c.value << " " << c.relation << " "
+                                << c.threshold << " (" << c.detail << ")");
+    }
+    BOOST_TEST(r.checks.size() > 5u, name);
+    BOOST_TEST(!r.sweep.empty(), name);
+    BOOST_TEST(r.passed(), name);
+  }
+  BOOST_CHECK_THROW(MakeGeodesicCase("GEO-nowhere"), InputError);
+}
+
+BOOST_AUTO_TEST_CASE(a_slightly_wrong_geodesic_acceleration_is_caught) {
+  // Scaling the acceleration by 1.01 bends every geodesic of a curved metric: distances and end points go wrong.
+  for (const std::string name : {"GEO-sphere", "GEO-poincare", "GEO-torus"}) {
+    const CaseReport r = MakeGeodesicCase(name, ScaleAcceleration())->Run(Settings());
+    BOOST_TEST(!r.passed(), name);
+    BOOST_TEST(FailedChecks(r, "distance error") + FailedChecks(r, "exp-map end point") +
+                       FailedChecks(r, "Clairaut") > 0,
+               name);
+  }
+  const CaseReport h = MakeGeodesicCase("GEO-height-field", ScaleAcceleration())->Run(Settings());
+  BOOST_TEST(!h.passed());
+  BOOST_TEST(FailedChecks(h, "exact height-field equation") == 2);
+  // The unwrapped case object built the same way passes.
+  BOOST_TEST(MakeGeodesicCase("GEO-sphere")->Run(Settings()).passed());
+}

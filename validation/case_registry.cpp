@@ -6,6 +6,7 @@ Registry<Case>& CaseRegistry() {
   static Registry<Case>* registry = [] {
     auto* r = new Registry<Case>("validate_cases");
     RegisterFlowCases(*r);
+    RegisterGeodesicCases(*r);
     return r;
   }();
   return *registry;

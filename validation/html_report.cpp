@@ -164,7 +164,9 @@ struct PlotPoint {
 
 std::string RenderWorkPrecisionSvg(const CaseReport& report, bool x_is_time) {
   const std::string x_title = x_is_time ? "wall time (s)" : "NFE per sample";
-  const std::string y_title = "max |log p error|";
+  bool geodesic = false;  // geodesic cases store the relative distance error where flows store the log p error
+  for (const auto& row : report.sweep) geodesic = geodesic || row.trace == "shooting";
+  const std::string y_title = geodesic ? "max relative distance error" : "max |log p error|";
 
   // Methods in order of first appearance among the exact-trace rows; per method, one series per dimension.
   std::vector<std::string> methods;
@@ -173,7 +175,7 @@ std::string RenderWorkPrecisionSvg(const CaseReport& report, bool x_is_time) {
   std::set<int> dimensions;
   double xmin = HUGE_VAL, xmax = -HUGE_VAL, ymin = HUGE_VAL, ymax = -HUGE_VAL;
   for (const auto& row : report.sweep) {
-    if (row.trace != "exact") continue;
+    if (row.trace != "exact" && row.trace != "shooting") continue;  // the tolerance sweeps (flows, geodesics)
     if (std::find(methods.begin(), methods.end(), row.method) == methods.end()) methods.push_back(row.method);
     auto& by_dimension = series[row.method];
     if (std::isfinite(row.tolerance) && row.tolerance > 0) tolerances.insert(row.tolerance);

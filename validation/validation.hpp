@@ -75,5 +75,7 @@ class Case {
 // Every built-in case registered (G1 ... G7 first); research code may register its own.
 Registry<Case>& CaseRegistry();
 void RegisterFlowCases(Registry<Case>& registry);
+// The geodesic cases GEO-... of MATH.md section 4 (validation/geodesic_cases.cpp).
+void RegisterGeodesicCases(Registry<Case>& registry);
 
 }  // namespace pushpull::validation

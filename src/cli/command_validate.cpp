@@ -122,10 +122,19 @@ void WriteCase(OutputFile& out, const validation::CaseReport& r) {
   out.SetAttribute(g, "passed", static_cast<std::int64_t>(r.passed() ? 1 : 0));
 }
 
-// One row per case x method: max log-density error at each tolerance (largest over dimensions), NFE, time, verdict.
+// One row per case x method: the largest error at each tolerance over the dimensions (log-density error for the
+// flow cases, relative distance error for the geodesic cases), NFE, time, verdict.
 void PrintTable(std::ostream& os, const std::vector<validation::CaseReport>& reports, const std::vector<double>& tols) {
   char line[512];
-  std::string header = "case  method  ";
+  std::size_t case_width = 5, method_width = 7;
+  for (const auto& r : reports) {
+    case_width = std::max(case_width, r.name.size() + 1);
+    for (const auto& row : r.sweep) method_width = std::max(method_width, row.method.size() + 1);
+  }
+  std::string header = "case";
+  header.resize(case_width, ' ');
+  header += "method";
+  header.resize(case_width + method_width, ' ');
   for (double t : tols) header += "  err@" + Sci(t);
   os << header << "   NFE/sample    time(s)  checks\n";
   for (const auto& r : reports) {
@@ -133,7 +142,7 @@ void PrintTable(std::ostream& os, const std::vector<validation::CaseReport>& rep
     std::map<std::string, double> nfe, secs;
     std::vector<std::string> order;
     for (const auto& row : r.sweep) {
-      if (row.trace != "exact") continue;
+      if (row.trace != "exact" && row.trace != "shooting") continue;  // tolerance sweeps only
       if (!err.count(row.method)) order.push_back(row.method);
       auto& e = err[row.method][row.tolerance];
       e = std::max(e, row.max_error_logp);
@@ -148,10 +157,9 @@ void PrintTable(std::ostream& os, const std::vector<validation::CaseReport>& rep
         failed += c.passed ? 0 : 1;
       }
       std::string row = r.name;
-      row.resize(6, ' ');
-      std::string mm = m;
-      mm.resize(8, ' ');
-      row += mm;
+      row.resize(case_width, ' ');
+      row += m;
+      row.resize(case_width + method_width, ' ');
       for (double t : tols) {
         const auto it = err[m].find(t);
         std::snprintf(line, sizeof line, "  %11s", it == err[m].end() ? "-" : Sci(it->second).c_str());
@@ -210,7 +218,8 @@ class ValidateJob : public Job {
     if (tols.empty()) {
       for (const auto& r : reports) {
         for (const auto& row : r.sweep) {
-          if (row.trace == "exact" && std::find(tols.begin(), tols.end(), row.tolerance) == tols.end()) {
+          if ((row.trace == "exact" || row.trace == "shooting") &&
+              std::find(tols.begin(), tols.end(), row.tolerance) == tols.end()) {
             tols.push_back(row.tolerance);
           }
         }

@@ -1,0 +1,731 @@
+// The geodesic cases of MATH.md section 4, registered as `pushpull validate` cases ("GEO-...").
+//
+// Each case runs the logarithm map (single shooting, -geo_shoot_*) on random pairs of a closed-form geometry at the
+// shooting tolerances 1e-6, 1e-8, 1e-10 and the exponential map (-geo_ode_*) on random initial velocities, and
+// compares with closed forms. Sweep rows reuse the flow cases' fields:
+//   shooting rows: method "single-shooting", trace "shooting", max_error_logp = relative distance error
+//     |L - d| / d, max_error_x = end-point error max |Exp_z0(u)(1) - z1| of the returned u (re-integrated here
+//     independently at rtol 1e-12), steps_per_sample = Levenberg-Marquardt iterations per pair, nfe_per_sample =
+//     right-hand-side evaluations of the engine's verifying integration per pair, failed = pairs not converged;
+//   exp-map rows: method "exp-map (<ode type>)", trace "exp-map", max_error_logp = relative speed drift
+//     |g'^T M g' (1) - (0)| / (u^T M u), max_error_x = end-point error against the closed form where there is one.
+// Every check states its pass threshold where it is made; a non-finite value never passes.
+#include "geodesic_cases.hpp"
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <numbers>
+#include <random>
+#include <sstream>
+
+#include "pushpull/errors.hpp"
+#include "pushpull/geodesic.hpp"
+#include "pushpull/mlp.hpp"
+
+namespace pushpull::validation {
+namespace {
+
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+// --- Pass thresholds ------------------------------------------------------------------------------------------
+// Distance, drift and end-point errors relative to the tolerance of the solve.
+constexpr double kAccuracyFactor = 100.0;
+// Relative speed drift of an exp-map integration over t in [0, 1] against its rtol. Looser than kAccuracyFactor:
+// the drift is the global error of g' (not of a converged end point), which grows relative to rtol as rtol
+// tightens (measured: up to ~110 x rtol on the MLP decoder at rtol 1e-10). A wrong acceleration (1 % off) drifts
+// by ~1e-2 and still fails at every tolerance.
+constexpr double kDriftFactor = 1000.0;
+// "Error falls with tolerance": over the four decades 1e-6 -> 1e-10 the largest distance error must fall at least
+// tenfold, unless it is already at round-off (straight lines are exact for any tolerance).
+constexpr double kFallFactor = 0.1;
+constexpr double kRoundOff = 1e-12;
+// Two formulas for the same acceleration / metric agree to this relative accuracy (both are exact to round-off).
+constexpr double kFormulaAgreement = 1e-11;
+// The end point of the returned initial velocity, re-integrated independently: within this many bvp_tol.
+constexpr double kEndpointFactor = 2.0;
+
+const std::vector<double> kTolerances = {1e-6, 1e-8, 1e-10};
+const char* kBvp = "single-shooting";
+
+std::string Fmt(double v) {
+  std::ostringstream s;
+  s.precision(3);
+  s << v;
+  return s.str();
+}
+
+Check MakeCheck(std::string name, std::string method, double tol, double value, std::string relation,
+                double threshold, std::string detail) {
+  Check c;
+  c.name = std::move(name);
+  c.method = std::move(method);
+  c.tolerance = tol;
+  c.value = value;
+  c.relation = std::move(relation);
+  c.threshold = threshold;
+  c.passed = std::isfinite(value) && std::isfinite(threshold) &&
+             (c.relation == "<=" ? value <= threshold : value >= threshold);
+  c.detail = std::move(detail);
+  return c;
+}
+
+// The shooting solve at tolerance `tol` (as -geo_shoot_ode_rtol = tol, -geo_shoot_ode_atol = tol / 100,
+// -geo_shoot_bvp_tol = max(1000 tol, 1e-8)).
+ShootingOptions Shoot(double tol) {
+  ShootingOptions s;
+  s.geodesic.ode.rtol = tol;
+  s.geodesic.ode.atol = tol * 1e-2;
+  s.bvp_tol = std::max(1e3 * tol, 1e-8);
+  return s;
+}
+
+GeodesicOptions ExpTol(double tol) {
+  GeodesicOptions g;
+  g.ode.rtol = tol;
+  g.ode.atol = tol * 1e-2;
+  return g;
+}
+
+std::shared_ptr<const Metric> Wrap(const MetricWrapper& wrap, std::shared_ptr<const Metric> m) {
+  return wrap ? wrap(std::move(m)) : m;
+}
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+VectorXd Uniform(std::mt19937_64& rng, const VectorXd& lo, const VectorXd& hi) {
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  VectorXd z(lo.size());
+  for (Eigen::Index i = 0; i < lo.size(); ++i) z[i] = lo[i] + (hi[i] - lo[i]) * u(rng);
+  return z;
+}
+
+VectorXd Normal(std::mt19937_64& rng, int n, double scale = 1.0) {
+  std::normal_distribution<double> g(0.0, scale);
+  return VectorXd::NullaryExpr(n, [&] { return g(rng); });
+}
+
+MatrixXd NormalMatrix(std::mt19937_64& rng, int r, int c) {
+  std::normal_distribution<double> g(0.0, 1.0);
+  return MatrixXd::NullaryExpr(r, c, [&] { return g(rng); });
+}
+
+VectorXd V2(double a, double b) {
+  VectorXd v(2);
+  v << a, b;
+  return v;
+}
+
+struct Pair {
+  VectorXd z0, z1;
+  double distance = 0;  // closed form (or reference)
+};
+
+struct Start {
+  VectorXd z, u;
+};
+
+// Log map of every pair at each tolerance: one sweep row and three checks per tolerance, and the "error falls with
+// tolerance" check. `what` says what the pairs and the reference distance are.
+void ShootingSweep(CaseReport& report, const Metric& metric, const std::vector<Pair>& pairs,
+                   const std::string& what) {
+  std::vector<double> errs;
+  for (double tol : kTolerances) {
+    const ShootingOptions o = Shoot(tol);
+    const auto t0 = std::chrono::steady_clock::now();
+    SweepRow row;
+    row.method = kBvp;
+    row.trace = "shooting";
+    row.dimension = metric.dim();
+    row.tolerance = tol;
+    double iters = 0, nfe = 0, sum_x = 0, sum_d = 0;
+    int ok = 0;
+    std::string first_failure;
+    for (const Pair& p : pairs) {
+      const LogMapResult l = LogMap(metric, p.z0, p.z1, o);
+      iters += l.iterations;
+      nfe += static_cast<double>(l.final_shot.stats.rhs_evals);
+      if (!l.usable()) {
+        ++row.failed;
+        if (first_failure.empty()) {
+          first_failure = std::string(ToString(l.status)) + " from " + FormatPoint(p.z0) + " to " + FormatPoint(p.z1) +
+                          ": " + l.message;
+        }
+        continue;
+      }
+      // The end point of the returned initial velocity, re-integrated here independently of the engine's own
+      // verification.
+      const ExpMapResult check = ExpMap(metric, p.z0, l.initial_velocity, ExpTol(1e-12));
+      const double ex = check.usable() ? (check.end_point - p.z1).cwiseAbs().maxCoeff()
+                                       : std::numeric_limits<double>::infinity();
+      const double ed = std::abs(l.length - p.distance) / p.distance;
+      row.max_error_x = std::max(row.max_error_x, ex);
+      row.max_error_logp = std::max(row.max_error_logp, ed);
+      sum_x += ex;
+      sum_d += ed;
+      ++ok;
+    }
+    const double n = static_cast<double>(pairs.size());
+    row.mean_error_x = ok ? sum_x / ok : 0;
+    row.mean_error_logp = ok ? sum_d / ok : 0;
+    if (row.failed > 0 || !std::isfinite(row.max_error_logp)) {
+      row.max_error_x = row.max_error_logp = std::numeric_limits<double>::infinity();
+    }
+    row.steps_per_sample = iters / n;
+    row.nfe_per_sample = nfe / n;
+    row.seconds = Seconds(t0);
+    report.sweep.push_back(row);
+    const std::string count = std::to_string(pairs.size()) + " " + what;
+    report.checks.push_back(MakeCheck("shooting converges", kBvp, tol, row.failed, "<=", 0,
+                                      "pairs not converged out of " + count +
+                                          (first_failure.empty() ? "" : "; first: " + first_failure)));
+    report.checks.push_back(MakeCheck("distance error", kBvp, tol, row.max_error_logp, "<=", kAccuracyFactor * tol,
+                                      "largest relative error |L - d| / d over " + count + "; threshold " +
+                                          Fmt(kAccuracyFactor) + " x tol"));
+    report.checks.push_back(MakeCheck("end-point error", kBvp, tol, row.max_error_x, "<=",
+                                      kEndpointFactor * o.bvp_tol,
+                                      "largest max |Exp_z0(u)(1) - z1| of the returned u, re-integrated at rtol "
+                                      "1e-12, over " + count + "; threshold " + Fmt(kEndpointFactor) +
+                                          " x bvp_tol = " + Fmt(kEndpointFactor * o.bvp_tol)));
+    errs.push_back(row.max_error_logp);
+  }
+  const double loose = errs.front(), tight = errs.back();
+  report.checks.push_back(MakeCheck(
+      "error falls with tolerance", kBvp, 0, tight, "<=", std::max(kFallFactor * loose, kRoundOff),
+      "largest relative distance error at tol " + Fmt(kTolerances.back()) + " (" + Fmt(tight) + ") against tol " +
+          Fmt(kTolerances.front()) + " (" + Fmt(loose) + "): must fall by " + Fmt(1 / kFallFactor) +
+          "x or be at round-off (" + Fmt(kRoundOff) + ")"));
+}
+
+// Exp map from every start at each tolerance: relative speed drift (g'^T M g' is constant on a geodesic) and, when
+// `exact` is given, the end point against the closed form (relative to max(1, |exact|)).
+void ExpChecks(CaseReport& report, const Metric& metric, const std::vector<Start>& starts, const std::string& what,
+               const std::function<VectorXd(const VectorXd&, const VectorXd&)>& exact = {}) {
+  for (double tol : kTolerances) {
+    const GeodesicOptions g = ExpTol(tol);
+    const std::string method = "exp-map (" + g.ode.type + ")";
+    const auto t0 = std::chrono::steady_clock::now();
+    SweepRow row;
+    row.method = method;
+    row.trace = "exp-map";
+    row.dimension = metric.dim();
+    row.tolerance = tol;
+    double steps = 0, nfe = 0, sum_x = 0, sum_d = 0;
+    int ok = 0;
+    std::string first_failure;
+    for (const Start& s : starts) {
+      const ExpMapResult r = ExpMap(metric, s.z, s.u, g);
+      steps += static_cast<double>(r.stats.steps);
+      nfe += static_cast<double>(r.stats.rhs_evals);
+      if (!r.usable()) {
+        ++row.failed;
+        if (first_failure.empty()) first_failure = std::string(ToString(r.status)) + ": " + r.message;
+        continue;
+      }
+      const double drift = r.speed_drift / r.initial_speed2;
+      double ex = 0;
+      if (exact) {
+        const VectorXd e = exact(s.z, s.u);
+        ex = (r.end_point - e).cwiseAbs().maxCoeff() / std::max(1.0, e.cwiseAbs().maxCoeff());
+      }
+      row.max_error_logp = std::max(row.max_error_logp, drift);
+      row.max_error_x = std::max(row.max_error_x, ex);
+      sum_d += drift;
+      sum_x += ex;
+      ++ok;
+    }
+    const double n = static_cast<double>(starts.size());
+    row.mean_error_x = ok ? sum_x / ok : 0;
+    row.mean_error_logp = ok ? sum_d / ok : 0;
+    if (row.failed > 0) row.max_error_x = row.max_error_logp = std::numeric_limits<double>::infinity();
+    row.steps_per_sample = steps / n;
+    row.nfe_per_sample = nfe / n;
+    row.seconds = Seconds(t0);
+    report.sweep.push_back(row);
+    const std::string count = std::to_string(starts.size()) + " " + what +
+                              (first_failure.empty() ? "" : "; first failure: " + first_failure);
+    report.checks.push_back(MakeCheck("speed g'^T M g' constant (" + what + ")", method, tol, row.max_error_logp,
+                                      "<=", kDriftFactor * tol,
+                                      "largest relative drift |g'^T M g' (1) - (0)| / (u^T M u) over " + count +
+                                          "; threshold " + Fmt(kDriftFactor) + " x tol"));
+    if (exact) {
+      report.checks.push_back(MakeCheck("exp-map end point = closed form (" + what + ")", method, tol,
+                                        row.max_error_x, "<=", kAccuracyFactor * tol,
+                                        "largest max-norm end-point error relative to max(1, |exact|) over " + count +
+                                            "; threshold " + Fmt(kAccuracyFactor) + " x tol"));
+    }
+  }
+}
+
+// Largest relative difference max|a - b| / max(1, max|b|) of two formulas over random (z, u).
+template <class F>
+double WorstAgreement(int n, F&& pair_of) {
+  double worst = 0;
+  for (int k = 0; k < n; ++k) {
+    const auto [a, b] = pair_of(k);
+    if (a.size() != b.size() || !a.allFinite()) return std::numeric_limits<double>::infinity();
+    worst = std::max(worst, (a - b).cwiseAbs().maxCoeff() / std::max(1.0, b.cwiseAbs().maxCoeff()));
+  }
+  return worst;
+}
+
+VectorXd Acc(const Metric& m, const VectorXd& z, const VectorXd& u) {
+  VectorXd a;
+  if (!m.Acceleration(z, u, &a, nullptr)) return VectorXd::Constant(z.size(), std::nan(""));
+  return a;
+}
+
+// Length of the straight segment z0 -> z1 under the metric (composite Simpson, 2000 intervals).
+double StraightLength(const Metric& metric, const VectorXd& z0, const VectorXd& z1) {
+  const int n = 2000;
+  const VectorXd dz = z1 - z0;
+  double s = 0;
+  for (int k = 0; k <= n; ++k) {
+    const double w = (k == 0 || k == n) ? 1 : (k % 2 ? 4 : 2);
+    s += w * std::sqrt(dz.dot(metric.Evaluate(z0 + (static_cast<double>(k) / n) * dz) * dz));
+  }
+  return s / (3.0 * n);
+}
+
+struct Spec {
+  std::string name, description;
+  std::function<void(CaseReport&, const Settings&, const MetricWrapper&)> run;
+};
+
+int Count(const Settings& s) { return s.level == "full" ? 12 : 4; }
+
+// --- The cases -------------------------------------------------------------------------------------------------
+
+void RunLinear(CaseReport& report, const Settings& settings, const MetricWrapper& wrap) {
+  std::mt19937_64 rng(settings.seed + 101);
+  const MatrixXd W = NormalMatrix(rng, 3, 2);
+  const VectorXd c = Normal(rng, 3);
+  const auto metric = Wrap(wrap, std::make_shared<PullbackMetric>(MakeLinearDecoder(W, c)));
+  std::vector<Pair> pairs;
+  std::vector<Start> starts;
+  for (int k = 0; k < Count(settings); ++k) {
+    Pair p{Normal(rng, 2), Normal(rng, 2), 0};
+    p.distance = LinearDistance(W, p.z0, p.z1);
+    pairs.push_back(p);
+    starts.push_back({Normal(rng, 2), Normal(rng, 2)});
+  }
+  ShootingSweep(report, *metric, pairs, "random pairs, d = ||W (z1 - z0)||");
+  ExpChecks(report, *metric, starts, "straight lines z + t u",
+            [](const VectorXd& z, const VectorXd& u) { return VectorXd(z + u); });
+}
+
+// Stereographic coordinates of a point p of the unit sphere in R^3 (inverse of the decoder).
+VectorXd FromSphere(const Eigen::Vector3d& p) { return p.head(2) / (1 - p[2]); }
+
+void RunSphere(CaseReport& report, const Settings& settings, const MetricWrapper& wrap) {
+  std::mt19937_64 rng(settings.seed + 202);
+  const auto decoder = MakeStereographicSphereDecoder(2);
+  const auto metric = Wrap(wrap, std::make_shared<PullbackMetric>(decoder));
+  const int n = Count(settings);
+  std::vector<Pair> pairs;
+  const VectorXd lo = V2(-1.5, -1.5), hi = V2(1.5, 1.5);
+  while (static_cast<int>(pairs.size()) < n) {
+    Pair p{Uniform(rng, lo, hi), Uniform(rng, lo, hi), 0};
+    p.distance = SphereDistance(p.z0, p.z1);
+    if (p.distance > 0.1 && p.distance < 0.75 * std::numbers::pi) pairs.push_back(p);  // not near-antipodal
+  }
+  ShootingSweep(report, *metric, pairs, "random pairs (distance < 0.75 pi), d = arccos <f(z0), f(z1)>");
+
+  // Exp map: great circles, f(Exp_z(u)) = cos|v| f(z) + sin|v| v / |v| with v = J(z) u.
+  auto exact = [decoder](const VectorXd& z, const VectorXd& u) {
+    const Eigen::Vector3d p = decoder->Value(z);
+    const Eigen::Vector3d v = decoder->Jacobian(z) * u;
+    const double s = v.norm();
+    const Eigen::Vector3d q = std::cos(s) * p + std::sin(s) * v / s;
+    return FromSphere(q);
+  };
+  std::vector<Start> starts;
+  while (static_cast<int>(starts.size()) < n) {
+    Start s{Uniform(rng, V2(-1, -1), V2(1, 1)), Normal(rng, 2, 0.5)};
+    if (exact(s.z, s.u).norm() < 3.0) starts.push_back(s);  // stay away from the north pole (infinity)
+  }
+  ExpChecks(report, *metric, starts, "great circles", exact);
+
+  // Near-antipodal pairs: the geodesic is nearly non-unique and single shooting from u = z1 - z0 may fail. Each pair
+  // must either converge to the closed-form distance or report a failure with a reason.
+  const std::vector<double> gaps = settings.level == "full" ? std::vector<double>{0.3, 0.1, 0.03, 0.01, 3e-3, 1e-3}
+                                                            : std::vector<double>{0.3, 0.1, 0.01, 1e-3};
+  const std::vector<double> tols =
+      settings.level == "full" ? kTolerances : std::vector<double>{kTolerances[1]};
+  std::vector<Pair> hard;
+  std::normal_distribution<double> g(0.0, 1.0);
+  for (double gap : gaps) {
+    for (;;) {
+      Eigen::Vector3d p(g(rng), g(rng), g(rng));
+      p.normalize();
+      Eigen::Vector3d w = Eigen::Vector3d(g(rng), g(rng), g(rng));
+      w = (w - w.dot(p) * p).normalized();
+      const Eigen::Vector3d q = -std::cos(gap) * p + std::sin(gap) * w;  // angle pi - gap from p
+      if (p[2] > 0.5 || q[2] > 0.5) continue;                            // keep both off the north pole
+      Pair h{FromSphere(p), FromSphere(q), 0};
+      h.distance = SphereDistance(h.z0, h.z1);
+      hard.push_back(h);
+      break;
+    }
+  }
+  for (double tol : tols) {
+    const ShootingOptions o = Shoot(tol);
+    const auto t0 = std::chrono::steady_clock::now();
+    SweepRow row;
+    row.method = std::string(kBvp) + ", near-antipodal";
+    row.trace = "shooting";
+    row.dimension = 2;
+    row.tolerance = tol;
+    int converged_right = 0, long_arc = 0, wrong = 0, silent = 0;
+    double iters = 0, nfe = 0, sum = 0;
+    std::string outcomes, first_failure;
+    for (std::size_t k = 0; k < hard.size(); ++k) {
+      const Pair& h = hard[k];
+      const LogMapResult l = LogMap(*metric, h.z0, h.z1, o);
+      iters += l.iterations;
+      nfe += static_cast<double>(l.final_shot.stats.rhs_evals);
+      outcomes += (k ? "; " : "") + std::string("gap ") + Fmt(gaps[k]) + ": ";
+      if (l.usable()) {
+        // Distance error against the closed form, recorded in the sweep row whatever the outcome.
+        const double err = std::abs(l.length - h.distance) / h.distance;
+        const double other = 2 * std::numbers::pi - h.distance;  // the long arc of the same great circle
+        row.max_error_logp = std::max(row.max_error_logp, err);
+        row.max_error_x = std::max(row.max_error_x, l.endpoint_error);
+        sum += err;
+        if (err <= kAccuracyFactor * tol) {
+          ++converged_right;
+          outcomes += "converged to d, rel error " + Fmt(err);
+        } else if (std::abs(l.length - other) / other <= kAccuracyFactor * tol) {
+          ++long_arc;
+          outcomes += "NON-MINIMAL: success on the long arc, L = " + Fmt(l.length) + " = 2 pi - d, d = " +
+                      Fmt(h.distance);
+        } else {
+          ++wrong;
+          outcomes += "WRONG: success with L = " + Fmt(l.length) + ", d = " + Fmt(h.distance);
+        }
+      } else {
+        ++row.failed;
+        if (l.message.empty()) ++silent;
+        if (first_failure.empty()) first_failure = std::string(ToString(l.status)) + ": " + l.message;
+        outcomes += std::string("reported ") + ToString(l.status);
+      }
+    }
+    const double n_hard = static_cast<double>(hard.size());
+    const int successes = converged_right + long_arc + wrong;
+    row.mean_error_logp = successes ? sum / successes : 0;
+    row.mean_error_x = row.max_error_x;
+    row.steps_per_sample = iters / n_hard;
+    row.nfe_per_sample = nfe / n_hard;
+    row.seconds = Seconds(t0);
+    report.sweep.push_back(row);
+    // Single shooting finds *a* geodesic: near the cut locus it may land on the long arc of the great circle
+    // (a true geodesic joining the pair, but not the shortest one). That is recorded (detail, and the sweep row's
+    // distance error), while any success that is not a geodesic joining the pair at all fails the check.
+    report.checks.push_back(MakeCheck(
+        "near-antipodal: every success is a geodesic joining the pair (L = d or 2 pi - d)", kBvp, tol, wrong, "<=", 0,
+        std::to_string(converged_right) + " of " + std::to_string(hard.size()) + " pairs at angle pi - gap converged "
+            "to the closed-form distance d, " + std::to_string(long_arc) + " to the non-minimal long arc 2 pi - d, " +
+            std::to_string(wrong) + " to neither, " + std::to_string(row.failed) + " reported failure (" + outcomes +
+            ")"));
+    report.checks.push_back(MakeCheck("near-antipodal: failures carry a status and a reason", kBvp, tol, silent,
+                                      "<=", 0,
+                                      std::to_string(row.failed) + " failures" +
+                                          (first_failure.empty() ? "" : "; first: " + first_failure)));
+  }
+}
+
+// Fisher-Rao (a = 1, b = 2) and Poincare (a = b = 1): M = diag(a, b) / y^2. Vertical lines are geodesics with
+// y(t) = y0 exp(t v / y0) for the initial velocity (0, v).
+void RunHalfPlane(CaseReport& report, const Settings& settings, const MetricWrapper& wrap, bool fisher_rao) {
+  std::mt19937_64 rng(settings.seed + (fisher_rao ? 303 : 404));
+  const auto metric = Wrap(wrap, std::make_shared<TensorMetric>(fisher_rao ? MakeFisherRaoNormalField()
+                                                                           : MakePoincareHalfPlaneField()));
+  const int n = Count(settings);
+  const VectorXd lo = V2(-1.5, 0.3), hi = V2(1.5, 2.0);
+  std::vector<Pair> pairs;
+  std::vector<Start> starts, vertical;
+  std::uniform_real_distribution<double> speed(-2.0, 2.0);
+  for (int k = 0; k < n; ++k) {
+    Pair p{Uniform(rng, lo, hi), Uniform(rng, lo, hi), 0};
+    p.distance = fisher_rao ? FisherRaoNormalDistance(p.z0, p.z1) : PoincareDistance(p.z0, p.z1);
+    pairs.push_back(p);
+    const VectorXd z = Uniform(rng, lo, hi);
+    starts.push_back({z, Normal(rng, 2, 0.5 * z[1])});
+    const VectorXd zv = Uniform(rng, lo, hi);
+    vertical.push_back({zv, V2(0.0, speed(rng) * zv[1])});
+  }
+  ShootingSweep(report, *metric, pairs,
+                fisher_rao ? "random pairs, closed-form Fisher-Rao distance of N(mu, sigma)"
+                           : "random pairs, d = arccosh(1 + |z1 - z0|^2 / (2 y0 y1))");
+  ExpChecks(report, *metric, starts, "random initial velocities");
+  ExpChecks(report, *metric, vertical, "vertical geodesics y0 exp(t v / y0)",
+            [](const VectorXd& z, const VectorXd& u) { return V2(z[0], z[1] * std::exp(u[1] / z[1])); });
+  if (!fisher_rao) return;
+
+  // Points outside the domain (sigma <= 0) are refused with a clear error naming the point.
+  struct Bad {
+    VectorXd z0, z1;
+    bool exp;  // Exp map from z0 (else Log map z0 -> z1)
+  };
+  for (const Bad& b : {Bad{V2(0.5, -0.25), V2(0, 0), true}, Bad{V2(0.0, 1.0), V2(0.3, -2.0), false},
+                       Bad{V2(0.0, 1.0), V2(0.5, 0.0), false}}) {
+    GeodesicStatus status;
+    std::string message;
+    const VectorXd& point = b.exp ? b.z0 : b.z1;
+    if (b.exp) {
+      const ExpMapResult r = ExpMap(*metric, b.z0, V2(1.0, 0.0), ExpTol(1e-8));
+      status = r.status;
+      message = r.message;
+    } else {
+      const LogMapResult l = LogMap(*metric, b.z0, b.z1, Shoot(1e-8));
+      status = l.status;
+      message = l.message;
+    }
+    const bool named = message.find(FormatPoint(point)) != std::string::npos;
+    const bool refused = status == GeodesicStatus::kOutsideDomain;
+    report.checks.push_back(MakeCheck(
+        "point outside the domain refused, naming it", b.exp ? "exp-map" : kBvp, 0, refused && named ? 1 : 0, ">=", 1,
+        std::string(b.exp ? "Exp map from " : "Log map to ") + FormatPoint(point) + ": status " + ToString(status) +
+            (refused ? "" : " (expected outside_domain)") + (named ? "" : " (message does not name the point)") +
+            "; message: " + message));
+  }
+}
+
+void RunTorus(CaseReport& report, const Settings& settings, const MetricWrapper& wrap) {
+  std::mt19937_64 rng(settings.seed + 505);
+  const double R = 2.0, r = 0.7;
+  const auto metric = Wrap(wrap, std::make_shared<PullbackMetric>(MakeTorusDecoder(R, r)));
+  const int n = Count(settings);
+  const double pi = std::numbers::pi;
+  std::uniform_real_distribution<double> angle(-pi, pi), dth(-2.5, 2.5);
+  std::vector<Pair> pairs;
+  std::vector<Start> starts;
+  for (int k = 0; k < n; ++k) {
+    const double th = angle(rng), ph = angle(rng);
+    Pair p{V2(th, ph), V2(th + dth(rng), ph), 0};
+    p.distance = TorusMeridianDistance(r, p.z0, p.z1);
+    pairs.push_back(p);
+    starts.push_back({V2(angle(rng), angle(rng)), Normal(rng, 2, 0.8)});
+  }
+  ShootingSweep(report, *metric, pairs, "pairs on one meridian, d = r |th1 - th0|");
+  ExpChecks(report, *metric, starts, "random initial velocities");
+  // Clairaut: (R + r cos th)^2 ph' is constant on every geodesic.
+  auto clairaut = [&](const VectorXd& z, const VectorXd& u) {
+    const double rho = R + r * std::cos(z[0]);
+    return rho * rho * u[1];
+  };
+  for (double tol : kTolerances) {
+    double worst = 0;
+    int failed = 0;
+    for (const Start& s : starts) {
+      const ExpMapResult g = ExpMap(*metric, s.z, s.u, ExpTol(tol));
+      if (!g.usable()) {
+        ++failed;
+        continue;
+      }
+      const double c0 = clairaut(s.z, s.u);
+      worst = std::max(worst, std::abs(clairaut(g.end_point, g.end_velocity) - c0) / std::max(1.0, std::abs(c0)));
+    }
+    if (failed) worst = std::numeric_limits<double>::infinity();
+    report.checks.push_back(MakeCheck("Clairaut invariant (R + r cos th)^2 ph' constant", "exp-map (adams)", tol,
+                                      worst, "<=", kAccuracyFactor * tol,
+                                      "largest change relative to max(1, |c0|) over " + std::to_string(starts.size()) +
+                                          " random geodesics (R = 2, r = 0.7); threshold " + Fmt(kAccuracyFactor) +
+                                          " x tol"));
+  }
+}
+
+void RunHeightField(CaseReport& report, const Settings& settings, const MetricWrapper& wrap) {
+  std::mt19937_64 rng(settings.seed + 606);
+  const double A = 0.8;
+  const auto bump = MakeGaussianBumpDecoder(A);
+  const auto pull = Wrap(wrap, std::make_shared<PullbackMetric>(bump));
+  const auto tensor = Wrap(wrap, std::make_shared<TensorMetric>(PullbackTensorField(bump)));
+  const int n_points = settings.level == "full" ? 200 : 50;
+  std::vector<Start> points;
+  for (int k = 0; k < n_points; ++k) points.push_back({Uniform(rng, V2(-2.5, -2.5), V2(2.5, 2.5)), Normal(rng, 2)});
+  const double exact_pull = WorstAgreement(n_points, [&](int k) {
+    return std::pair{Acc(*pull, points[k].z, points[k].u), GaussianBumpAcceleration(A, points[k].z, points[k].u)};
+  });
+  const double exact_tensor = WorstAgreement(n_points, [&](int k) {
+    return std::pair{Acc(*tensor, points[k].z, points[k].u), GaussianBumpAcceleration(A, points[k].z, points[k].u)};
+  });
+  const double pull_tensor = WorstAgreement(n_points, [&](int k) {
+    return std::pair{Acc(*pull, points[k].z, points[k].u), Acc(*tensor, points[k].z, points[k].u)};
+  });
+  const std::string where = " over " + std::to_string(n_points) + " random (z, u), h = 0.8 exp(-|z|^2 / 2); "
+                            "max-norm difference relative to max(1, |reference|)";
+  report.checks.push_back(MakeCheck("pullback acceleration = exact height-field equation", "-", 0, exact_pull, "<=",
+                                    kFormulaAgreement,
+                                    "-M^{-1} J^T f''[u, u] against -grad h (u^T Hess h u) / (1 + |grad h|^2)" + where));
+  report.checks.push_back(MakeCheck("Christoffel acceleration = exact height-field equation", "-", 0, exact_tensor,
+                                    "<=", kFormulaAgreement,
+                                    "general Christoffel formula on M = J^T J against the exact equation" + where));
+  report.checks.push_back(MakeCheck("pullback acceleration = Christoffel formula", "-", 0, pull_tensor, "<=",
+                                    kFormulaAgreement, "the two engine formulas against each other" + where));
+
+  // Geodesics: no closed-form distance. Reference: the log map at tol 1e-11 (self-convergence); the geodesic must
+  // be no longer than the straight segment.
+  const int n = Count(settings);
+  std::vector<Pair> pairs;
+  std::vector<Start> starts;
+  double worst_ratio = 0;
+  std::string ref_failure;
+  const VectorXd lo = V2(-2, -2), hi = V2(2, 2);
+  for (int k = 0; k < n; ++k) {
+    Pair p{Uniform(rng, lo, hi), Uniform(rng, lo, hi), 0};
+    const LogMapResult ref = LogMap(*pull, p.z0, p.z1, Shoot(1e-11));
+    p.distance = ref.usable() ? ref.length : std::nan("");
+    if (!ref.usable() && ref_failure.empty()) ref_failure = std::string(ToString(ref.status)) + ": " + ref.message;
+    worst_ratio = std::max(worst_ratio, p.distance / StraightLength(*pull, p.z0, p.z1));
+    if (!std::isfinite(p.distance)) worst_ratio = std::numeric_limits<double>::infinity();
+    pairs.push_back(p);
+    starts.push_back({Uniform(rng, lo, hi), Normal(rng, 2)});
+  }
+  report.checks.push_back(MakeCheck("geodesic no longer than the straight segment", kBvp, 1e-11, worst_ratio, "<=",
+                                    1 + 1e-9,
+                                    "largest ratio of the geodesic distance (tol 1e-11) to the metric length of the "
+                                    "straight segment (Simpson, 2000 intervals) over " + std::to_string(n) +
+                                        " random pairs" + (ref_failure.empty() ? "" : "; failure: " + ref_failure)));
+  ShootingSweep(report, *pull, pairs, "random pairs, reference: the log map at tol 1e-11");
+  ExpChecks(report, *pull, starts, "random initial velocities");
+}
+
+void RunStochastic(CaseReport& report, const Settings& settings, const MetricWrapper& wrap) {
+  std::mt19937_64 rng(settings.seed + 707);
+  const MatrixXd W = NormalMatrix(rng, 3, 2), C = 0.5 * NormalMatrix(rng, 3, 2);
+  const VectorXd c = Normal(rng, 3), e = Normal(rng, 3).cwiseAbs().array() + 1.0;
+  const auto stochastic =
+      Wrap(wrap, std::make_shared<PullbackMetric>(
+                     std::make_shared<StackedDecoder>(MakeLinearDecoder(W, c), MakeLinearDecoder(C, e))));
+  MatrixXd WC(6, 2);
+  WC << W, C;
+  VectorXd ce(6);
+  ce << c, e;
+  const PullbackMetric stacked(MakeLinearDecoder(WC, ce));
+  // Nonlinear: MLP mean and softplus standard deviation.
+  Mlp mean = RandomMlp(2, 3, {5}, TimeInput::kNone, Activation::kTanh, static_cast<unsigned>(settings.seed + 21));
+  Mlp sd = RandomMlp(2, 3, {5}, TimeInput::kNone, Activation::kTanh, static_cast<unsigned>(settings.seed + 22));
+  sd.output_activation = Activation::kSoftplus;
+  const auto m = std::make_shared<MlpDecoder>(mean);
+  const auto s = std::make_shared<MlpDecoder>(sd);
+  const auto mlp_decoder = std::make_shared<StackedDecoder>(m, s);
+  const auto mlp_metric = Wrap(wrap, std::make_shared<PullbackMetric>(mlp_decoder));
+  const TensorMetric mlp_christoffel(PullbackTensorField(mlp_decoder));
+
+  const int n_points = settings.level == "full" ? 100 : 25;
+  std::vector<Start> points;
+  for (int k = 0; k < n_points; ++k) points.push_back({Normal(rng, 2), Normal(rng, 2)});
+  auto flat = [](const MatrixXd& M) { return VectorXd(Eigen::Map<const VectorXd>(M.data(), M.size())); };
+  const double linear_m = WorstAgreement(n_points, [&](int k) {
+    const MatrixXd a = stochastic->Evaluate(points[k].z);
+    return std::pair{flat(a), flat(W.transpose() * W + C.transpose() * C)};
+  });
+  const double stacked_m = WorstAgreement(n_points, [&](int k) {
+    return std::pair{flat(stochastic->Evaluate(points[k].z)), flat(stacked.Evaluate(points[k].z))};
+  });
+  const double mlp_m = WorstAgreement(n_points, [&](int k) {
+    const MatrixXd Jm = m->Jacobian(points[k].z), Js = s->Jacobian(points[k].z);
+    return std::pair{flat(mlp_metric->Evaluate(points[k].z)), flat(Jm.transpose() * Jm + Js.transpose() * Js)};
+  });
+  const double mlp_acc = WorstAgreement(n_points, [&](int k) {
+    return std::pair{Acc(*mlp_metric, points[k].z, points[k].u), Acc(mlp_christoffel, points[k].z, points[k].u)};
+  });
+  const std::string where = " over " + std::to_string(n_points) + " random points; max-norm difference relative "
+                            "to max(1, |reference|)";
+  report.checks.push_back(MakeCheck("stochastic metric = W^T W + C^T C (linear mean and std)", "-", 0, linear_m,
+                                    "<=", kFormulaAgreement, "expected metric of mu = W z + c, sigma = C z + e" + where));
+  report.checks.push_back(MakeCheck("stochastic metric = pullback of the stacked linear map [W; C]", "-", 0,
+                                    stacked_m, "<=", kFormulaAgreement, "against PullbackMetric of [W; C] z + [c; e]" +
+                                    where));
+  report.checks.push_back(MakeCheck("stochastic MLP metric = J_mu^T J_mu + J_sigma^T J_sigma", "-", 0, mlp_m, "<=",
+                                    kFormulaAgreement, "MLP mean (tanh) and softplus std" + where));
+  report.checks.push_back(MakeCheck("stochastic MLP acceleration = Christoffel formula of the stacked map", "-", 0,
+                                    mlp_acc, "<=", kFormulaAgreement,
+                                    "cheap pullback acceleration against the general Christoffel formula" + where));
+
+  const int n = Count(settings);
+  std::vector<Pair> pairs;
+  std::vector<Start> starts;
+  for (int k = 0; k < n; ++k) {
+    Pair p{Normal(rng, 2), Normal(rng, 2), 0};
+    p.distance = LinearDistance(WC, p.z0, p.z1);
+    pairs.push_back(p);
+    // Exp-map starts near the origin with metric speed in [0.3, 1]: far out the tanh layers saturate and the
+    // metric becomes singular (which the engine reports, but that is not what this check is about).
+    const VectorXd z = Normal(rng, 2, 0.5), dir = Normal(rng, 2);
+    const double speed = std::uniform_real_distribution<double>(0.3, 1.0)(rng);
+    starts.push_back({z, dir * (speed / std::sqrt(dir.dot(mlp_metric->Evaluate(z) * dir)))});
+  }
+  ShootingSweep(report, *stochastic, pairs, "random pairs, d = ||[W; C] (z1 - z0)||");
+  ExpChecks(report, *mlp_metric, starts, "stochastic MLP decoder");
+}
+
+const std::vector<Spec>& Specs() {
+  static const std::vector<Spec> specs = {
+      {"GEO-linear", "geodesics of a linear decoder f = W z + c: straight lines, d = ||W (z1 - z0)||", RunLinear},
+      {"GEO-sphere",
+       "geodesics of the unit sphere (inverse stereographic projection): great circles, d = arccos <f(z0), f(z1)>; "
+       "near-antipodal pairs",
+       RunSphere},
+      {"GEO-fisher-rao",
+       "geodesics of the Fisher-Rao metric of univariate normals (mu, sigma): closed-form distance; sigma <= 0 "
+       "refused",
+       [](CaseReport& r, const Settings& s, const MetricWrapper& w) { RunHalfPlane(r, s, w, true); }},
+      {"GEO-poincare", "geodesics of the Poincare half-plane M = I / y^2: d = arccosh(1 + |dz|^2 / (2 y0 y1))",
+       [](CaseReport& r, const Settings& s, const MetricWrapper& w) { RunHalfPlane(r, s, w, false); }},
+      {"GEO-torus", "geodesics of a torus (R = 2, r = 0.7): meridian distances and the Clairaut invariant", RunTorus},
+      {"GEO-height-field",
+       "height field (Gaussian bump): pullback and Christoffel accelerations against the exact equation",
+       RunHeightField},
+      {"GEO-stochastic",
+       "expected metric of a stochastic decoder = pullback of the stacked map (mean, std); linear and MLP",
+       RunStochastic},
+  };
+  return specs;
+}
+
+class GeodesicCase : public Case {
+ public:
+  GeodesicCase(Spec spec, MetricWrapper wrap) : spec_(std::move(spec)), wrap_(std::move(wrap)) {}
+  std::string description() const override { return spec_.description; }
+  CaseReport Run(const Settings& settings) override {
+    CaseReport report;
+    report.name = spec_.name;
+    report.description = spec_.description;
+    spec_.run(report, settings, wrap_);
+    return report;
+  }
+
+ private:
+  Spec spec_;
+  MetricWrapper wrap_;
+};
+
+}  // namespace
+
+std::vector<std::string> GeodesicCaseNames() {
+  std::vector<std::string> names;
+  for (const auto& s : Specs()) names.push_back(s.name);
+  return names;
+}
+
+std::unique_ptr<Case> MakeGeodesicCase(const std::string& name, MetricWrapper wrap) {
+  for (const auto& s : Specs()) {
+    if (s.name == name) return std::make_unique<GeodesicCase>(s, std::move(wrap));
+  }
+  throw InputError(detail::UnknownTypeMessage("validate_cases", name, GeodesicCaseNames()));
+}
+
+void RegisterGeodesicCases(Registry<Case>& registry) {
+  for (const auto& s : Specs()) {
+    registry.Register(s.name, s.description, [name = s.name]() { return MakeGeodesicCase(name); });
+  }
+}
+
+}  // namespace pushpull::validation
