@@ -16,16 +16,8 @@
 using namespace pushpull;
 
 namespace {
-struct Run {
-  int code;
-  std::string out, err;
-};
-Run Cli(std::vector<std::string> args) {
-  args.insert(args.begin(), "pushpull");
-  std::ostringstream out, err;
-  const int code = cli::Main(args, out, err);
-  return {code, out.str(), err.str()};
-}
+using Run = pushpull::testing::CliRun;
+Run Cli(std::vector<std::string> args) { return pushpull::testing::RunCli(std::move(args)); }
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(help_and_version) {

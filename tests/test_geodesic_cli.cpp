@@ -18,16 +18,8 @@ using namespace pushpull;
 using Eigen::VectorXd;
 
 namespace {
-struct Run {
-  int code;
-  std::string out, err;
-};
-Run Cli(std::vector<std::string> args) {
-  args.insert(args.begin(), "pushpull");
-  std::ostringstream out, err;
-  const int code = cli::Main(args, out, err);
-  return {code, out.str(), err.str()};
-}
+using Run = pushpull::testing::CliRun;
+Run Cli(std::vector<std::string> args) { return pushpull::testing::RunCli(std::move(args)); }
 
 void WriteData(const std::string& file, const std::string& name, const std::vector<std::size_t>& shape,
                const std::vector<double>& data) {

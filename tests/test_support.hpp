@@ -4,7 +4,11 @@
 #include <hdf5.h>
 
 #include <initializer_list>
+#include <sstream>
 #include <string>
+#include <vector>
+
+#include "cli/commands.hpp"
 
 #include "pushpull/errors.hpp"
 
@@ -41,6 +45,18 @@ inline void RewriteStringAttribute(const std::string& file, const std::string& g
   H5Tclose(type);
   H5Gclose(g);
   H5Fclose(f);
+}
+
+// Runs the `pushpull` program in-process: `args` without the program name.
+struct CliRun {
+  int code;
+  std::string out, err;
+};
+inline CliRun RunCli(std::vector<std::string> args) {
+  args.insert(args.begin(), "pushpull");
+  std::ostringstream out, err;
+  const int code = cli::Main(args, out, err);
+  return {code, out.str(), err.str()};
 }
 
 }  // namespace pushpull::testing

@@ -276,21 +276,6 @@ RunOutcome Solve(const ClosedFormFlow& f, const VectorField& field, const Pushfo
   return out;
 }
 
-Check MakeCheck(std::string name, std::string method, double tol, double value, std::string relation,
-                double threshold, std::string detail) {
-  Check c;
-  c.name = std::move(name);
-  c.method = std::move(method);
-  c.tolerance = tol;
-  c.value = value;
-  c.relation = std::move(relation);
-  c.threshold = threshold;
-  // A non-finite value never passes: a validation that cannot fail is no validation.
-  c.passed = std::isfinite(value) && std::isfinite(threshold) &&
-             (c.relation == "<=" ? value <= threshold : value >= threshold);
-  c.detail = std::move(detail);
-  return c;
-}
 
 // Least-squares slope of log10(error) against log10(tolerance), over errors above round-off.
 std::pair<double, int> FitSlope(const std::vector<double>& tols, const std::vector<double>& errs, double floor) {

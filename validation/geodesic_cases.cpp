@@ -58,20 +58,6 @@ std::string Fmt(double v) {
   return s.str();
 }
 
-Check MakeCheck(std::string name, std::string method, double tol, double value, std::string relation,
-                double threshold, std::string detail) {
-  Check c;
-  c.name = std::move(name);
-  c.method = std::move(method);
-  c.tolerance = tol;
-  c.value = value;
-  c.relation = std::move(relation);
-  c.threshold = threshold;
-  c.passed = std::isfinite(value) && std::isfinite(threshold) &&
-             (c.relation == "<=" ? value <= threshold : value >= threshold);
-  c.detail = std::move(detail);
-  return c;
-}
 
 // The shooting solve at tolerance `tol` (as -geo_shoot_ode_rtol = tol, -geo_shoot_ode_atol = tol / 100,
 // -geo_shoot_bvp_tol = max(1000 tol, 1e-8)).

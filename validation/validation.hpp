@@ -52,6 +52,11 @@ struct Check {
   std::string detail;
 };
 
+// A check with its verdict: passes when `value relation threshold` holds ("<=" or ">="). A non-finite value or
+// threshold never passes: a validation that cannot fail is no validation. (Band checks set `passed` themselves.)
+Check MakeCheck(std::string name, std::string method, double tolerance, double value, std::string relation,
+                double threshold, std::string detail);
+
 struct CaseReport {
   std::string name;
   std::string description;
