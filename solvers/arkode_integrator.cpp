@@ -188,7 +188,7 @@ class ArkodeIntegrator : public OdeIntegrator {
           ERKStepGetNumSteps(mem, &steps);
           ERKStepGetLastStep(mem, &h);
         }
-        step_monitor({t, h, steps, implicit_ ? 5 : 5});
+        step_monitor({t, h, steps, 5});  // both methods are fifth order (embedded fourth)
       }
       while (output && next_output < output->times.size() &&
              direction * (t - output->times[next_output]) >= 0) {

@@ -374,11 +374,7 @@ std::int64_t OutputFile::EnsureGroup(std::string_view group_path) {
   std::string path(group_path);
   if (path.empty() || path == "/") return H5Gopen2(file_, "/", H5P_DEFAULT);
   if (path.front() != '/') path = "/" + path;
-  if (h5::PathExists(file_, path)) {
-    H5O_info_t info;
-    H5Oget_info_by_name2(file_, path.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT);
-    return H5Oopen(file_, path.c_str(), H5P_DEFAULT);
-  }
+  if (h5::PathExists(file_, path)) return H5Oopen(file_, path.c_str(), H5P_DEFAULT);
   Handle lcpl(H5Pcreate(H5P_LINK_CREATE));
   H5Pset_create_intermediate_group(lcpl.get(), 1);
   const hid_t g = H5Gcreate2(file_, path.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT);
