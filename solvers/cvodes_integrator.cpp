@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "block_linear_solver.hpp"
@@ -260,7 +261,10 @@ OdeStatus IntegrateVariational(OdeSystem& system, const OdeOptions& options, dou
   sundials::Vector yv = sundials::NewVector(n, ctx);
   std::copy(y, y + n, Data(yv.get()));
   UserData user{&system, std::vector<double>(static_cast<std::size_t>(n)), nullptr};
-  void* mem = CVodeCreate(CV_BDF, ctx.get());
+  // adams: fixed-point iteration for the states and the sensitivities (non-stiff systems such as geodesics: no
+  // Jacobians at all); anything else: BDF with Newton on the exact block Jacobians.
+  const bool adams = options.type == "adams";
+  void* mem = CVodeCreate(adams ? CV_ADAMS : CV_BDF, ctx.get());
   struct MemFree {
     void* mem;
     ~MemFree() { CVodeFree(&mem); }
@@ -270,15 +274,28 @@ OdeStatus IntegrateVariational(OdeSystem& system, const OdeOptions& options, dou
     if (message) *message = "CVodeInit failed";
     return OdeStatus::kOtherFailure;
   }
-  OdeOptions bdf_options = options;
-  bdf_options.max_order = std::min(options.max_order, 5);
-  ConfigureSteps(mem, bdf_options, t0, t1, scale);
+  OdeOptions method_options = options;
+  if (!adams) method_options.max_order = std::min(options.max_order, 5);
+  ConfigureSteps(mem, method_options, t0, t1, scale);
   CVodeSetUserData(mem, &user);
-  sundials::BlockJacobiPreconditioner preconditioner(system, false, st);
-  user.preconditioner = &preconditioner;
-  sundials::LinearSolver linear_solver = sundials::MakeBlockDiagonalSolver(ctx, st);
-  CVodeSetLinearSolver(mem, linear_solver.get(), nullptr);
-  CVodeSetPreconditioner(mem, PrecSetup, PrecSolve);
+  std::unique_ptr<sundials::BlockJacobiPreconditioner> preconditioner;
+  sundials::LinearSolver linear_solver;
+  struct NlsFree {
+    SUNNonlinearSolver s = nullptr;
+    ~NlsFree() {
+      if (s) SUNNonlinSolFree(s);
+    }
+  } state_nls, sens_nls;
+  if (adams) {
+    state_nls.s = SUNNonlinSol_FixedPoint(yv.get(), 0, ctx.get());
+    CVodeSetNonlinearSolver(mem, state_nls.s);
+  } else {
+    preconditioner = std::make_unique<sundials::BlockJacobiPreconditioner>(system, false, st);
+    user.preconditioner = preconditioner.get();
+    linear_solver = sundials::MakeBlockDiagonalSolver(ctx, st);
+    CVodeSetLinearSolver(mem, linear_solver.get(), nullptr);
+    CVodeSetPreconditioner(mem, PrecSetup, PrecSolve);
+  }
 
   N_Vector* yS = N_VCloneVectorArray(num_directions, yv.get());
   struct ArrayFree {
@@ -289,7 +306,14 @@ OdeStatus IntegrateVariational(OdeSystem& system, const OdeOptions& options, dou
   for (int j = 0; j < num_directions; ++j) {
     std::copy(S + static_cast<std::size_t>(j) * n, S + static_cast<std::size_t>(j + 1) * n, Data(yS[j]));
   }
-  CVodeSensInit(mem, num_directions, CV_STAGGERED, SensRhs, yS);
+  if (adams) {
+    // States and sensitivities corrected together by one fixed-point iteration.
+    CVodeSensInit(mem, num_directions, CV_SIMULTANEOUS, SensRhs, yS);
+    sens_nls.s = SUNNonlinSol_FixedPointSens(num_directions + 1, yv.get(), 0, ctx.get());
+    CVodeSetNonlinearSolverSensSim(mem, sens_nls.s);
+  } else {
+    CVodeSensInit(mem, num_directions, CV_STAGGERED, SensRhs, yS);
+  }
   CVodeSensEEtolerances(mem);
   CVodeSetSensErrCon(mem, SUNTRUE);
   double t = t0;

@@ -51,11 +51,13 @@ class GeodesicSystem : public OdeSystem {
   int Rhs(double, const double* y, double* ydot, double* qdot) override {
     const Eigen::Map<const VectorXd> g(y, d_), v(y + d_, d_);
     VectorXd a;
-    if (!metric_.Acceleration(g, v, &a, &failure_)) return 1;  // recoverable: a smaller step may stay inside
+    double s2 = 0;
+    // recoverable failures: a smaller step may stay inside the domain
+    if (!qdot && !metric_.Acceleration(g, v, &a, &failure_)) return 1;
+    if (qdot && !metric_.AccelerationAndSpeed(g, v, &a, &s2, &failure_)) return 1;
     Eigen::Map<VectorXd>(ydot, d_) = v;
     Eigen::Map<VectorXd>(ydot + d_, d_) = a;
     if (qdot) {
-      const double s2 = v.dot(metric_.Evaluate(g) * v);
       if (!std::isfinite(s2)) {
         failure_ = "non-finite speed along the geodesic at z = " + FormatPoint(g);
         return 1;
@@ -185,11 +187,16 @@ ExpMapResult ExpMap(const Metric& metric, const VectorXd& z, const VectorXd& u, 
   return r;
 }
 
-ExpMapResult ExpMapWithJacobian(const Metric& metric, const VectorXd& z, const VectorXd& u,
-                                const GeodesicOptions& options) {
+namespace {
+
+// The flow over [0, 1] with the sensitivities of the end state to the initial state along the unit directions
+// e_k, k = first_direction .. 2d - 1 (d: the velocity directions only; 0: the whole state).
+ExpMapResult FlowWithJacobian(const Metric& metric, const VectorXd& z, const VectorXd& u,
+                              const GeodesicOptions& options, int first_direction, bool full_state) {
   CheckInput(metric, z, u, options);
   const int d = metric.dim();
   const int n = 2 * d;
+  const std::size_t un = static_cast<std::size_t>(n);
   ExpMapResult r;
   std::string why;
   if (!metric.InDomain(z, &why)) {
@@ -197,35 +204,54 @@ ExpMapResult ExpMapWithJacobian(const Metric& metric, const VectorXd& z, const V
     r.message = "start point outside the domain: " + why;
     return r;
   }
+  if (!u.allFinite()) {
+    r.status = GeodesicStatus::kOutsideDomain;
+    r.message = "non-finite initial velocity u = " + FormatPoint(u);
+    return r;
+  }
   if (!metric.HasAccelerationTangent()) {
     r.status = GeodesicStatus::kIntegrationFailure;
-    r.message = "the metric cannot differentiate its geodesic acceleration, so d g(1)/d u is unavailable";
+    r.message = "the metric cannot differentiate its geodesic acceleration, so the Jacobian of the geodesic flow "
+                "is unavailable";
     return r;
   }
   r.initial_speed2 = u.dot(metric.Evaluate(z) * u);
   GeodesicSystem system(metric);
-  std::vector<double> y(static_cast<std::size_t>(n));
+  std::vector<double> y(un);
   Eigen::Map<VectorXd>(y.data(), d) = z;
   Eigen::Map<VectorXd>(y.data() + d, d) = u;
-  // Direction j: S(0) = [0; e_j].
-  std::vector<double> S(static_cast<std::size_t>(n) * static_cast<std::size_t>(d), 0.0);
-  for (int j = 0; j < d; ++j) S[static_cast<std::size_t>(j) * static_cast<std::size_t>(n) + static_cast<std::size_t>(d + j)] = 1.0;
+  const int m = n - first_direction;  // number of directions
+  std::vector<double> S(un * static_cast<std::size_t>(m), 0.0);
+  for (int j = 0; j < m; ++j) S[static_cast<std::size_t>(j) * un + static_cast<std::size_t>(first_direction + j)] = 1.0;
   std::string message;
-  const OdeStatus s = IntegrateVariational(system, options.ode, 0.0, 1.0, y.data(), d, S.data(), &r.stats, &message);
+  const OdeStatus s = IntegrateVariational(system, options.ode, 0.0, 1.0, y.data(), m, S.data(), &r.stats, &message);
   if (s != OdeStatus::kSuccess) {
     Fail(&r, message, s, system);
     return r;
   }
   r.end_point = Eigen::Map<const VectorXd>(y.data(), d);
   r.end_velocity = Eigen::Map<const VectorXd>(y.data() + d, d);
-  r.end_jacobian.resize(d, d);
-  for (int j = 0; j < d; ++j) {
-    for (int i = 0; i < d; ++i) r.end_jacobian(i, j) = S[static_cast<std::size_t>(j) * static_cast<std::size_t>(n) + static_cast<std::size_t>(i)];
+  const int rows = full_state ? n : d;
+  r.end_jacobian.resize(rows, m);
+  for (int j = 0; j < m; ++j) {
+    for (int i = 0; i < rows; ++i) r.end_jacobian(i, j) = S[static_cast<std::size_t>(j) * un + static_cast<std::size_t>(i)];
   }
   r.energy = r.initial_speed2;
   r.length = std::sqrt(std::max(r.initial_speed2, 0.0));
   r.speed_drift = std::abs(r.end_velocity.dot(metric.Evaluate(r.end_point) * r.end_velocity) - r.initial_speed2);
   return r;
+}
+
+}  // namespace
+
+ExpMapResult ExpMapWithJacobian(const Metric& metric, const VectorXd& z, const VectorXd& u,
+                                const GeodesicOptions& options) {
+  return FlowWithJacobian(metric, z, u, options, metric.dim(), false);
+}
+
+ExpMapResult ExpMapWithStateJacobian(const Metric& metric, const VectorXd& z, const VectorXd& u,
+                                     const GeodesicOptions& options) {
+  return FlowWithJacobian(metric, z, u, options, 0, true);
 }
 
 }  // namespace pushpull

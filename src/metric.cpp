@@ -1,7 +1,5 @@
-// Pullback and tensor metrics, the MLP decoder with analytic forward-over-forward derivatives, stacked decoders.
+// Pullback and tensor metrics, stacked decoders. (MlpDecoder's passes are in src/mlp_decoder.cpp.)
 #include "pushpull/metric.hpp"
-
-#include <ceres/jet.h>
 
 #include <Eigen/Cholesky>
 #include <Eigen/Dense>
@@ -34,6 +32,18 @@ bool Decoder::InDomain(const VectorXd& z, std::string* why) const {
   return true;
 }
 
+void Decoder::JacobianAndSecond(const VectorXd& z, const VectorXd& u, MatrixXd* J, VectorXd* f2) const {
+  if (J) *J = Jacobian(z);
+  if (f2) *f2 = SecondDirectional(z, u);
+}
+
+bool Metric::AccelerationAndSpeed(const VectorXd& z, const VectorXd& u, VectorXd* acc, double* speed2,
+                                  std::string* why) const {
+  if (!Acceleration(z, u, acc, why)) return false;
+  if (speed2) *speed2 = u.dot(Evaluate(z) * u);
+  return true;
+}
+
 bool Metric::InDomain(const VectorXd& z, std::string* why) const {
   if (!z.allFinite()) {
     if (why) *why = "non-finite point z = " + FormatPoint(z);
@@ -57,7 +67,8 @@ void MetricTensorField::SecondDerivatives(const VectorXd&, const VectorXd&, Matr
 namespace {
 
 // Cholesky factorisation of M with a check for a non-finite, indefinite or numerically singular metric.
-bool Factor(const MatrixXd& M, const VectorXd& z, Eigen::LLT<MatrixXd>* llt, std::string* why) {
+template <class Mat>
+bool Factor(const Mat& M, const VectorXd& z, Eigen::LLT<Mat>* llt, std::string* why) {
   if (!M.allFinite()) {
     if (why) *why = "non-finite metric at z = " + FormatPoint(z);
     return false;
@@ -74,168 +85,7 @@ bool Factor(const MatrixXd& M, const VectorXd& z, Eigen::LLT<MatrixXd>* llt, std
   return true;
 }
 
-// ---- MLP forward-over-forward ------------------------------------------------------------------------------
-template <class T>
-using Vec = Eigen::Matrix<T, Eigen::Dynamic, 1>;
-template <class T>
-using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
-
-// s(x), s'(x), s''(x).
-template <class T>
-void Activate(Activation a, const T& x, T* s, T* s1, T* s2) {
-  using std::exp;
-  using std::log1p;
-  using std::tanh;
-  switch (a) {
-    case Activation::kTanh: {
-      const T t = tanh(x);
-      *s = t;
-      *s1 = T(1.0) - t * t;
-      *s2 = T(-2.0) * t * (*s1);
-      return;
-    }
-    case Activation::kSigmoid:
-    case Activation::kSilu:
-    case Activation::kSoftplus: {
-      // sigmoid from exp(-|x|) for stability
-      const bool nonneg = x >= T(0.0);
-      const T e = exp(nonneg ? -x : x);
-      const T p = nonneg ? T(1.0) / (T(1.0) + e) : e / (T(1.0) + e);  // sigmoid(x)
-      const T q = T(1.0) - p;
-      const T pq = p * q;
-      if (a == Activation::kSigmoid) {
-        *s = p;
-        *s1 = pq;
-        *s2 = pq * (T(1.0) - T(2.0) * p);
-      } else if (a == Activation::kSilu) {
-        *s = x * p;
-        *s1 = p * (T(1.0) + x * q);
-        *s2 = pq * (T(2.0) + x * (T(1.0) - T(2.0) * p));
-      } else {
-        *s = log1p(e) + (nonneg ? x : T(0.0));
-        *s1 = p;
-        *s2 = pq;
-      }
-      return;
-    }
-    case Activation::kElu: {
-      if (x > T(0.0)) {
-        *s = x;
-        *s1 = T(1.0);
-        *s2 = T(0.0);
-      } else {
-        const T e = exp(x);
-        *s = e - T(1.0);
-        *s1 = e;
-        *s2 = e;
-      }
-      return;
-    }
-    case Activation::kIdentity:
-      *s = x;
-      *s1 = T(1.0);
-      *s2 = T(0.0);
-      return;
-  }
-}
-
-// Value h, first directional derivatives H1 along the columns of [I_d, u] and the second directional derivative
-// h2 = f''[u, u].
-template <class T>
-void Propagate(const Mlp& mlp, const Vec<T>& z, const Vec<T>& u, Vec<T>* h_out, Mat<T>* J_out, Vec<T>* f2_out) {
-  const Eigen::Index d = z.size();
-  Vec<T> h = z;
-  Mat<T> H1(d, d + 1);
-  H1.leftCols(d).setIdentity();
-  H1.col(d) = u;
-  Vec<T> h2 = Vec<T>::Zero(d);
-  const int L = mlp.num_layers();
-  for (int k = 0; k < L; ++k) {
-    const MlpLayer& layer = mlp.layers[static_cast<std::size_t>(k)];
-    const Mat<T> W = layer.W.cast<T>();
-    const Vec<T> a = W * h + layer.b.cast<T>();
-    const Mat<T> A1 = W * H1;
-    const Vec<T> a2 = W * h2;
-    const Activation act = k + 1 == L ? mlp.output_activation : mlp.activation;
-    h.resize(a.size());
-    H1.resize(A1.rows(), A1.cols());
-    h2.resize(a.size());
-    for (Eigen::Index i = 0; i < a.size(); ++i) {
-      T s(0.0), s1(0.0), s2(0.0);
-      Activate(act, a[i], &s, &s1, &s2);
-      h[i] = s;
-      H1.row(i) = s1 * A1.row(i);
-      const T ai = A1(i, d);
-      h2[i] = s2 * ai * ai + s1 * a2[i];
-    }
-  }
-  if (h_out) *h_out = h;
-  if (J_out) *J_out = H1.leftCols(d);
-  if (f2_out) *f2_out = h2;
-}
-
-using Jet1 = ceres::Jet<double, 1>;
-
-Vec<Jet1> MakeJets(const VectorXd& a, const VectorXd& da) {
-  Vec<Jet1> x(a.size());
-  for (Eigen::Index i = 0; i < a.size(); ++i) {
-    x[i].a = a[i];
-    x[i].v[0] = da[i];
-  }
-  return x;
-}
-
-void CheckPoint(const VectorXd& z, int d, const char* what) {
-  if (z.size() != d) {
-    throw InputError(std::string(what) + ": point of dimension " + std::to_string(z.size()) + ", expected " +
-                     std::to_string(d));
-  }
-}
-
 }  // namespace
-
-// ---- MlpDecoder ----------------------------------------------------------------------------------------------
-
-MlpDecoder::MlpDecoder(Mlp mlp) : mlp_(std::move(mlp)) {
-  if (mlp_.time_input != TimeInput::kNone) {
-    throw InputError(mlp_.source + ": a decoder needs time_input none, got " + ToString(mlp_.time_input));
-  }
-  if (mlp_.num_layers() < 1) throw InputError(mlp_.source + ": a decoder needs at least one layer");
-}
-
-VectorXd MlpDecoder::Value(const VectorXd& z) const {
-  CheckPoint(z, input_dim(), "MlpDecoder::Value");
-  VectorXd h;
-  Propagate<double>(mlp_, z, VectorXd::Zero(z.size()), &h, nullptr, nullptr);
-  return h;
-}
-
-MatrixXd MlpDecoder::Jacobian(const VectorXd& z) const {
-  CheckPoint(z, input_dim(), "MlpDecoder::Jacobian");
-  MatrixXd J;
-  Propagate<double>(mlp_, z, VectorXd::Zero(z.size()), nullptr, &J, nullptr);
-  return J;
-}
-
-VectorXd MlpDecoder::SecondDirectional(const VectorXd& z, const VectorXd& u) const {
-  CheckPoint(z, input_dim(), "MlpDecoder::SecondDirectional");
-  VectorXd f2;
-  Propagate<double>(mlp_, z, u, nullptr, nullptr, &f2);
-  return f2;
-}
-
-void MlpDecoder::Tangents(const VectorXd& z, const VectorXd& u, const VectorXd& dz, const VectorXd& du,
-                          MatrixXd* J, MatrixXd* dJ, VectorXd* f2, VectorXd* df2) const {
-  CheckPoint(z, input_dim(), "MlpDecoder::Tangents");
-  // One further forward-mode pass: the same propagation on dual numbers carrying d/ds along (z + s dz, u + s du).
-  Mat<Jet1> Jj;
-  Vec<Jet1> f2j;
-  Propagate<Jet1>(mlp_, MakeJets(z, dz), MakeJets(u, du), nullptr, &Jj, &f2j);
-  if (J) *J = Jj.unaryExpr([](const Jet1& x) { return x.a; });
-  if (dJ) *dJ = Jj.unaryExpr([](const Jet1& x) { return x.v[0]; });
-  if (f2) *f2 = f2j.unaryExpr([](const Jet1& x) { return x.a; });
-  if (df2) *df2 = f2j.unaryExpr([](const Jet1& x) { return x.v[0]; });
-}
 
 // ---- StackedDecoder ------------------------------------------------------------------------------------------
 
@@ -260,6 +110,14 @@ VectorXd StackedDecoder::Value(const VectorXd& z) const { return VStack(mean_->V
 MatrixXd StackedDecoder::Jacobian(const VectorXd& z) const { return VStack(mean_->Jacobian(z), std_->Jacobian(z)); }
 VectorXd StackedDecoder::SecondDirectional(const VectorXd& z, const VectorXd& u) const {
   return VStack(mean_->SecondDirectional(z, u), std_->SecondDirectional(z, u));
+}
+void StackedDecoder::JacobianAndSecond(const VectorXd& z, const VectorXd& u, MatrixXd* J, VectorXd* f2) const {
+  MatrixXd J1, J2;
+  VectorXd a1, a2;
+  mean_->JacobianAndSecond(z, u, J ? &J1 : nullptr, f2 ? &a1 : nullptr);
+  std_->JacobianAndSecond(z, u, J ? &J2 : nullptr, f2 ? &a2 : nullptr);
+  if (J) *J = VStack(J1, J2);
+  if (f2) *f2 = VStack(a1, a2);
 }
 void StackedDecoder::Tangents(const VectorXd& z, const VectorXd& u, const VectorXd& dz, const VectorXd& du,
                               MatrixXd* J, MatrixXd* dJ, VectorXd* f2, VectorXd* df2) const {
@@ -294,21 +152,119 @@ PullbackMetric::PullbackMetric(std::shared_ptr<const Decoder> decoder) : decoder
   if (!decoder_) throw InputError("PullbackMetric: null decoder");
 }
 
+namespace {
+
+// Metric-sized (d x d) matrices and vectors: on the stack up to d = kSmallDim (no heap allocation in the geodesic
+// right-hand side), heap-allocated beyond.
+constexpr int kSmallDim = 16;
+using SmallMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, 0, kSmallDim, kSmallDim>;
+using SmallVec = Eigen::Matrix<double, Eigen::Dynamic, 1, 0, kSmallDim, 1>;
+
+// Decoder outputs reused between calls on one thread (same sizes every call: no allocation after the first).
+// Only the PullbackMetric methods below use it, and none of them is re-entered while it holds it.
+struct PullbackScratch {
+  MatrixXd J, dJ;
+  VectorXd f2, df2, Ju;
+};
+PullbackScratch& ThreadPullbackScratch() {
+  thread_local PullbackScratch scratch;
+  return scratch;
+}
+
+// G = A^T B (A, B: D x d, d << D) by column dot products: Eigen's GEMM would spend longer packing A and B than
+// multiplying.
+template <class Mat>
+void CrossGram(const MatrixXd& A, const MatrixXd& B, Mat* G) {
+  G->resize(A.cols(), B.cols());
+  for (Eigen::Index j = 0; j < B.cols(); ++j) {
+    for (Eigen::Index i = 0; i < A.cols(); ++i) (*G)(i, j) = A.col(i).dot(B.col(j));
+  }
+}
+
+// M = J^T J (symmetric: the lower triangle is computed and mirrored).
+template <class Mat>
+void Gram(const MatrixXd& J, Mat* M) {
+  M->resize(J.cols(), J.cols());
+  for (Eigen::Index j = 0; j < J.cols(); ++j) {
+    for (Eigen::Index i = j; i < J.cols(); ++i) (*M)(i, j) = (*M)(j, i) = J.col(i).dot(J.col(j));
+  }
+}
+
+bool NonFiniteAcceleration(const VectorXd& z, std::string* why) {
+  if (why) *why = "non-finite geodesic acceleration at z = " + FormatPoint(z);
+  return false;
+}
+
+// a = -M^{-1} J^T f2 with M = J^T J.
+template <class Mat, class Vec>
+bool PullbackAccelerationImpl(const MatrixXd& J, const VectorXd& f2, const VectorXd& z, VectorXd* acc,
+                              std::string* why) {
+  Mat M;
+  Gram(J, &M);
+  Eigen::LLT<Mat> llt;
+  if (!Factor(M, z, &llt, why)) return false;
+  Vec a(J.cols());
+  a.noalias() = J.transpose() * f2;
+  llt.solveInPlace(a);
+  if (!a.allFinite()) return NonFiniteAcceleration(z, why);
+  *acc = -a;
+  return true;
+}
+
+// M a = -J^T f2 differentiated along (dz, du): dM a + M da = -(dJ^T f2 + J^T df2), dM = dJ^T J + J^T dJ.
+template <class Mat, class Vec>
+bool PullbackAccelerationTangentImpl(const PullbackScratch& t, const VectorXd& z, VectorXd* acc, VectorXd* dacc,
+                                     std::string* why) {
+  const Eigen::Index d = t.J.cols();
+  Mat M, G;
+  Gram(t.J, &M);
+  Eigen::LLT<Mat> llt;
+  if (!Factor(M, z, &llt, why)) return false;
+  CrossGram(t.J, t.dJ, &G);  // dM = G + G^T
+  Vec a(d), r(d);
+  a.noalias() = -(t.J.transpose() * t.f2);
+  llt.solveInPlace(a);
+  r.noalias() = t.dJ.transpose() * t.f2;
+  r.noalias() += t.J.transpose() * t.df2;
+  r.noalias() += G * a;
+  r.noalias() += G.transpose() * a;
+  llt.solveInPlace(r);
+  if (!a.allFinite() || !r.allFinite()) return NonFiniteAcceleration(z, why);
+  *acc = a;
+  *dacc = -r;
+  return true;
+}
+
+bool PullbackAcceleration(const MatrixXd& J, const VectorXd& f2, const VectorXd& z, VectorXd* acc,
+                          std::string* why) {
+  if (J.cols() <= kSmallDim) return PullbackAccelerationImpl<SmallMat, SmallVec>(J, f2, z, acc, why);
+  return PullbackAccelerationImpl<MatrixXd, VectorXd>(J, f2, z, acc, why);
+}
+
+}  // namespace
+
 MatrixXd PullbackMetric::Evaluate(const VectorXd& z) const {
-  const MatrixXd J = decoder_->Jacobian(z);
-  return J.transpose() * J;
+  MatrixXd M;
+  Gram(decoder_->Jacobian(z), &M);
+  return M;
 }
 
 bool PullbackMetric::Acceleration(const VectorXd& z, const VectorXd& u, VectorXd* acc, std::string* why) const {
   if (!decoder_->InDomain(z, why)) return false;
-  const MatrixXd J = decoder_->Jacobian(z);
-  const VectorXd f2 = decoder_->SecondDirectional(z, u);
-  Eigen::LLT<MatrixXd> llt;
-  if (!Factor(J.transpose() * J, z, &llt, why)) return false;
-  *acc = -llt.solve(J.transpose() * f2);
-  if (!acc->allFinite()) {
-    if (why) *why = "non-finite geodesic acceleration at z = " + FormatPoint(z);
-    return false;
+  PullbackScratch& t = ThreadPullbackScratch();
+  decoder_->JacobianAndSecond(z, u, &t.J, &t.f2);
+  return PullbackAcceleration(t.J, t.f2, z, acc, why);
+}
+
+bool PullbackMetric::AccelerationAndSpeed(const VectorXd& z, const VectorXd& u, VectorXd* acc, double* speed2,
+                                          std::string* why) const {
+  if (!decoder_->InDomain(z, why)) return false;
+  PullbackScratch& t = ThreadPullbackScratch();
+  decoder_->JacobianAndSecond(z, u, &t.J, &t.f2);
+  if (!PullbackAcceleration(t.J, t.f2, z, acc, why)) return false;
+  if (speed2) {
+    t.Ju.noalias() = t.J * u;
+    *speed2 = t.Ju.squaredNorm();
   }
   return true;
 }
@@ -316,22 +272,10 @@ bool PullbackMetric::Acceleration(const VectorXd& z, const VectorXd& u, VectorXd
 bool PullbackMetric::AccelerationTangent(const VectorXd& z, const VectorXd& u, const VectorXd& dz,
                                          const VectorXd& du, VectorXd* acc, VectorXd* dacc, std::string* why) const {
   if (!decoder_->InDomain(z, why)) return false;
-  MatrixXd J, dJ;
-  VectorXd f2, df2;
-  decoder_->Tangents(z, u, dz, du, &J, &dJ, &f2, &df2);
-  Eigen::LLT<MatrixXd> llt;
-  if (!Factor(J.transpose() * J, z, &llt, why)) return false;
-  // M a = -J^T f2  =>  dM a + M da = -(dJ^T f2 + J^T df2).
-  const MatrixXd dM = dJ.transpose() * J + J.transpose() * dJ;
-  const VectorXd a = -llt.solve(J.transpose() * f2);
-  const VectorXd da = -llt.solve(dJ.transpose() * f2 + J.transpose() * df2 + dM * a);
-  if (!a.allFinite() || !da.allFinite()) {
-    if (why) *why = "non-finite geodesic acceleration at z = " + FormatPoint(z);
-    return false;
-  }
-  *acc = a;
-  *dacc = da;
-  return true;
+  PullbackScratch& t = ThreadPullbackScratch();
+  decoder_->Tangents(z, u, dz, du, &t.J, &t.dJ, &t.f2, &t.df2);
+  if (t.J.cols() <= kSmallDim) return PullbackAccelerationTangentImpl<SmallMat, SmallVec>(t, z, acc, dacc, why);
+  return PullbackAccelerationTangentImpl<MatrixXd, VectorXd>(t, z, acc, dacc, why);
 }
 
 // ---- TensorMetric --------------------------------------------------------------------------------------------

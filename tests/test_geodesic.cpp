@@ -13,6 +13,7 @@
 
 #include "pushpull/errors.hpp"
 #include "pushpull/geodesic.hpp"
+#include "pushpull/log_map.hpp"
 #include "pushpull/metric.hpp"
 #include "pushpull/mlp.hpp"
 #include "pushpull/options.hpp"
@@ -46,10 +47,11 @@ GeodesicOptions Tol(double rtol) {
   return o;
 }
 
-ShootingOptions ShootTol(double rtol) {
-  ShootingOptions s;
-  s.geodesic = Tol(rtol);
-  s.bvp_tol = std::max(1e3 * rtol, 1e-8);
+LogMapOptions ShootTol(double rtol) {
+  LogMapOptions s;
+  s.shots.ode.rtol = rtol;
+  s.shots.ode.atol = rtol * 1e-2;
+  s.tol = std::max(1e3 * rtol, 1e-8);
   return s;
 }
 
@@ -121,21 +123,21 @@ std::vector<Case> ClosedFormCases() {
 
 BOOST_AUTO_TEST_CASE(options_defaults_and_prefixes) {
   BOOST_TEST(GeodesicOptions().Validate().empty());
-  BOOST_TEST(ShootingOptions().Validate().empty());
+  BOOST_TEST(LogMapOptions().Validate().empty());
   OptionsDatabase db;
   db.Set("geo_ode_rtol", "1e-9");
-  db.Set("geo_shoot_bvp_tol", "1e-5");
-  db.Set("geo_shoot_ode_atol", "1e-12");
+  db.Set("bvp_tol", "1e-5");
+  db.Set("bvp_ode_atol", "1e-12");
   GeodesicOptions g;
   g.SetFromOptions(db);
-  ShootingOptions s;
+  LogMapOptions s;
   s.SetFromOptions(db);
   BOOST_TEST(g.ode.rtol == 1e-9);
-  BOOST_TEST(s.bvp_tol == 1e-5);
-  BOOST_TEST(s.geodesic.ode.atol == 1e-12);
+  BOOST_TEST(s.tol == 1e-5);
+  BOOST_TEST(s.shots.ode.atol == 1e-12);
   db.CheckAllUsed();
-  ShootingOptions bad;
-  bad.bvp_tol = -1;
+  LogMapOptions bad;
+  bad.tol = -1;
   BOOST_TEST(bad.Validate().find("bvp_tol") != std::string::npos);
 }
 
@@ -351,7 +353,7 @@ BOOST_AUTO_TEST_CASE(fisher_rao_refuses_nonpositive_sigma) {
   BOOST_TEST(!r.usable());
   BOOST_TEST((r.status == GeodesicStatus::kOutsideDomain));
   BOOST_TEST(r.message.find("(0.5, -0.25)") != std::string::npos, r.message);
-  const LogMapResult l = LogMap(metric, V({0.0, 1.0}), V({0.3, -2.0}), ShootingOptions());
+  const LogMapResult l = LogMap(metric, V({0.0, 1.0}), V({0.3, -2.0}), LogMapOptions());
   BOOST_TEST((l.status == GeodesicStatus::kOutsideDomain));
   BOOST_TEST(l.message.find("(0.3, -2)") != std::string::npos, l.message);
   // The vertical geodesic through (0, s0) with velocity (0, -v s0): s(t) = s0 exp(-v t) approaches sigma = 0 but
@@ -457,12 +459,13 @@ BOOST_AUTO_TEST_CASE(read_decoder_from_model_file) {
 BOOST_AUTO_TEST_CASE(shooting_failures_are_statuses) {
   // Too few iterations for a curved problem: not converged, with the reason and the option to change.
   const TensorMetric poincare(MakePoincareHalfPlaneField());
-  ShootingOptions few = ShootTol(1e-8);
+  LogMapOptions few = ShootTol(1e-8);
   few.max_iterations = 1;
+  few.fallback = false;
   const LogMapResult l = LogMap(poincare, V({-1.0, 0.5}), V({1.0, 1.5}), few);
   BOOST_TEST((l.status == GeodesicStatus::kNotConverged), ToString(l.status) << ": " << l.message);
   BOOST_TEST(l.message.find("bvp_tol") != std::string::npos, l.message);
-  BOOST_TEST(l.endpoint_error > few.bvp_tol);
+  BOOST_TEST(l.endpoint_error > few.tol);
   // A metric that cannot differentiate its acceleration has no shooting Jacobian: reported, not thrown.
   const TensorMetric no_tangent(PullbackTensorField(MakeGaussianBumpDecoder(0.5)));
   const LogMapResult n = LogMap(no_tangent, V({0.0, 0.0}), V({1.0, 0.5}), ShootTol(1e-8));
@@ -472,4 +475,208 @@ BOOST_AUTO_TEST_CASE(shooting_failures_are_statuses) {
   // Its exponential map still works with the Jacobian-free default integrator (Adams).
   const ExpMapResult e = ExpMap(no_tangent, V({0.0, 0.0}), V({1.0, 0.5}), Tol(1e-8));
   BOOST_TEST(e.usable(), e.message);
+}
+
+BOOST_AUTO_TEST_CASE(mlp_decoder_every_activation_matches_autodiff_reference) {
+  // Every activation as hidden and as output activation, against the nested-dual reference. The widths (11, 40, 19,
+  // output 5) exercise every row blocking of the layer product (4, 2 and 1 SIMD packets and leftover rows).
+  const std::vector<Activation> acts = {Activation::kTanh, Activation::kSoftplus, Activation::kElu,
+                                        Activation::kSilu, Activation::kSigmoid, Activation::kIdentity};
+  std::uint64_t state = 12345;
+  auto uniform = [&state]() {  // deterministic, in [-1, 1)
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<double>(state >> 11) * 0x1.0p-52 - 1.0;
+  };
+  auto random_vector = [&uniform](int n, double scale) {
+    VectorXd x(n);
+    for (int i = 0; i < n; ++i) x[i] = scale * uniform();
+    return x;
+  };
+  double worst_tangent = 0;
+  for (std::size_t i = 0; i < acts.size(); ++i) {
+    for (std::size_t o = 0; o < acts.size(); ++o) {
+      Mlp mlp = RandomMlp(3, 5, {11, 40, 19}, TimeInput::kNone, acts[i], 100u + static_cast<unsigned>(7 * i + o), 0.9);
+      mlp.output_activation = acts[o];
+      const MlpDecoder dec(mlp);
+      const auto ref = MakeAutodiffReferenceDecoder(mlp);
+      BOOST_TEST_CONTEXT("hidden " << ToString(acts[i]) << ", output " << ToString(acts[o])) {
+        for (int trial = 0; trial < 3; ++trial) {
+          const VectorXd z = random_vector(3, 1.5), u = random_vector(3, 1.0);
+          const VectorXd dz = random_vector(3, 1.0), du = random_vector(3, 1.0);
+          BOOST_TEST(MaxRel(dec.Value(z), ref->Value(z)) < 1e-13);
+          const MatrixXd J = dec.Jacobian(z);
+          const VectorXd f2 = dec.SecondDirectional(z, u);
+          BOOST_TEST(MaxRel(J, ref->Jacobian(z)) < 1e-13);
+          BOOST_TEST(MaxRel(f2, ref->SecondDirectional(z, u)) < 1e-12);
+          // One pass for both, as the separate calls.
+          MatrixXd J2;
+          VectorXd f22;
+          dec.JacobianAndSecond(z, u, &J2, &f22);
+          BOOST_TEST(MaxRel(J2, J) < 1e-15);
+          BOOST_TEST(MaxRel(f22, f2) < 1e-14);
+          // The tangent pass (third derivatives of the activations) against the nested duals.
+          MatrixXd Jt, dJ, Jr, dJr;
+          VectorXd f2t, df2, f2r, df2r;
+          dec.Tangents(z, u, dz, du, &Jt, &dJ, &f2t, &df2);
+          ref->Tangents(z, u, dz, du, &Jr, &dJr, &f2r, &df2r);
+          BOOST_TEST(MaxRel(Jt, J) < 1e-15);
+          BOOST_TEST(MaxRel(f2t, f2) < 1e-14);
+          BOOST_TEST(MaxRel(dJ, dJr) < 1e-12);
+          BOOST_TEST(MaxRel(df2, df2r) < 1e-12);
+          worst_tangent = std::max({worst_tangent, MaxRel(dJ, dJr), MaxRel(df2, df2r)});
+          // Null outputs are allowed.
+          MatrixXd dJ_only;
+          dec.Tangents(z, u, dz, du, nullptr, &dJ_only, nullptr, nullptr);
+          BOOST_TEST(MaxRel(dJ_only, dJ) == 0.0);
+        }
+      }
+    }
+  }
+  std::cout << "MlpDecoder tangents vs nested duals, all activation pairs: max rel error " << worst_tangent << "\n";
+  // Dimension and shape errors are reported, not undefined behaviour.
+  Mlp mlp = RandomMlp(3, 5, {4}, TimeInput::kNone, Activation::kTanh, 1u);
+  const MlpDecoder dec(mlp);
+  BOOST_CHECK_THROW(dec.Value(V({1.0, 2.0})), InputError);
+  BOOST_CHECK_THROW(dec.SecondDirectional(V({1.0, 2.0, 3.0}), V({1.0})), InputError);
+  Mlp broken = mlp;
+  broken.layers[0].b.resize(3);
+  BOOST_CHECK_THROW(MlpDecoder{broken}, InputError);
+}
+
+BOOST_AUTO_TEST_CASE(activation_derivatives_match_finite_differences) {
+  // s, s', s'', s''' from the SIMD kernels: values against the standard library, each derivative against central
+  // differences of the previous one (test only), NaN propagation and far-out arguments.
+  const std::vector<Activation> acts = {Activation::kTanh, Activation::kSoftplus, Activation::kElu,
+                                        Activation::kSilu, Activation::kSigmoid, Activation::kIdentity};
+  std::vector<double> xs = {0.0, 1e-300, -1e-300, 1e-9, -1e-9, 1e-3, -1e-3, 0.3, -0.3, 0.6249, 0.6251, -0.6251,
+                            1.0, -1.0, 2.5, -2.5, 7.0, -7.0, 19.0, -19.0, 30.0, -30.0, 39.0, -41.0};
+  for (int k = -80; k <= 80; ++k) xs.push_back(0.1 * k + 0.0123);
+  const VectorXd x = Eigen::Map<const VectorXd>(xs.data(), static_cast<Eigen::Index>(xs.size()));
+  const double h = 1e-5;
+  for (Activation a : acts) {
+    BOOST_TEST_CONTEXT("activation " << ToString(a)) {
+      const MatrixXd d = MlpDecoder::ActivationDerivatives(a, x);
+      const MatrixXd dp = MlpDecoder::ActivationDerivatives(a, x.array() + h);
+      const MatrixXd dm = MlpDecoder::ActivationDerivatives(a, x.array() - h);
+      double worst_value = 0, worst_fd = 0;
+      for (Eigen::Index i = 0; i < x.size(); ++i) {
+        const double xi = x[i];
+        double ref = xi;
+        switch (a) {
+          case Activation::kTanh: ref = std::tanh(xi); break;
+          case Activation::kSigmoid: ref = 1.0 / (1.0 + std::exp(-xi)); break;
+          case Activation::kSilu: ref = xi / (1.0 + std::exp(-xi)); break;
+          case Activation::kSoftplus: ref = xi > 30 ? xi + std::log1p(std::exp(-xi)) : std::log1p(std::exp(xi)); break;
+          case Activation::kElu: ref = xi > 0 ? xi : std::expm1(xi); break;
+          case Activation::kIdentity: ref = xi; break;
+        }
+        worst_value = std::max(worst_value, std::abs(d(i, 0) - ref) / std::max(std::abs(ref), 1e-300));
+        if (a == Activation::kElu && std::abs(xi) < 2 * h) continue;  // the kink of elu''
+        for (int order = 1; order <= 3; ++order) {
+          const double fd = (dp(i, order - 1) - dm(i, order - 1)) / (2 * h);
+          worst_fd = std::max(worst_fd, std::abs(d(i, order) - fd) / std::max(1.0, std::abs(fd)));
+        }
+      }
+      BOOST_TEST(worst_value < 4e-15);
+      BOOST_TEST(worst_fd < 1e-8);
+      std::cout << ToString(a) << ": value rel error " << worst_value << ", derivatives vs FD " << worst_fd << "\n";
+      // NaN in, NaN out; far-out arguments stay finite.
+      const MatrixXd n = MlpDecoder::ActivationDerivatives(a, V({std::nan(""), 800.0, -800.0, 1e300, -1e300}));
+      for (int c = 0; c < 4; ++c) BOOST_TEST(std::isnan(n(0, c)));
+      BOOST_TEST(n.bottomRows(4).allFinite());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(jacobian_and_second_and_acceleration_and_speed) {
+  // The fused calls against the separate ones: MLP, closed-form and stacked decoders, a tensor metric (default
+  // Metric::AccelerationAndSpeed) and a singular metric.
+  Mlp mean = RandomMlp(2, 6, {16, 9}, TimeInput::kNone, Activation::kSilu, 41u);
+  Mlp sd = RandomMlp(2, 6, {16, 9}, TimeInput::kNone, Activation::kElu, 42u);
+  sd.output_activation = Activation::kSoftplus;
+  auto m = std::make_shared<MlpDecoder>(mean);
+  auto s = std::make_shared<MlpDecoder>(sd);
+  std::vector<std::pair<std::string, std::shared_ptr<const Decoder>>> decoders = {
+      {"mlp", m}, {"sphere", MakeStereographicSphereDecoder(2)}, {"stacked", std::make_shared<StackedDecoder>(m, s)}};
+  const VectorXd z = V({0.35, -0.6}), u = V({-0.8, 1.3});
+  for (const auto& [name, dec] : decoders) {
+    BOOST_TEST_CONTEXT(name) {
+      MatrixXd J;
+      VectorXd f2;
+      dec->JacobianAndSecond(z, u, &J, &f2);
+      BOOST_TEST(MaxRel(J, dec->Jacobian(z)) < 1e-15);
+      BOOST_TEST(MaxRel(f2, dec->SecondDirectional(z, u)) < 1e-14);
+      const PullbackMetric metric(dec);
+      VectorXd a1, a2;
+      double speed2 = -1;
+      BOOST_REQUIRE(metric.Acceleration(z, u, &a1, nullptr));
+      BOOST_REQUIRE(metric.AccelerationAndSpeed(z, u, &a2, &speed2, nullptr));
+      BOOST_TEST(MaxRel(a2, a1) < 1e-15);
+      BOOST_TEST(std::abs(speed2 - u.dot(metric.Evaluate(z) * u)) < 1e-13 * speed2);
+      BOOST_TEST(std::abs(speed2 - (J * u).squaredNorm()) < 1e-14 * speed2);
+    }
+  }
+  // The stacked decoder's tangents against those of its two autodiff reference heads.
+  const StackedDecoder stacked(m, s);
+  const StackedDecoder stacked_ref(MakeAutodiffReferenceDecoder(mean), MakeAutodiffReferenceDecoder(sd));
+  MatrixXd J, dJ, Jr, dJr;
+  VectorXd f2, df2, f2r, df2r;
+  stacked.Tangents(z, u, V({0.2, 0.9}), V({-1.1, 0.4}), &J, &dJ, &f2, &df2);
+  stacked_ref.Tangents(z, u, V({0.2, 0.9}), V({-1.1, 0.4}), &Jr, &dJr, &f2r, &df2r);
+  BOOST_TEST(MaxRel(J, Jr) < 1e-13);
+  BOOST_TEST(MaxRel(f2, f2r) < 1e-12);
+  BOOST_TEST(MaxRel(dJ, dJr) < 1e-12);
+  BOOST_TEST(MaxRel(df2, df2r) < 1e-12);
+  // Default implementation (tensor metric): Acceleration plus u^T M u.
+  const TensorMetric poincare(MakePoincareHalfPlaneField());
+  const VectorXd zp = V({0.3, 0.7});
+  VectorXd a1, a2;
+  double speed2 = -1;
+  BOOST_REQUIRE(poincare.Acceleration(zp, u, &a1, nullptr));
+  BOOST_REQUIRE(poincare.AccelerationAndSpeed(zp, u, &a2, &speed2, nullptr));
+  BOOST_TEST(MaxRel(a2, a1) == 0.0);
+  BOOST_TEST(std::abs(speed2 - u.squaredNorm() / (0.7 * 0.7)) < 1e-14 * speed2);
+  std::string why;
+  BOOST_TEST(!poincare.AccelerationAndSpeed(V({0.3, -0.7}), u, &a2, &speed2, &why));
+  BOOST_TEST(why.find("outside the domain") != std::string::npos, why);
+  // A singular metric is reported by the fused call as by Acceleration.
+  MatrixXd W(3, 2);
+  W << 1.0, 2.0, 0.5, 1.0, -1.0, -2.0;  // rank 1
+  const PullbackMetric singular(MakeLinearDecoder(W, VectorXd::Zero(3)));
+  why.clear();
+  BOOST_TEST(!singular.AccelerationAndSpeed(V({0.1, 0.2}), V({1.0, 0.0}), &a2, &speed2, &why));
+  BOOST_TEST(why.find("singular") != std::string::npos, why);
+}
+
+BOOST_AUTO_TEST_CASE(pullback_acceleration_tangent_matches_reference_in_small_and_large_dimension) {
+  // PullbackMetric on MlpDecoder against PullbackMetric on the autodiff reference decoder, for d = 5 (metric on the
+  // stack) and d = 18 (beyond the stack-allocated size), with the acceleration's tangent.
+  for (int d : {5, 18}) {
+    Mlp mlp = RandomMlp(d, 2 * d + 3, {24, 32}, TimeInput::kNone, Activation::kTanh, 77u + static_cast<unsigned>(d));
+    mlp.output_activation = Activation::kSigmoid;
+    const PullbackMetric fast(std::make_shared<MlpDecoder>(mlp));
+    const PullbackMetric ref(MakeAutodiffReferenceDecoder(mlp));
+    VectorXd z(d), u(d), dz(d), du(d);
+    for (int i = 0; i < d; ++i) {
+      z[i] = 0.3 * std::sin(1.0 + i);
+      u[i] = std::cos(2.0 * i);
+      dz[i] = std::sin(3.0 * i + 0.5);
+      du[i] = 0.5 * std::cos(0.7 * i - 1.0);
+    }
+    BOOST_TEST_CONTEXT("d = " << d) {
+      VectorXd a, da, ar, dar, a2;
+      double speed2 = 0;
+      BOOST_REQUIRE(fast.AccelerationTangent(z, u, dz, du, &a, &da, nullptr));
+      BOOST_REQUIRE(ref.AccelerationTangent(z, u, dz, du, &ar, &dar, nullptr));
+      BOOST_TEST(MaxRel(a, ar) < 1e-10);
+      BOOST_TEST(MaxRel(da, dar) < 1e-10);
+      BOOST_REQUIRE(fast.Acceleration(z, u, &a2, nullptr));
+      BOOST_TEST(MaxRel(a2, a) < 1e-13);
+      BOOST_REQUIRE(fast.AccelerationAndSpeed(z, u, &a2, &speed2, nullptr));
+      BOOST_TEST(MaxRel(a2, a) < 1e-13);
+      BOOST_TEST(std::abs(speed2 - u.dot(ref.Evaluate(z) * u)) < 1e-12 * speed2);
+      BOOST_TEST(MaxRel(fast.Evaluate(z), ref.Evaluate(z)) < 1e-13);
+      std::cout << "d = " << d << ": acceleration tangent vs reference " << MaxRel(da, dar) << "\n";
+    }
+  }
 }

@@ -4,6 +4,7 @@
 #include <hdf5.h>
 
 #include <cmath>
+#include <numbers>
 #include <filesystem>
 #include <sstream>
 
@@ -92,8 +93,8 @@ BOOST_AUTO_TEST_CASE(sphere_geodesics_match_closed_form_and_write_every_dataset)
   WritePairs("geocli_sphere_pairs.h5", pairs);
   std::filesystem::remove("geocli_sphere.h5");
   const Run r = Cli({"geodesic", "-metric_type", "sphere", "-pairs", "geocli_sphere_pairs.h5:/pairs", "-output",
-                     "geocli_sphere.h5", "-curve_samples", "5", "-geo_shoot_ode_rtol", "1e-10",
-                     "-geo_shoot_ode_atol", "1e-12", "-threads", "2"});
+                     "geocli_sphere.h5", "-curve_samples", "5", "-bvp_ode_rtol", "1e-10",
+                     "-bvp_ode_atol", "1e-12", "-threads", "2"});
   BOOST_TEST(r.code == 0, r.err);
   const std::string f = "geocli_sphere.h5";
   BOOST_REQUIRE(std::filesystem::exists(f));
@@ -157,16 +158,16 @@ BOOST_AUTO_TEST_CASE(bad_inputs_give_exit_code_2) {
   BOOST_TEST(r.code == 2);
   BOOST_TEST(r.err.find("did you mean -curve_samples?") != std::string::npos, r.err);
   r = Cli({"distances", "-metric_type", "sphere", "-points", "geocli_pts.h5:/points", "-output", "geocli_bad.h5",
-           "-geo_shoot_bvp_tl", "1e-8"});
+           "-bvp_tl", "1e-8"});
   BOOST_TEST(r.code == 2);
-  BOOST_TEST(r.err.find("did you mean -geo_shoot_bvp_tol?") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("did you mean -bvp_tol?") != std::string::npos, r.err);
   BOOST_TEST(!std::filesystem::exists("geocli_bad.h5"));
 }
 
 BOOST_AUTO_TEST_CASE(failed_pairs_are_statuses_with_exit_code_1) {
   WritePairs("geocli_hard_pairs.h5", {{V({-1.0, 0.5}), V({1.0, 1.5})}, {V({0.0, 1.0}), V({0.0, 1.0})}});
   const Run r = Cli({"geodesic", "-metric_type", "poincare", "-pairs", "geocli_hard_pairs.h5:/pairs", "-output",
-                     "geocli_hard.h5", "-geo_shoot_max_iterations", "1"});
+                     "geocli_hard.h5", "-bvp_max_iterations", "1"});
   BOOST_TEST(r.code == 1, r.err);
   const Array st = Read("geocli_hard.h5", "/status", {1});
   BOOST_TEST(st.data[0] == 4);  // not_converged
@@ -280,8 +281,8 @@ BOOST_AUTO_TEST_CASE(exp_then_geodesic_round_trip_on_the_poincare_half_plane) {
   }
   WritePairs("geocli_round_pairs.h5", pairs);
   const Run g = Cli({"geodesic", "-metric_type", "poincare", "-pairs", "geocli_round_pairs.h5:/pairs", "-output",
-                     "geocli_round.h5", "-geo_shoot_ode_rtol", "1e-11", "-geo_shoot_ode_atol", "1e-13",
-                     "-geo_shoot_bvp_tol", "1e-9"});
+                     "geocli_round.h5", "-bvp_ode_rtol", "1e-11", "-bvp_ode_atol", "1e-13",
+                     "-bvp_tol", "1e-9"});
   BOOST_TEST(g.code == 0, g.err);
   const Array back = Read("geocli_round.h5", "/initial_velocity", {2});
   for (std::size_t i = 0; i < 3; ++i) {
@@ -316,7 +317,7 @@ BOOST_AUTO_TEST_CASE(stochastic_metric_decodes_with_the_mean) {
 BOOST_AUTO_TEST_CASE(distances_report_failed_pairs) {
   WriteData("geocli_hpts.h5", "points", {3, 2}, {-1.0, 0.5, 1.0, 1.5, -1.0, 0.6});
   const Run r = Cli({"distances", "-metric_type", "poincare", "-points", "geocli_hpts.h5:/points", "-output",
-                     "geocli_hd.h5", "-geo_shoot_max_iterations", "1", "-threads", "3"});
+                     "geocli_hd.h5", "-bvp_max_iterations", "1", "-threads", "3"});
   BOOST_TEST(r.code == 1, r.err);
   const std::int64_t failed = ReadIntAttribute("geocli_hd.h5", "/", "failed_pairs");
   BOOST_TEST(failed >= 1);
@@ -326,4 +327,65 @@ BOOST_AUTO_TEST_CASE(distances_report_failed_pairs) {
   BOOST_TEST(std::isnan(d.data[1]));
   BOOST_TEST(d.data[4] == 0.0);
   BOOST_TEST(r.err.find("pair (0, 1)") != std::string::npos, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(multiple_shooting_and_the_graph_guess_from_the_command_line) {
+  // Nearly antipodal points on the sphere: from the straight line single shooting lands on the long arc of the great
+  // circle; the graph guess (points spread over the sphere) starts on the short side.
+  auto from_sphere = [](double x, double y, double z) { return V({x / (1 - z), y / (1 - z)}); };
+  const double gap = 0.2;
+  const VectorXd a = from_sphere(1, 0, 0), b = from_sphere(-std::cos(gap), std::sin(gap), 0);
+  WritePairs("geocli_anti_pairs.h5", {{a, b}, {V({0.1, 0.2}), V({0.8, -0.3})}});
+  std::vector<double> cloud;
+  const int m = 400;
+  for (int k = 0; k < m; ++k) {
+    const double zc = 1 - 2 * (k + 0.5) / m, rc = std::sqrt(1 - zc * zc), phi = k * 2.399963229728653;
+    if (zc >= 0.6) continue;
+    const VectorXd p = from_sphere(rc * std::cos(phi), rc * std::sin(phi), zc);
+    cloud.push_back(p[0]);
+    cloud.push_back(p[1]);
+  }
+  WriteData("geocli_cloud.h5", "points", {cloud.size() / 2, 2}, cloud);
+  const double d = SphereDistance(a, b), d2 = SphereDistance(V({0.1, 0.2}), V({0.8, -0.3}));
+
+  const Run line = Cli({"geodesic", "-metric_type", "sphere", "-pairs", "geocli_anti_pairs.h5:/pairs", "-output",
+                        "geocli_anti_line.h5", "-bvp_ode_rtol", "1e-10", "-bvp_ode_atol", "1e-12"});
+  BOOST_TEST(line.code == 0, line.err);
+  const Array line_length = Read("geocli_anti_line.h5", "/length", {1});
+  BOOST_TEST(std::abs(line_length.data[0] - (2 * std::numbers::pi - d)) < 1e-6, "long arc expected from the line");
+
+  const Run graph = Cli({"geodesic", "-metric_type", "sphere", "-pairs", "geocli_anti_pairs.h5:/pairs", "-output",
+                         "geocli_anti_graph.h5", "-bvp_ode_rtol", "1e-10", "-bvp_ode_atol", "1e-12", "-bvp_init",
+                         "graph", "-graph_points", "geocli_cloud.h5:/points", "-graph_neighbors", "12"});
+  BOOST_TEST(graph.code == 0, graph.err);
+  const Array graph_length = Read("geocli_anti_graph.h5", "/length", {1});
+  BOOST_TEST(std::abs(graph_length.data[0] - d) < 1e-6, graph_length.data[0] << " vs " << d);
+  BOOST_TEST(std::abs(graph_length.data[1] - d2) < 1e-6);
+  BOOST_TEST(ReadRootStringAttribute("geocli_anti_graph.h5", "bvp_init") == "graph");
+
+  const Run ms = Cli({"geodesic", "-metric_type", "sphere", "-pairs", "geocli_anti_pairs.h5:/pairs", "-output",
+                      "geocli_anti_ms.h5", "-bvp_type", "multiple_shooting", "-bvp_segments", "6", "-bvp_init",
+                      "graph", "-graph_points", "geocli_cloud.h5:/points", "-graph_neighbors", "12", "-bvp_monitor"});
+  BOOST_TEST(ms.code == 0, ms.err);
+  const Array ms_length = Read("geocli_anti_ms.h5", "/length", {1});
+  BOOST_TEST(std::abs(ms_length.data[0] - d) < 1e-5);
+  BOOST_TEST(std::abs(ms_length.data[1] - d2) < 1e-5);
+  BOOST_TEST(ReadRootStringAttribute("geocli_anti_ms.h5", "bvp_type") == "multiple_shooting");
+  BOOST_TEST(ms.err.find("pair 0: multiple_shooting it   0") != std::string::npos, ms.err);
+  BOOST_TEST(ms.err.find("pair 1: multiple_shooting it") != std::string::npos, ms.err);
+
+  // Bad set-ups are refused before anything is solved.
+  Run bad = Cli({"geodesic", "-metric_type", "sphere", "-pairs", "geocli_anti_pairs.h5:/pairs", "-output",
+                 "geocli_anti_bad.h5", "-bvp_init", "graph"});
+  BOOST_TEST(bad.code == 2);
+  BOOST_TEST(bad.err.find("-graph_points") != std::string::npos, bad.err);
+  bad = Cli({"geodesic", "-metric_type", "sphere", "-pairs", "geocli_anti_pairs.h5:/pairs", "-output",
+             "geocli_anti_bad.h5", "-bvp_type", "collocation"});
+  BOOST_TEST(bad.code == 2);
+  BOOST_TEST(bad.err.find("multiple_shooting") != std::string::npos, bad.err);
+  bad = Cli({"geodesic", "-metric_type", "sphere", "-pairs", "geocli_anti_pairs.h5:/pairs", "-output",
+             "geocli_anti_bad.h5", "-bvp_init", "graph", "-graph_points", "geocli_anti_pairs.h5:/pairs"});
+  BOOST_TEST(bad.code == 2);
+  BOOST_TEST(bad.err.find("geocli_anti_pairs.h5") != std::string::npos, bad.err);
+  BOOST_TEST(!std::filesystem::exists("geocli_anti_bad.h5"));
 }

@@ -1,9 +1,12 @@
 // The geodesic cases of MATH.md section 4, registered as `pushpull validate` cases ("GEO-...").
 //
-// Each case runs the logarithm map (single shooting, -geo_shoot_*) on random pairs of a closed-form geometry at the
-// shooting tolerances 1e-6, 1e-8, 1e-10 and the exponential map (-geo_ode_*) on random initial velocities, and
-// compares with closed forms. Sweep rows reuse the flow cases' fields:
-//   shooting rows: method "single-shooting", trace "shooting", max_error_logp = relative distance error
+// Each case runs the logarithm map (-bvp_type shooting and multiple_shooting, each without the fallback, -bvp_*) on
+// random pairs of a closed-form geometry at the shot tolerances 1e-6, 1e-8, 1e-10 and the exponential map (-geo_ode_*)
+// on random initial velocities, and compares with closed forms. The sphere case adds near-antipodal pairs (single
+// shooting, with the fallback, multiple shooting, and from the graph initial guess). Sweep rows reuse the flow
+// cases' fields:
+//   log-map rows: method "single-shooting" / "multiple-shooting" (...), trace "shooting", max_error_logp = relative
+//     distance error
 //     |L - d| / d, max_error_x = end-point error max |Exp_z0(u)(1) - z1| of the returned u (re-integrated here
 //     independently at rtol 1e-12), steps_per_sample = Levenberg-Marquardt iterations per pair, nfe_per_sample =
 //     right-hand-side evaluations of the engine's verifying integration per pair, failed = pairs not converged;
@@ -23,6 +26,8 @@
 
 #include "pushpull/errors.hpp"
 #include "pushpull/geodesic.hpp"
+#include "pushpull/geodesic_graph.hpp"
+#include "pushpull/log_map.hpp"
 #include "pushpull/mlp.hpp"
 
 namespace pushpull::validation {
@@ -59,15 +64,24 @@ std::string Fmt(double v) {
 }
 
 
-// The shooting solve at tolerance `tol` (as -geo_shoot_ode_rtol = tol, -geo_shoot_ode_atol = tol / 100,
-// -geo_shoot_bvp_tol = max(1000 tol, 1e-8)).
-ShootingOptions Shoot(double tol) {
-  ShootingOptions s;
-  s.geodesic.ode.rtol = tol;
-  s.geodesic.ode.atol = tol * 1e-2;
-  s.bvp_tol = std::max(1e3 * tol, 1e-8);
+// The log map at tolerance `tol` (as -bvp_type type -bvp_ode_rtol tol -bvp_ode_atol tol/100
+// -bvp_tol max(1000 tol, 1e-8) -bvp_fallback false: each solver is validated on its own).
+LogMapOptions Shoot(double tol, const std::string& type = "shooting") {
+  LogMapOptions s;
+  s.type = type;
+  s.fallback = false;
+  s.shots.ode.rtol = tol;
+  s.shots.ode.atol = tol * 1e-2;
+  s.tol = std::max(1e3 * tol, 1e-8);
   return s;
 }
+
+// The BVP solvers every closed-form case runs, with the method names of the report.
+struct BvpVariant {
+  const char* method;
+  const char* type;
+};
+constexpr BvpVariant kBvpVariants[] = {{"single-shooting", "shooting"}, {"multiple-shooting", "multiple_shooting"}};
 
 GeodesicOptions ExpTol(double tol) {
   GeodesicOptions g;
@@ -120,72 +134,75 @@ struct Start {
 // tolerance" check. `what` says what the pairs and the reference distance are.
 void ShootingSweep(CaseReport& report, const Metric& metric, const std::vector<Pair>& pairs,
                    const std::string& what) {
-  std::vector<double> errs;
-  for (double tol : kTolerances) {
-    const ShootingOptions o = Shoot(tol);
-    const auto t0 = std::chrono::steady_clock::now();
-    SweepRow row;
-    row.method = kBvp;
-    row.trace = "shooting";
-    row.dimension = metric.dim();
-    row.tolerance = tol;
-    double iters = 0, nfe = 0, sum_x = 0, sum_d = 0;
-    int ok = 0;
-    std::string first_failure;
-    for (const Pair& p : pairs) {
-      const LogMapResult l = LogMap(metric, p.z0, p.z1, o);
-      iters += l.iterations;
-      nfe += static_cast<double>(l.final_shot.stats.rhs_evals);
-      if (!l.usable()) {
-        ++row.failed;
-        if (first_failure.empty()) {
-          first_failure = std::string(ToString(l.status)) + " from " + FormatPoint(p.z0) + " to " + FormatPoint(p.z1) +
-                          ": " + l.message;
+  for (const BvpVariant& variant : kBvpVariants) {
+    const char* bvp_method = variant.method;
+    std::vector<double> errs;
+    for (double tol : kTolerances) {
+      const LogMapOptions o = Shoot(tol, variant.type);
+      const auto t0 = std::chrono::steady_clock::now();
+      SweepRow row;
+      row.method = bvp_method;
+      row.trace = "shooting";  // marks a log-map tolerance sweep (console table, HTML plots)
+      row.dimension = metric.dim();
+      row.tolerance = tol;
+      double iters = 0, nfe = 0, sum_x = 0, sum_d = 0;
+      int ok = 0;
+      std::string first_failure;
+      for (const Pair& p : pairs) {
+        const LogMapResult l = LogMap(metric, p.z0, p.z1, o);
+        iters += l.iterations;
+        nfe += static_cast<double>(l.final_shot.stats.rhs_evals);
+        if (!l.usable()) {
+          ++row.failed;
+          if (first_failure.empty()) {
+            first_failure = std::string(ToString(l.status)) + " from " + FormatPoint(p.z0) + " to " + FormatPoint(p.z1) +
+                            ": " + l.message;
+          }
+          continue;
         }
-        continue;
+        // The end point of the returned initial velocity, re-integrated here independently of the engine's own
+        // verification.
+        const ExpMapResult check = ExpMap(metric, p.z0, l.initial_velocity, ExpTol(1e-12));
+        const double ex = check.usable() ? (check.end_point - p.z1).cwiseAbs().maxCoeff()
+                                         : std::numeric_limits<double>::infinity();
+        const double ed = std::abs(l.length - p.distance) / p.distance;
+        row.max_error_x = std::max(row.max_error_x, ex);
+        row.max_error_logp = std::max(row.max_error_logp, ed);
+        sum_x += ex;
+        sum_d += ed;
+        ++ok;
       }
-      // The end point of the returned initial velocity, re-integrated here independently of the engine's own
-      // verification.
-      const ExpMapResult check = ExpMap(metric, p.z0, l.initial_velocity, ExpTol(1e-12));
-      const double ex = check.usable() ? (check.end_point - p.z1).cwiseAbs().maxCoeff()
-                                       : std::numeric_limits<double>::infinity();
-      const double ed = std::abs(l.length - p.distance) / p.distance;
-      row.max_error_x = std::max(row.max_error_x, ex);
-      row.max_error_logp = std::max(row.max_error_logp, ed);
-      sum_x += ex;
-      sum_d += ed;
-      ++ok;
+      const double n = static_cast<double>(pairs.size());
+      row.mean_error_x = ok ? sum_x / ok : 0;
+      row.mean_error_logp = ok ? sum_d / ok : 0;
+      if (row.failed > 0 || !std::isfinite(row.max_error_logp)) {
+        row.max_error_x = row.max_error_logp = std::numeric_limits<double>::infinity();
+      }
+      row.steps_per_sample = iters / n;
+      row.nfe_per_sample = nfe / n;
+      row.seconds = Seconds(t0);
+      report.sweep.push_back(row);
+      const std::string count = std::to_string(pairs.size()) + " " + what;
+      report.checks.push_back(MakeCheck("shooting converges", bvp_method, tol, row.failed, "<=", 0,
+                                        "pairs not converged out of " + count +
+                                            (first_failure.empty() ? "" : "; first: " + first_failure)));
+      report.checks.push_back(MakeCheck("distance error", bvp_method, tol, row.max_error_logp, "<=", kAccuracyFactor * tol,
+                                        "largest relative error |L - d| / d over " + count + "; threshold " +
+                                            Fmt(kAccuracyFactor) + " x tol"));
+      report.checks.push_back(MakeCheck("end-point error", bvp_method, tol, row.max_error_x, "<=",
+                                        kEndpointFactor * o.tol,
+                                        "largest max |Exp_z0(u)(1) - z1| of the returned u, re-integrated at rtol "
+                                        "1e-12, over " + count + "; threshold " + Fmt(kEndpointFactor) +
+                                            " x bvp_tol = " + Fmt(kEndpointFactor * o.tol)));
+      errs.push_back(row.max_error_logp);
     }
-    const double n = static_cast<double>(pairs.size());
-    row.mean_error_x = ok ? sum_x / ok : 0;
-    row.mean_error_logp = ok ? sum_d / ok : 0;
-    if (row.failed > 0 || !std::isfinite(row.max_error_logp)) {
-      row.max_error_x = row.max_error_logp = std::numeric_limits<double>::infinity();
-    }
-    row.steps_per_sample = iters / n;
-    row.nfe_per_sample = nfe / n;
-    row.seconds = Seconds(t0);
-    report.sweep.push_back(row);
-    const std::string count = std::to_string(pairs.size()) + " " + what;
-    report.checks.push_back(MakeCheck("shooting converges", kBvp, tol, row.failed, "<=", 0,
-                                      "pairs not converged out of " + count +
-                                          (first_failure.empty() ? "" : "; first: " + first_failure)));
-    report.checks.push_back(MakeCheck("distance error", kBvp, tol, row.max_error_logp, "<=", kAccuracyFactor * tol,
-                                      "largest relative error |L - d| / d over " + count + "; threshold " +
-                                          Fmt(kAccuracyFactor) + " x tol"));
-    report.checks.push_back(MakeCheck("end-point error", kBvp, tol, row.max_error_x, "<=",
-                                      kEndpointFactor * o.bvp_tol,
-                                      "largest max |Exp_z0(u)(1) - z1| of the returned u, re-integrated at rtol "
-                                      "1e-12, over " + count + "; threshold " + Fmt(kEndpointFactor) +
-                                          " x bvp_tol = " + Fmt(kEndpointFactor * o.bvp_tol)));
-    errs.push_back(row.max_error_logp);
+    const double loose = errs.front(), tight = errs.back();
+    report.checks.push_back(MakeCheck(
+        "error falls with tolerance", bvp_method, 0, tight, "<=", std::max(kFallFactor * loose, kRoundOff),
+        "largest relative distance error at tol " + Fmt(kTolerances.back()) + " (" + Fmt(tight) + ") against tol " +
+            Fmt(kTolerances.front()) + " (" + Fmt(loose) + "): must fall by " + Fmt(1 / kFallFactor) +
+            "x or be at round-off (" + Fmt(kRoundOff) + ")"));
   }
-  const double loose = errs.front(), tight = errs.back();
-  report.checks.push_back(MakeCheck(
-      "error falls with tolerance", kBvp, 0, tight, "<=", std::max(kFallFactor * loose, kRoundOff),
-      "largest relative distance error at tol " + Fmt(kTolerances.back()) + " (" + Fmt(tight) + ") against tol " +
-          Fmt(kTolerances.front()) + " (" + Fmt(loose) + "): must fall by " + Fmt(1 / kFallFactor) +
-          "x or be at round-off (" + Fmt(kRoundOff) + ")"));
 }
 
 // Exp map from every start at each tolerance: relative speed drift (g'^T M g' is constant on a geodesic) and, when
@@ -359,69 +376,111 @@ void RunSphere(CaseReport& report, const Settings& settings, const MetricWrapper
       break;
     }
   }
-  for (double tol : tols) {
-    const ShootingOptions o = Shoot(tol);
-    const auto t0 = std::chrono::steady_clock::now();
-    SweepRow row;
-    row.method = std::string(kBvp) + ", near-antipodal";
-    row.trace = "shooting";
-    row.dimension = 2;
-    row.tolerance = tol;
-    int converged_right = 0, long_arc = 0, wrong = 0, silent = 0;
-    double iters = 0, nfe = 0, sum = 0;
-    std::string outcomes, first_failure;
-    for (std::size_t k = 0; k < hard.size(); ++k) {
-      const Pair& h = hard[k];
-      const LogMapResult l = LogMap(*metric, h.z0, h.z1, o);
-      iters += l.iterations;
-      nfe += static_cast<double>(l.final_shot.stats.rhs_evals);
-      outcomes += (k ? "; " : "") + std::string("gap ") + Fmt(gaps[k]) + ": ";
-      if (l.usable()) {
-        // Distance error against the closed form, recorded in the sweep row whatever the outcome.
-        const double err = std::abs(l.length - h.distance) / h.distance;
-        const double other = 2 * std::numbers::pi - h.distance;  // the long arc of the same great circle
-        row.max_error_logp = std::max(row.max_error_logp, err);
-        row.max_error_x = std::max(row.max_error_x, l.endpoint_error);
-        sum += err;
-        if (err <= kAccuracyFactor * tol) {
-          ++converged_right;
-          outcomes += "converged to d, rel error " + Fmt(err);
-        } else if (std::abs(l.length - other) / other <= kAccuracyFactor * tol) {
-          ++long_arc;
-          outcomes += "NON-MINIMAL: success on the long arc, L = " + Fmt(l.length) + " = 2 pi - d, d = " +
-                      Fmt(h.distance);
+  // The graph initial guess: a k-nearest-neighbour graph of points spread over the sphere (Fibonacci lattice,
+  // below z = 0.6 so that the stereographic coordinates stay moderate).
+  RowMatrix cloud(0, 2);
+  {
+    std::vector<VectorXd> kept;
+    const int m = settings.level == "full" ? 1200 : 500;
+    for (int k = 0; k < m; ++k) {
+      const double zc = 1 - 2 * (k + 0.5) / m, rc = std::sqrt(1 - zc * zc);
+      const double phi = k * std::numbers::pi * (3 - std::sqrt(5.0));
+      if (zc < 0.6) kept.push_back(FromSphere(Eigen::Vector3d(rc * std::cos(phi), rc * std::sin(phi), zc)));
+    }
+    cloud.resize(static_cast<Eigen::Index>(kept.size()), 2);
+    for (std::size_t k = 0; k < kept.size(); ++k) cloud.row(static_cast<Eigen::Index>(k)) = kept[k].transpose();
+  }
+  GeodesicGraphOptions graph_options;
+  graph_options.neighbors = 12;
+  const GeodesicGraph graph(*metric, cloud, graph_options);
+
+  struct HardVariant {
+    std::string method, type;
+    bool fallback, graph;
+  };
+  const HardVariant variants[] = {{"single-shooting, near-antipodal", "shooting", false, false},
+                                  {"shooting + fallback, near-antipodal", "shooting", true, false},
+                                  {"multiple-shooting, near-antipodal", "multiple_shooting", false, false},
+                                  {"graph + shooting + fallback, near-antipodal", "shooting", true, true}};
+  for (const HardVariant& variant : variants) {
+    const std::string& method = variant.method;
+    for (double tol : tols) {
+      LogMapOptions o = Shoot(tol, variant.type);
+      o.fallback = variant.fallback;
+      const auto t0 = std::chrono::steady_clock::now();
+      SweepRow row;
+      row.method = method;
+      row.trace = "shooting";  // marks a log-map tolerance sweep (console table, HTML plots)
+      row.dimension = 2;
+      row.tolerance = tol;
+      int converged_right = 0, long_arc = 0, wrong = 0, silent = 0;
+      double iters = 0, nfe = 0, sum = 0;
+      std::string outcomes, first_failure;
+      for (std::size_t k = 0; k < hard.size(); ++k) {
+        const Pair& h = hard[k];
+        InitialCurve guess = InitialCurve::Line(h.z0, h.z1);
+        if (variant.graph) guess = graph.ShortestPath(*metric, h.z0, h.z1);
+        const LogMapResult l = LogMap(*metric, h.z0, h.z1, o, &guess);
+        iters += l.iterations;
+        nfe += static_cast<double>(l.final_shot.stats.rhs_evals);
+        outcomes += (k ? "; " : "") + std::string("gap ") + Fmt(gaps[k]) + ": ";
+        if (l.usable()) {
+          // Distance error against the closed form, recorded in the sweep row whatever the outcome.
+          const double err = std::abs(l.length - h.distance) / h.distance;
+          const double other = 2 * std::numbers::pi - h.distance;  // the long arc of the same great circle
+          row.max_error_logp = std::max(row.max_error_logp, err);
+          row.max_error_x = std::max(row.max_error_x, l.endpoint_error);
+          sum += err;
+          if (err <= kAccuracyFactor * tol) {
+            ++converged_right;
+            outcomes += "converged to d, rel error " + Fmt(err);
+          } else if (std::abs(l.length - other) / other <= kAccuracyFactor * tol) {
+            ++long_arc;
+            outcomes += "NON-MINIMAL: success on the long arc, L = " + Fmt(l.length) + " = 2 pi - d, d = " +
+                        Fmt(h.distance);
+          } else {
+            ++wrong;
+            outcomes += "WRONG: success with L = " + Fmt(l.length) + ", d = " + Fmt(h.distance);
+          }
         } else {
-          ++wrong;
-          outcomes += "WRONG: success with L = " + Fmt(l.length) + ", d = " + Fmt(h.distance);
+          ++row.failed;
+          if (l.message.empty()) ++silent;
+          if (first_failure.empty()) first_failure = std::string(ToString(l.status)) + ": " + l.message;
+          outcomes += std::string("reported ") + ToString(l.status);
         }
-      } else {
-        ++row.failed;
-        if (l.message.empty()) ++silent;
-        if (first_failure.empty()) first_failure = std::string(ToString(l.status)) + ": " + l.message;
-        outcomes += std::string("reported ") + ToString(l.status);
+      }
+      const double n_hard = static_cast<double>(hard.size());
+      const int successes = converged_right + long_arc + wrong;
+      row.mean_error_logp = successes ? sum / successes : 0;
+      row.mean_error_x = row.max_error_x;
+      row.steps_per_sample = iters / n_hard;
+      row.nfe_per_sample = nfe / n_hard;
+      row.seconds = Seconds(t0);
+      report.sweep.push_back(row);
+      // Single shooting finds *a* geodesic: near the cut locus it may land on the long arc of the great circle
+      // (a true geodesic joining the pair, but not the shortest one). That is recorded (detail, and the sweep row's
+      // distance error), while any success that is not a geodesic joining the pair at all fails the check.
+      report.checks.push_back(MakeCheck(
+          "near-antipodal: every success is a geodesic joining the pair (L = d or 2 pi - d)", method, tol, wrong,
+          "<=", 0,
+          std::to_string(converged_right) + " of " + std::to_string(hard.size()) + " pairs at angle pi - gap converged "
+              "to the closed-form distance d, " + std::to_string(long_arc) + " to the non-minimal long arc 2 pi - d, " +
+              std::to_string(wrong) + " to neither, " + std::to_string(row.failed) + " reported failure (" + outcomes +
+              ")"));
+      report.checks.push_back(MakeCheck("near-antipodal: failures carry a status and a reason", method, tol,
+                                        silent, "<=", 0,
+                                        std::to_string(row.failed) + " failures" +
+                                            (first_failure.empty() ? "" : "; first: " + first_failure)));
+      if (variant.graph) {
+        // A shortest path on the graph starts on the short side of the great circle: the solve must not end on
+        // the long arc.
+        report.checks.push_back(MakeCheck(
+            "near-antipodal, graph guess: no success on the non-minimal long arc", method, tol, long_arc, "<=", 0,
+            std::to_string(long_arc) + " of " + std::to_string(hard.size()) + " pairs ended on the long arc; graph of " +
+                std::to_string(graph.num_vertices()) + " sphere points, k = " +
+                std::to_string(graph_options.neighbors) + " (" + outcomes + ")"));
       }
     }
-    const double n_hard = static_cast<double>(hard.size());
-    const int successes = converged_right + long_arc + wrong;
-    row.mean_error_logp = successes ? sum / successes : 0;
-    row.mean_error_x = row.max_error_x;
-    row.steps_per_sample = iters / n_hard;
-    row.nfe_per_sample = nfe / n_hard;
-    row.seconds = Seconds(t0);
-    report.sweep.push_back(row);
-    // Single shooting finds *a* geodesic: near the cut locus it may land on the long arc of the great circle
-    // (a true geodesic joining the pair, but not the shortest one). That is recorded (detail, and the sweep row's
-    // distance error), while any success that is not a geodesic joining the pair at all fails the check.
-    report.checks.push_back(MakeCheck(
-        "near-antipodal: every success is a geodesic joining the pair (L = d or 2 pi - d)", kBvp, tol, wrong, "<=", 0,
-        std::to_string(converged_right) + " of " + std::to_string(hard.size()) + " pairs at angle pi - gap converged "
-            "to the closed-form distance d, " + std::to_string(long_arc) + " to the non-minimal long arc 2 pi - d, " +
-            std::to_string(wrong) + " to neither, " + std::to_string(row.failed) + " reported failure (" + outcomes +
-            ")"));
-    report.checks.push_back(MakeCheck("near-antipodal: failures carry a status and a reason", kBvp, tol, silent,
-                                      "<=", 0,
-                                      std::to_string(row.failed) + " failures" +
-                                          (first_failure.empty() ? "" : "; first: " + first_failure)));
   }
 }
 

@@ -1,5 +1,6 @@
-// Geodesics of a Metric (metric.hpp): the exponential map (initial-value problem on CVODES) and the logarithm map
-// by single shooting (Levenberg-Marquardt on the end-point residual, Jacobian from the variational equations).
+// Geodesics of a Metric (metric.hpp): the exponential map, an initial-value problem on the -geo_ode_type integrator,
+// and the geodesic flow with its Jacobian (CVODES forward sensitivities) on which the logarithm-map solvers
+// (log_map.hpp) are built.
 //
 // Per-item status: numerical failure (integration failure, singular metric, non-convergence) is returned with a
 // message, never thrown. Only invalid input (wrong dimensions, invalid options) throws InputError.
@@ -58,7 +59,7 @@ struct ExpMapResult {
   double length = 0;       // int_0^1 sqrt(g'^T M g') dt (quadrature)
   double initial_speed2 = 0;  // u^T M(z) u: energy and squared length of the exact geodesic
   double speed_drift = 0;  // |g'^T M g' (1) - (0)|: zero on an exact geodesic
-  Eigen::MatrixXd end_jacobian;  // d g(1) / d u (d x d), when asked for
+  Eigen::MatrixXd end_jacobian;  // d g(1) / d u (d x d), or the state Jacobian (2d x 2d), when asked for
   OdeStats stats;
 };
 
@@ -70,45 +71,14 @@ ExpMapResult ExpMap(const Metric& metric, const Eigen::VectorXd& z, const Eigen:
                     const GeodesicOptions& options, const std::vector<double>& times = {},
                     bool with_jacobian = false);
 
-// End point and d g(1)/d u only, as the shooting method needs them: CVODES BDF with forward sensitivities (the
-// -geo_ode_type choice does not apply); no quadratures, so energy and length come from the initial speed.
+// End point and d g(1)/d u only, as single shooting needs them: CVODES with forward sensitivities (options.ode.type
+// adams, or bdf for any other type); no quadratures, so energy and length come from the initial speed.
 ExpMapResult ExpMapWithJacobian(const Metric& metric, const Eigen::VectorXd& z, const Eigen::VectorXd& u,
                                 const GeodesicOptions& options);
 
-struct ShootingOptions {
-  GeodesicOptions geodesic;        // integrator of the shots (-geo_shoot_ode_rtol ...)
-  GeodesicOptions verify = TightGeodesic();  // re-integration of the final u (-geo_shoot_verify_ode_rtol ...)
-  double bvp_tol = 1e-6;           // convergence: |g_u(1) - z1| after re-integrating the final u (max norm)
-  int max_iterations = 50;         // Levenberg-Marquardt iterations
-
-  // Declares -<prefix>bvp_tol, -<prefix>max_iterations, the integrator options -<prefix>ode_* and
-  // -<prefix>verify_ode_* (prefix "geo_shoot_" by default).
-  void SetFromOptions(OptionsDatabase& db, std::string_view prefix = "geo_shoot_");
-  std::string Validate() const;
-
-  static GeodesicOptions TightGeodesic() {
-    GeodesicOptions g;
-    g.ode.rtol = 1e-11;
-    g.ode.atol = 1e-13;
-    return g;
-  }
-};
-
-struct LogMapResult {
-  GeodesicStatus status = GeodesicStatus::kSuccess;
-  std::string message;
-  bool usable() const { return status == GeodesicStatus::kSuccess; }
-
-  Eigen::VectorXd initial_velocity;  // Log_{z0}(z1)
-  double length = 0;                 // sqrt(u^T M(z0) u): the geodesic distance
-  double energy = 0;                 // u^T M(z0) u
-  double endpoint_error = 0;         // max |g_u(1) - z1| after re-integration
-  int iterations = 0;                // Levenberg-Marquardt iterations
-  ExpMapResult final_shot;           // the verifying integration of the final u
-};
-
-// Log_{z0}(z1) by single shooting from the initial guess u = z1 - z0 (or `initial_guess` when not empty).
-LogMapResult LogMap(const Metric& metric, const Eigen::VectorXd& z0, const Eigen::VectorXd& z1,
-                    const ShootingOptions& options, const Eigen::VectorXd& initial_guess = Eigen::VectorXd());
+// The same with the Jacobian of the whole end state, as multiple shooting needs it: end_jacobian is then
+// d [g(1); g'(1)] / d [z; u] (2d x 2d).
+ExpMapResult ExpMapWithStateJacobian(const Metric& metric, const Eigen::VectorXd& z, const Eigen::VectorXd& u,
+                                     const GeodesicOptions& options);
 
 }  // namespace pushpull

@@ -35,6 +35,10 @@ class Decoder {
   virtual Eigen::MatrixXd Jacobian(const Eigen::VectorXd& z) const = 0;
   // f''[u, u] = d^2/ds^2 f(z + s u) at s = 0 (D).
   virtual Eigen::VectorXd SecondDirectional(const Eigen::VectorXd& z, const Eigen::VectorXd& u) const = 0;
+  // J(z) and f''(z)[u, u] at once (what the geodesic acceleration needs). The default calls Jacobian and
+  // SecondDirectional; decoders that get both from one pass override it.
+  virtual void JacobianAndSecond(const Eigen::VectorXd& z, const Eigen::VectorXd& u, Eigen::MatrixXd* J,
+                                 Eigen::VectorXd* f2) const;
   // J(z) and f''(z)[u, u] together with their exact derivatives d/ds at s = 0 along z + s dz, u + s du
   // (dJ: D x d, df2: D). Used for the Jacobian of the geodesic system.
   virtual void Tangents(const Eigen::VectorXd& z, const Eigen::VectorXd& u, const Eigen::VectorXd& dz,
@@ -46,7 +50,10 @@ class Decoder {
 
 // A decoder read from a model file ("pushpull-mlp", time_input none). Derivatives are analytic forward-over-forward
 // passes through the layers (a' = W h', a'' = W h''; h' = s'(a) a', h'' = s''(a) a'^2 + s'(a) a''), including the
-// output activation. Throws InputError for a network with a time input.
+// output activation, in plain doubles (src/mlp_decoder.cpp): one matrix product per layer pushes the value and all
+// derivative columns at once; Tangents differentiates that pass once more along (dz, du) with the activations' third
+// derivatives. Thread safe (scratch memory is thread_local). Throws InputError for a network with a time input or
+// with layer shapes that do not chain, and for arguments of the wrong dimension.
 class MlpDecoder : public Decoder {
  public:
   explicit MlpDecoder(Mlp mlp);
@@ -55,10 +62,14 @@ class MlpDecoder : public Decoder {
   Eigen::VectorXd Value(const Eigen::VectorXd& z) const override;
   Eigen::MatrixXd Jacobian(const Eigen::VectorXd& z) const override;
   Eigen::VectorXd SecondDirectional(const Eigen::VectorXd& z, const Eigen::VectorXd& u) const override;
+  void JacobianAndSecond(const Eigen::VectorXd& z, const Eigen::VectorXd& u, Eigen::MatrixXd* J,
+                         Eigen::VectorXd* f2) const override;
   void Tangents(const Eigen::VectorXd& z, const Eigen::VectorXd& u, const Eigen::VectorXd& dz,
                 const Eigen::VectorXd& du, Eigen::MatrixXd* J, Eigen::MatrixXd* dJ, Eigen::VectorXd* f2,
                 Eigen::VectorXd* df2) const override;
   const Mlp& mlp() const { return mlp_; }
+  // Columns s, s', s'', s''' of activation `a` at each x[i], from the same SIMD kernels as the passes (for tests).
+  static Eigen::MatrixXd ActivationDerivatives(Activation a, const Eigen::VectorXd& x);
 
  private:
   Mlp mlp_;
@@ -74,6 +85,8 @@ class StackedDecoder : public Decoder {
   Eigen::VectorXd Value(const Eigen::VectorXd& z) const override;
   Eigen::MatrixXd Jacobian(const Eigen::VectorXd& z) const override;
   Eigen::VectorXd SecondDirectional(const Eigen::VectorXd& z, const Eigen::VectorXd& u) const override;
+  void JacobianAndSecond(const Eigen::VectorXd& z, const Eigen::VectorXd& u, Eigen::MatrixXd* J,
+                         Eigen::VectorXd* f2) const override;
   void Tangents(const Eigen::VectorXd& z, const Eigen::VectorXd& u, const Eigen::VectorXd& dz,
                 const Eigen::VectorXd& du, Eigen::MatrixXd* J, Eigen::MatrixXd* dJ, Eigen::VectorXd* f2,
                 Eigen::VectorXd* df2) const override;
@@ -99,6 +112,11 @@ class Metric {
   // non-finite metric.
   virtual bool Acceleration(const Eigen::VectorXd& z, const Eigen::VectorXd& u, Eigen::VectorXd* acc,
                             std::string* why) const = 0;
+  // The acceleration together with the squared speed *speed2 = u^T M(z) u (conserved along a geodesic; speed2 may
+  // be null), false exactly when Acceleration fails. The default calls Acceleration and Evaluate; metrics that get
+  // both from one evaluation override it.
+  virtual bool AccelerationAndSpeed(const Eigen::VectorXd& z, const Eigen::VectorXd& u, Eigen::VectorXd* acc,
+                                    double* speed2, std::string* why) const;
   // The acceleration and its exact derivative d/ds at s = 0 along (z + s dz, u + s du). False when it fails or when
   // the metric cannot differentiate its acceleration (HasAccelerationTangent()).
   virtual bool AccelerationTangent(const Eigen::VectorXd& z, const Eigen::VectorXd& u, const Eigen::VectorXd& dz,
@@ -116,6 +134,9 @@ class PullbackMetric : public Metric {
   Eigen::MatrixXd Evaluate(const Eigen::VectorXd& z) const override;
   bool Acceleration(const Eigen::VectorXd& z, const Eigen::VectorXd& u, Eigen::VectorXd* acc,
                     std::string* why) const override;
+  // One JacobianAndSecond call; speed2 = |J u|^2.
+  bool AccelerationAndSpeed(const Eigen::VectorXd& z, const Eigen::VectorXd& u, Eigen::VectorXd* acc,
+                            double* speed2, std::string* why) const override;
   bool AccelerationTangent(const Eigen::VectorXd& z, const Eigen::VectorXd& u, const Eigen::VectorXd& dz,
                            const Eigen::VectorXd& du, Eigen::VectorXd* acc, Eigen::VectorXd* dacc,
                            std::string* why) const override;

@@ -117,7 +117,8 @@ class OdeIntegrator {
 };
 
 // Integrates the states together with `num_directions` variational (forward sensitivity) equations
-// S' = (df/dy) S with CVODES BDF and its forward-sensitivity module: `S` holds num_directions vectors of
+// S' = (df/dy) S with CVODES and its forward-sensitivity module (options.type "adams": Adams with fixed-point
+// iteration for states and sensitivities; any other type: BDF with Newton): `S` holds num_directions vectors of
 // num_blocks * block_size entries (initial values in, final values out). Quadratures are not integrated.
 // The sensitivities take part in error control (tolerances estimated from the state tolerances).
 OdeStatus IntegrateVariational(OdeSystem& system, const OdeOptions& options, double t0, double t1, double* y,

@@ -28,6 +28,9 @@
 #include "cli/commands.hpp"
 #include "pushpull/errors.hpp"
 #include "pushpull/geodesic.hpp"
+#include "pushpull/geodesic_graph.hpp"
+#include "pushpull/log_map.hpp"
+#include "pushpull/monitor.hpp"
 #include "pushpull/io.hpp"
 #include "pushpull/metric.hpp"
 #include "pushpull/provenance.hpp"
@@ -339,6 +342,90 @@ void ReportFailures(std::ostream& err, const std::vector<std::int32_t>& status, 
   }
 }
 
+// ---- Logarithm-map set-up shared by `geodesic` and `distances` -----------------------------------------------
+
+// Serialises the -bvp_monitor lines of concurrent solves.
+class LockedBvpPrinter : public BvpMonitor {
+ public:
+  LockedBvpPrinter(std::ostream& out, std::mutex& mutex, std::string label)
+      : printer_(MakeBvpPrinter(out, std::move(label))), mutex_(mutex) {}
+  void operator()(const BvpIterationEvent& e) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    (*printer_)(e);
+  }
+
+ private:
+  std::unique_ptr<BvpMonitor> printer_;
+  std::mutex& mutex_;
+};
+
+// The log-map options, the initial guesses (-bvp_init line|graph) and the -bvp_monitor of `geodesic` and
+// `distances`.
+struct LogMapSetup {
+  LogMapOptions bvp;
+  std::string init = "line";
+  std::string graph_points;
+  GeodesicGraphOptions graph_options;
+  bool monitor = false;
+
+  void SetFromOptions(OptionsDatabase& db) {
+    bvp.SetFromOptions(db);
+    db.SetSection("Logarithm map (geodesic boundary-value problem)");
+    db.Enum("", "bvp_init", init,
+            "Initial guess: line = the straight segment z0 -> z1; graph = the shortest path on a k-nearest-neighbour "
+            "graph of -graph_points, edge weights the pullback lengths of the segments",
+            "LogMapSetup::init", {"line", "graph"});
+    db.String("", "graph_points", graph_points, "Latent points of the -bvp_init graph guess as FILE.h5:/path (N x d)",
+              "LogMapSetup::graph_points");
+    graph_options.SetFromOptions(db, "graph_");
+    db.Bool("", "bvp_monitor", monitor,
+            "Print every Levenberg-Marquardt iteration of every solve to stderr (labelled by pair)",
+            "LogMapSetup::monitor");
+    if (init == "graph" && graph_points.empty()) {
+      throw InputError("-bvp_init graph needs -graph_points FILE.h5:/path (the latent points of the graph)");
+    }
+    if (init == "line" && !graph_points.empty()) {
+      throw InputError("-graph_points " + graph_points + " is only used with -bvp_init graph");
+    }
+  }
+
+  // Builds the graph (once, before the workers start) when -bvp_init graph.
+  void Prepare(const Metric& metric) {
+    if (init != "graph") return;
+    const DatasetName name = DatasetName::Parse(graph_points, "graph_points");
+    const RowMatrix points = ReadMatrix(name, metric.dim(), "graph_points");
+    graph_ = std::make_unique<GeodesicGraph>(metric, points, graph_options);
+    graph_source_ = name.ToString();
+  }
+
+  // `label` names the item in monitor lines, e.g. "pair 3".
+  LogMapResult Solve(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const std::string& label,
+                     std::ostream& err) {
+    std::unique_ptr<BvpMonitor> printer;
+    if (monitor) printer = std::make_unique<LockedBvpPrinter>(err, monitor_mutex_, label);
+    if (graph_) {
+      const InitialCurve guess = graph_->ShortestPath(metric, z0, z1);
+      return LogMap(metric, z0, z1, bvp, &guess, printer.get());
+    }
+    return LogMap(metric, z0, z1, bvp, nullptr, printer.get());
+  }
+
+  void Describe(OutputFile& out) const {
+    out.SetAttribute("/", "bvp_type", bvp.type);
+    out.SetAttribute("/", "bvp_tol", bvp.tol);
+    out.SetAttribute("/", "bvp_init", init);
+    if (graph_) {
+      out.SetAttribute("/", "graph_points", graph_source_);
+      out.SetAttribute("/", "graph_edges", static_cast<std::int64_t>(graph_->num_edges()));
+    }
+  }
+
+ private:
+  std::unique_ptr<GeodesicGraph> graph_;
+  std::string graph_source_;
+  std::mutex monitor_mutex_;
+};
+
 // ---- pushpull geodesic --------------------------------------------------------------------------------------
 
 class GeodesicJob : public Job {
@@ -351,7 +438,7 @@ class GeodesicJob : public Job {
     ctx.db.String("", "output", output_, "Output HDF5 file (written as FILE.partial, renamed when complete)",
                   "GeodesicJob::output");
     curve_.SetFromOptions(ctx.db, true);
-    shooting_.SetFromOptions(ctx.db, "geo_shoot_");
+    log_map_.SetFromOptions(ctx.db);
     provenance_ = Provenance::Collect(ctx.argv, &ctx.db);
   }
 
@@ -385,6 +472,7 @@ class GeodesicJob : public Job {
     const std::size_t ud = static_cast<std::size_t>(d), uS = static_cast<std::size_t>(S),
                       uD = static_cast<std::size_t>(D);
 
+    log_map_.Prepare(*geometries[0].metric);
     std::vector<double> length(P, kNaN), energy(P, kNaN), error(P, kNaN), velocity(P * ud, kNaN);
     std::vector<double> curve(P * uS * ud, kNaN), decoded_curve(decoded ? P * uS * uD : 0, kNaN);
     std::vector<std::int64_t> iterations(P, 0);
@@ -396,7 +484,7 @@ class GeodesicJob : public Job {
     out.SetAttribute("/", "command", "geodesic");
     out.SetAttribute("/", "metric", geometry_.Describe());
     out.SetAttribute("/", "pairs", name.ToString());
-    out.SetAttribute("/", "bvp_tol", shooting_.bvp_tol);
+    log_map_.Describe(out);
     RowDataset length_ds = out.CreateRowDataset("length", ElementType::kFloat64, P, {});
     RowDataset energy_ds = out.CreateRowDataset("energy", ElementType::kFloat64, P, {});
     RowDataset velocity_ds = out.CreateRowDataset("initial_velocity", ElementType::kFloat64, P, {ud});
@@ -411,7 +499,7 @@ class GeodesicJob : public Job {
       const Geometry& g = geometries[static_cast<std::size_t>(w)];
       const VectorXd z0 = point(p, 0), z1 = point(p, 1);
       try {
-        const LogMapResult r = LogMap(*g.metric, z0, z1, shooting_);
+        const LogMapResult r = log_map_.Solve(*g.metric, z0, z1, "pair " + std::to_string(p), ctx_.err);
         error[p] = r.endpoint_error;
         iterations[p] = r.iterations;
         message[p] = r.message;
@@ -421,7 +509,7 @@ class GeodesicJob : public Job {
           energy[p] = r.energy;
           Eigen::Map<VectorXd>(velocity.data() + p * ud, d) = r.initial_velocity;
           if (S > 0) {
-            const ExpMapResult c = ExpMap(*g.metric, z0, r.initial_velocity, shooting_.verify, times);
+            const ExpMapResult c = ExpMap(*g.metric, z0, r.initial_velocity, log_map_.bvp.verify, times);
             if (c.usable()) {
               StoreCurve(g, z0, c.curve, S, curve.data() + p * uS * ud,
                          decoded ? decoded_curve.data() + p * uS * uD : nullptr);
@@ -464,7 +552,7 @@ class GeodesicJob : public Job {
   GeometryOptions geometry_;
   std::string pairs_, output_;
   CurveOptions curve_;
-  ShootingOptions shooting_;
+  LogMapSetup log_map_;
   Provenance provenance_;
 };
 
@@ -594,7 +682,7 @@ class DistancesJob : public Job {
     ctx.db.String("", "output", output_, "Output HDF5 file (written as FILE.partial, renamed when complete)",
                   "DistancesJob::output");
     curve_.SetFromOptions(ctx.db, false);
-    shooting_.SetFromOptions(ctx.db, "geo_shoot_");
+    log_map_.SetFromOptions(ctx.db);
     provenance_ = Provenance::Collect(ctx.argv, &ctx.db);
   }
 
@@ -618,6 +706,7 @@ class DistancesJob : public Job {
       RequireInDomain(*geometries[0].metric, Z.row(static_cast<Eigen::Index>(i)).transpose(),
                       "point " + std::to_string(i) + " (" + pname.ToString() + ")");
     }
+    log_map_.Prepare(*geometries[0].metric);
     std::vector<double> dist(N * N, kNaN);
     std::vector<std::int32_t> status(N * N, -1);
     std::vector<std::string> pair_message(pairs.size());
@@ -629,7 +718,7 @@ class DistancesJob : public Job {
     OutputFile out(output_, provenance_);
     out.SetAttribute("/", "command", "distances");
     out.SetAttribute("/", "metric", geometry_.Describe());
-    out.SetAttribute("/", "bvp_tol", shooting_.bvp_tol);
+    log_map_.Describe(out);
     RowDataset dist_ds = out.CreateRowDataset("distances", ElementType::kFloat64, N, {N});
     RowDataset status_ds = out.CreateRowDataset("status", ElementType::kInt32, N, {N}, -1.0);
 
@@ -639,8 +728,10 @@ class DistancesJob : public Job {
       std::int32_t s;
       double length = kNaN;
       try {
-        const LogMapResult r = LogMap(*g.metric, Z.row(static_cast<Eigen::Index>(i)).transpose(),
-                                      Z.row(static_cast<Eigen::Index>(j)).transpose(), shooting_);
+        const LogMapResult r =
+            log_map_.Solve(*g.metric, Z.row(static_cast<Eigen::Index>(i)).transpose(),
+                           Z.row(static_cast<Eigen::Index>(j)).transpose(),
+                           "pair (" + std::to_string(i) + ", " + std::to_string(j) + ")", ctx_.err);
         s = static_cast<std::int32_t>(r.status);
         if (r.usable()) length = r.length;
         pair_message[k] = r.message;
@@ -689,7 +780,7 @@ class DistancesJob : public Job {
   GeometryOptions geometry_;
   std::string points_, output_;
   CurveOptions curve_;
-  ShootingOptions shooting_;
+  LogMapSetup log_map_;
   Provenance provenance_;
 };
 

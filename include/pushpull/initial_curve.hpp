@@ -1,0 +1,32 @@
+// An initial guess for a geodesic boundary-value problem: a polyline in latent space from z0 to z1 with a time
+// t_i in [0, 1] at each vertex (t_0 = 0, t_last = 1). Geodesics have constant speed, so a good guess spaces the
+// times in proportion to the metric length of the edges; a straight line is the two-vertex polyline.
+// The logarithm-map solvers read it at any time: single shooting takes the velocity at t = 0, multiple shooting the
+// points and velocities at the segment starts.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <Eigen/Core>
+
+namespace pushpull {
+
+struct InitialCurve {
+  std::vector<double> times;            // strictly increasing, times.front() == 0, times.back() == 1
+  std::vector<Eigen::VectorXd> points;  // same count as times, at least 2; points.front() == z0, back() == z1
+  std::string description;              // how the guess was made (stored with the results)
+
+  // The straight line z0 -> z1.
+  static InitialCurve Line(const Eigen::VectorXd& z0, const Eigen::VectorXd& z1);
+
+  // Piecewise-linear position and velocity at t in [0, 1]. At a vertex the velocity is that of the edge that
+  // starts there (of the last edge at t = 1).
+  Eigen::VectorXd PointAt(double t) const;
+  Eigen::VectorXd VelocityAt(double t) const;
+
+  // Empty when valid; otherwise what is wrong (sizes, times, non-finite points, end points not z0/z1).
+  std::string Validate(const Eigen::VectorXd& z0, const Eigen::VectorXd& z1) const;
+};
+
+}  // namespace pushpull

@@ -1,0 +1,112 @@
+// The logarithm map Log_{z0}(z1): the geodesic boundary-value problem g(0) = z0, g(1) = z1 of a Metric, solved by
+// a registry of BVP solvers (-bvp_type):
+//   shooting           single shooting: Ceres Levenberg-Marquardt on the initial velocity u, residual g_u(1) - z1,
+//                      Jacobian d g(1)/d u from CVODES forward sensitivities of the geodesic system;
+//   multiple_shooting  K segments (-bvp_segments): unknowns are the state (g, g') at each segment start, residuals
+//                      the continuity of the state and the end point, a block-sparse Jacobian from per-segment
+//                      sensitivities, Ceres with a sparse linear solver.
+// A solve converges only if the final u, re-integrated over [0, 1] with the verification integrator (tight
+// tolerances), lands within -bvp_tol of z1. With -bvp_fallback (default) a failed single shooting is retried by
+// multiple shooting. Numerical failure is a status with a message, never an exception; invalid input throws.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "pushpull/geodesic.hpp"
+#include "pushpull/initial_curve.hpp"
+#include "pushpull/metric.hpp"
+#include "pushpull/monitor.hpp"
+#include "pushpull/registry.hpp"
+
+namespace pushpull {
+
+class OptionsDatabase;
+
+struct LogMapOptions {
+  std::string type = "shooting";  // -bvp_type: a name of BvpSolvers()
+  int segments = 8;               // -bvp_segments: segments of multiple shooting
+  double tol = 1e-6;              // -bvp_tol: max |g_u(1) - z1| after re-integrating the final u
+  int max_iterations = 50;        // -bvp_max_iterations: Levenberg-Marquardt iterations
+  double stop_factor = 1e-2;      // -bvp_stop_factor: iterations stop once |shot residual|_2 <= stop_factor * tol
+  bool fallback = true;           // -bvp_fallback: retry a failed single shooting with multiple shooting
+  GeodesicOptions shots = ShotGeodesic();     // integrator of the shots (-bvp_ode_rtol ...): CVODES adams or bdf
+  GeodesicOptions verify = TightGeodesic();   // re-integration of the final u (-bvp_verify_ode_rtol ...)
+
+  // Declares -<prefix>bvp_type, -<prefix>bvp_segments, -<prefix>bvp_tol, -<prefix>bvp_max_iterations,
+  // -<prefix>bvp_stop_factor, -<prefix>bvp_fallback and the integrators -<prefix>bvp_ode_* and
+  // -<prefix>bvp_verify_ode_*.
+  void SetFromOptions(OptionsDatabase& db, std::string_view prefix = "");
+  // Empty when valid; otherwise the option (without '-' and prefix), its value and the violated constraint.
+  std::string Validate() const;
+
+  // Shots: Adams (geodesic equations are smooth and non-stiff), and a step limit far above what a geodesic of a
+  // smooth metric needs (a few hundred steps), so that a wild trial step of the iteration fails fast instead of
+  // crawling into a degenerate region of the metric (-bvp_ode_max_steps).
+  static GeodesicOptions ShotGeodesic() {
+    GeodesicOptions g;
+    g.ode.type = "adams";
+    g.ode.rtol = 1e-8;
+    g.ode.atol = 1e-10;
+    g.ode.max_steps = 1000;
+    return g;
+  }
+  static GeodesicOptions TightGeodesic() {
+    GeodesicOptions g;
+    g.ode.rtol = 1e-11;
+    g.ode.atol = 1e-13;
+    return g;
+  }
+};
+
+struct LogMapResult {
+  GeodesicStatus status = GeodesicStatus::kSuccess;
+  std::string message;
+  bool usable() const { return status == GeodesicStatus::kSuccess; }
+
+  std::string solver;                // the BVP solver that produced this result ("shooting", ...)
+  Eigen::VectorXd initial_velocity;  // Log_{z0}(z1)
+  double length = 0;                 // sqrt(u^T M(z0) u): the geodesic distance (if the geodesic is minimal)
+  double energy = 0;                 // u^T M(z0) u
+  double endpoint_error = 0;         // max |g_u(1) - z1| after re-integration
+  int iterations = 0;                // Levenberg-Marquardt iterations (all solvers tried)
+  ExpMapResult final_shot;           // the verifying integration of the final u
+};
+
+// One Levenberg-Marquardt iteration of a BVP solve, for -bvp_monitor and research code.
+struct BvpIterationEvent {
+  std::string solver;
+  int iteration = 0;
+  double cost = 0;              // 1/2 |residual|^2
+  double gradient_max_norm = 0;
+  double step_norm = 0;
+  double trust_region_radius = 0;
+  bool step_successful = false;
+};
+using BvpMonitor = Monitor<BvpIterationEvent>;
+
+// A BVP solver of the -bvp_type registry. Solve starts from `guess` (an initial curve z0 -> z1) and reports
+// iterations to `monitor` when not null.
+class BvpSolver {
+ public:
+  virtual ~BvpSolver() = default;
+  virtual LogMapResult Solve(const Metric& metric, const Eigen::VectorXd& z0, const Eigen::VectorXd& z1,
+                             const InitialCurve& guess, BvpMonitor* monitor) = 0;
+};
+using BvpSolverRegistry = Registry<BvpSolver, const LogMapOptions&>;
+// shooting, multiple_shooting; research code may register its own.
+BvpSolverRegistry& BvpSolvers();
+
+// Log_{z0}(z1) with the -bvp_type solver from `guess` (the straight line when null), then the fallback.
+LogMapResult LogMap(const Metric& metric, const Eigen::VectorXd& z0, const Eigen::VectorXd& z1,
+                    const LogMapOptions& options, const InitialCurve* guess = nullptr,
+                    BvpMonitor* monitor = nullptr);
+
+// A -bvp_monitor that prints one line per iteration ("label: solver it cost |grad| |step| radius") to a stream.
+std::unique_ptr<BvpMonitor> MakeBvpPrinter(std::ostream& out, std::string label);
+
+}  // namespace pushpull

@@ -1,0 +1,82 @@
+#include "bvp_support.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "pushpull/options.hpp"
+
+namespace pushpull::bvp {
+
+ceres::CallbackReturnType IterationObserver::operator()(const ceres::IterationSummary& summary) {
+  if (monitor_) {
+    BvpIterationEvent e;
+    e.solver = solver_;
+    e.iteration = summary.iteration;
+    e.cost = summary.cost;
+    e.gradient_max_norm = summary.gradient_max_norm;
+    e.step_norm = summary.step_norm;
+    e.trust_region_radius = summary.trust_region_radius;
+    e.step_successful = summary.step_is_successful;
+    (*monitor_)(e);
+  }
+  if (std::sqrt(2.0 * summary.cost) <= stop_norm_) return ceres::SOLVER_TERMINATE_SUCCESSFULLY;
+  return ceres::SOLVER_CONTINUE;
+}
+
+double StopNorm(const LogMapOptions& options) { return options.stop_factor * options.tol; }
+
+ceres::Solver::Options SolverOptions(const LogMapOptions& options, ceres::LinearSolverType linear_solver,
+                                     IterationObserver* observer) {
+  ceres::Solver::Options o;
+  o.minimizer_type = ceres::TRUST_REGION;
+  o.trust_region_strategy_type = ceres::LEVENBERG_MARQUARDT;
+  o.linear_solver_type = linear_solver;
+  o.max_num_iterations = options.max_iterations;
+  // Only the -bvp_* rules decide: the observer's residual test and the iteration limit.
+  o.function_tolerance = 0;
+  o.gradient_tolerance = 0;
+  o.parameter_tolerance = 0;
+  o.num_threads = 1;  // pairs are what runs in parallel
+  o.logging_type = ceres::SILENT;
+  o.minimizer_progress_to_stdout = false;
+  o.callbacks.push_back(observer);
+  o.update_state_every_iteration = false;
+  return o;
+}
+
+std::string Describe(const ceres::Solver::Summary& summary) {
+  return std::to_string(summary.num_successful_steps + summary.num_unsuccessful_steps) +
+         " Levenberg-Marquardt iterations (" + std::to_string(summary.num_successful_steps) + " successful, " +
+         std::to_string(summary.num_unsuccessful_steps) + " unsuccessful; Ceres: " + summary.message + ")";
+}
+
+void Verify(const Metric& metric, const Eigen::VectorXd& z0, const Eigen::VectorXd& z1, const Eigen::VectorXd& u,
+            const LogMapOptions& options, const std::string& how, const std::string& advice, LogMapResult* result) {
+  result->initial_velocity = u;
+  if (!u.allFinite()) {
+    result->status = GeodesicStatus::kNotConverged;
+    result->message = "the solve produced a non-finite initial velocity after " + how + "." + advice;
+    return;
+  }
+  result->final_shot = ExpMap(metric, z0, u, options.verify);
+  result->energy = u.dot(metric.Evaluate(z0) * u);
+  result->length = std::sqrt(std::max(result->energy, 0.0));
+  if (!result->final_shot.usable()) {
+    result->status = result->final_shot.status;
+    result->message = "re-integrating the final initial velocity failed: " + result->final_shot.message + " (after " +
+                      how + ")." + advice;
+    return;
+  }
+  result->endpoint_error = (result->final_shot.end_point - z1).cwiseAbs().maxCoeff();
+  if (!(result->endpoint_error <= options.tol)) {
+    result->status = GeodesicStatus::kNotConverged;
+    result->message = "end-point error " + FormatReal(result->endpoint_error) + " exceeds bvp_tol " +
+                      FormatReal(options.tol) + " after " + how + "." + advice;
+    return;
+  }
+  result->status = GeodesicStatus::kSuccess;
+  result->message = "converged: end-point error " + FormatReal(result->endpoint_error) + " after " + how;
+}
+
+}  // namespace pushpull::bvp

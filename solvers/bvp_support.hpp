@@ -1,0 +1,53 @@
+// Shared pieces of the logarithm-map solvers (internal to solvers/): the Ceres Levenberg-Marquardt set-up with the
+// -bvp_* stopping rules and the -bvp_monitor adapter, and the verification of a final initial velocity.
+#pragma once
+
+#include <ceres/iteration_callback.h>
+#include <ceres/solver.h>
+
+#include <memory>
+#include <string>
+
+#include <Eigen/Core>
+
+#include "pushpull/log_map.hpp"
+
+namespace pushpull::bvp {
+
+// Stops the minimiser once sqrt(2 cost) = |residual|_2 <= stop_norm and forwards each iteration to a monitor.
+class IterationObserver : public ceres::IterationCallback {
+ public:
+  IterationObserver(std::string solver, double stop_norm, BvpMonitor* monitor)
+      : solver_(std::move(solver)), stop_norm_(stop_norm), monitor_(monitor) {}
+  ceres::CallbackReturnType operator()(const ceres::IterationSummary& summary) override;
+
+ private:
+  std::string solver_;
+  double stop_norm_;
+  BvpMonitor* monitor_;
+};
+
+// Levenberg-Marquardt with only the -bvp_* stopping rules: -bvp_max_iterations and the residual test of the
+// observer (Ceres' relative function, gradient and parameter tests are switched off).
+ceres::Solver::Options SolverOptions(const LogMapOptions& options, ceres::LinearSolverType linear_solver,
+                                     IterationObserver* observer);
+
+// The residual norm below which the minimiser stops: bvp_stop_factor * bvp_tol.
+double StopNorm(const LogMapOptions& options);
+
+// Fills `result` for the final initial velocity u: re-integrates it with options.verify, sets the end-point error,
+// length and energy, and the status (success only if the error is within bvp_tol). `how` describes the solve
+// ("12 Levenberg-Marquardt iterations ..."), `advice` is appended to failure messages.
+void Verify(const Metric& metric, const Eigen::VectorXd& z0, const Eigen::VectorXd& z1, const Eigen::VectorXd& u,
+            const LogMapOptions& options, const std::string& how, const std::string& advice, LogMapResult* result);
+
+// "N Levenberg-Marquardt iterations (S successful, U unsuccessful; Ceres: message)".
+std::string Describe(const ceres::Solver::Summary& summary);
+
+}  // namespace pushpull::bvp
+
+namespace pushpull {
+// The registered solvers (solvers/single_shooting.cpp, solvers/multiple_shooting.cpp).
+std::unique_ptr<BvpSolver> MakeSingleShooting(const LogMapOptions& options);
+std::unique_ptr<BvpSolver> MakeMultipleShooting(const LogMapOptions& options);
+}  // namespace pushpull

@@ -1,0 +1,136 @@
+// The logarithm map: options (-bvp_*), the -bvp_type registry, the driver with its fallback, and the -bvp_monitor
+// printer. The solvers themselves are in single_shooting.cpp and multiple_shooting.cpp.
+#include "pushpull/log_map.hpp"
+
+#include <iomanip>
+#include <ostream>
+#include <sstream>
+#include <string>
+
+#include "bvp_support.hpp"
+#include "pushpull/errors.hpp"
+#include "pushpull/options.hpp"
+
+namespace pushpull {
+
+using Eigen::VectorXd;
+
+void LogMapOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix) {
+  const std::string p(prefix);
+  db.SetSection("Logarithm map (geodesic boundary-value problem)" +
+                (p.empty() ? std::string() : " (prefix '" + p + "')"));
+  db.Enum(prefix, "bvp_type", type, "Boundary-value solver", "LogMapOptions::type", BvpSolvers().Names());
+  db.Int(prefix, "bvp_segments", segments, "Segments of multiple shooting (also used by the fallback)",
+         "LogMapOptions::segments", IntBounds::AtLeast(2));
+  db.Real(prefix, "bvp_tol", tol,
+          "Convergence test: max |g_u(1) - z1| after re-integrating the final initial velocity u with the "
+          "verification integrator (-bvp_verify_ode_*)",
+          "LogMapOptions::tol", RealBounds::Positive());
+  db.Int(prefix, "bvp_max_iterations", max_iterations, "Levenberg-Marquardt iterations of one solve",
+         "LogMapOptions::max_iterations", IntBounds::AtLeast(1));
+  db.Real(prefix, "bvp_stop_factor", stop_factor,
+          "Levenberg-Marquardt stops once the Euclidean norm of the shot residual is below bvp_stop_factor * "
+          "bvp_tol (then the verification decides)",
+          "LogMapOptions::stop_factor", RealBounds::Positive());
+  db.Bool(prefix, "bvp_fallback", fallback,
+          "Retry a failed single shooting with multiple shooting (-bvp_segments) from the same initial guess",
+          "LogMapOptions::fallback");
+  shots.SetFromOptions(db, p + "bvp_");
+  verify.SetFromOptions(db, p + "bvp_verify_");
+  const std::string problem = Validate();
+  if (!problem.empty()) throw InputError("option -" + p + problem);
+}
+
+std::string LogMapOptions::Validate() const {
+  if (!BvpSolvers().Has(type)) return "bvp_type: unknown solver '" + type + "'";
+  if (segments < 2) return "bvp_segments: " + std::to_string(segments) + " must be >= 2";
+  if (!(tol > 0)) return "bvp_tol: " + FormatReal(tol) + " must be > 0";
+  if (max_iterations < 1) return "bvp_max_iterations: " + std::to_string(max_iterations) + " must be >= 1";
+  if (!(stop_factor > 0) || !(stop_factor <= 1)) {
+    return "bvp_stop_factor: " + FormatReal(stop_factor) + " must be in (0, 1]";
+  }
+  if (shots.ode.type != "adams" && shots.ode.type != "bdf") {
+    return "bvp_ode_type: '" + shots.ode.type +
+           "' cannot give the end-point Jacobian; the shots need CVODES forward sensitivities: adams or bdf";
+  }
+  std::string p = shots.Validate();
+  if (!p.empty()) return "bvp_" + p;
+  p = verify.Validate();
+  if (!p.empty()) return "bvp_verify_" + p;
+  return {};
+}
+
+BvpSolverRegistry& BvpSolvers() {
+  static BvpSolverRegistry* registry = [] {
+    auto* r = new BvpSolverRegistry("bvp_type");
+    r->Register("shooting",
+                "single shooting: Levenberg-Marquardt on the initial velocity, Jacobian from CVODES sensitivities",
+                [](const LogMapOptions& o) { return MakeSingleShooting(o); });
+    r->Register("multiple_shooting",
+                "multiple shooting over -bvp_segments segments: block-sparse Jacobian, sparse Levenberg-Marquardt",
+                [](const LogMapOptions& o) { return MakeMultipleShooting(o); });
+    return r;
+  }();
+  return *registry;
+}
+
+LogMapResult LogMap(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const LogMapOptions& options,
+                    const InitialCurve* guess, BvpMonitor* monitor) {
+  const int d = metric.dim();
+  if (z0.size() != d || z1.size() != d) {
+    throw InputError("LogMap: z0 has " + std::to_string(z0.size()) + " and z1 " + std::to_string(z1.size()) +
+                     " entries, the metric's dimension is " + std::to_string(d));
+  }
+  const std::string problem = options.Validate();
+  if (!problem.empty()) throw InputError("LogMapOptions: " + problem);
+  const InitialCurve line = InitialCurve::Line(z0, z1);
+  const InitialCurve& start = guess ? *guess : line;
+  const std::string bad_guess = start.Validate(z0, z1);
+  if (!bad_guess.empty()) throw InputError("LogMap: " + bad_guess);
+
+  LogMapResult result;
+  result.solver = options.type;
+  std::string why;
+  if (!metric.InDomain(z0, &why) || !metric.InDomain(z1, &why)) {
+    result.status = GeodesicStatus::kOutsideDomain;
+    result.message = "end point outside the domain: " + why;
+    return result;
+  }
+  result = BvpSolvers().Create(options.type, options)->Solve(metric, z0, z1, start, monitor);
+  if (result.usable() || !options.fallback || options.type != "shooting" ||
+      result.status == GeodesicStatus::kOutsideDomain || !metric.HasAccelerationTangent()) {
+    return result;
+  }
+  LogMapResult retry = MakeMultipleShooting(options)->Solve(metric, z0, z1, start, monitor);
+  retry.iterations += result.iterations;
+  retry.message = (retry.usable() ? "fallback multiple shooting " : "fallback multiple shooting also failed: ") +
+                  retry.message + " (single shooting failed first: " + result.message + ")";
+  return retry;
+}
+
+namespace {
+
+class BvpPrinter : public BvpMonitor {
+ public:
+  BvpPrinter(std::ostream& out, std::string label) : out_(out), label_(std::move(label)) {}
+  void operator()(const BvpIterationEvent& e) override {
+    std::ostringstream line;
+    line << label_ << (label_.empty() ? "" : ": ") << e.solver << " it " << std::setw(3) << e.iteration
+         << std::scientific << std::setprecision(3) << "  cost " << e.cost << "  |grad| " << e.gradient_max_norm
+         << "  |step| " << e.step_norm << "  radius " << e.trust_region_radius
+         << (e.iteration == 0 ? "" : e.step_successful ? "  accepted" : "  rejected") << "\n";
+    out_ << line.str() << std::flush;
+  }
+
+ private:
+  std::ostream& out_;
+  std::string label_;
+};
+
+}  // namespace
+
+std::unique_ptr<BvpMonitor> MakeBvpPrinter(std::ostream& out, std::string label) {
+  return std::make_unique<BvpPrinter>(out, std::move(label));
+}
+
+}  // namespace pushpull

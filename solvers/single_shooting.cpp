@@ -1,0 +1,127 @@
+// Single shooting: unknown u = g'(0), residual r(u) = g_u(1) - z1, solved by Ceres Levenberg-Marquardt. The
+// Jacobian d g(1)/d u comes from the CVODES variational equations (ExpMapWithJacobian), from the same integration
+// as the residual. Convergence is declared only by bvp::Verify (re-integration with the tight integrator).
+#include <ceres/cost_function.h>
+#include <ceres/problem.h>
+#include <ceres/solver.h>
+
+#include <Eigen/Core>
+#include <string>
+
+#include "bvp_support.hpp"
+#include "pushpull/log_map.hpp"
+
+namespace pushpull {
+
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+namespace {
+
+// r(u) with dr/du. Ceres evaluates a candidate u without Jacobian and, if it accepts the step, again with the
+// Jacobian: the last sensitivity integration is kept so that the second call costs nothing. A failed integration
+// returns false, which Ceres treats as an unsuccessful step (the trust region shrinks).
+class ShootingCost : public ceres::CostFunction {
+ public:
+  ShootingCost(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const GeodesicOptions& options)
+      : metric_(metric), z0_(z0), z1_(z1), options_(options) {
+    set_num_residuals(metric.dim());
+    mutable_parameter_block_sizes()->push_back(metric.dim());
+  }
+
+  bool Evaluate(double const* const* parameters, double* residuals, double** jacobians) const override {
+    const int d = metric_.dim();
+    const Eigen::Map<const VectorXd> u(parameters[0], d);
+    if (!(has_last_ && u == last_u_)) {
+      last_ = ExpMapWithJacobian(metric_, z0_, u, options_);
+      last_u_ = u;
+      has_last_ = true;
+      ++shots_;
+    }
+    if (!last_.usable()) {
+      last_failure_ = last_.message;
+      return false;
+    }
+    Eigen::Map<VectorXd>(residuals, d) = last_.end_point - z1_;
+    if (jacobians && jacobians[0]) {
+      Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(jacobians[0], d, d) =
+          last_.end_jacobian;
+    }
+    return true;
+  }
+
+  const std::string& last_failure() const { return last_failure_; }
+  int shots() const { return shots_; }
+
+ private:
+  const Metric& metric_;
+  VectorXd z0_, z1_;
+  GeodesicOptions options_;
+  mutable bool has_last_ = false;
+  mutable VectorXd last_u_;
+  mutable ExpMapResult last_;
+  mutable std::string last_failure_;
+  mutable int shots_ = 0;
+};
+
+const char* kAdvice =
+    " Possible causes: the initial guess lies in the basin of another geodesic or of none (far or near-antipodal "
+    "points: try -bvp_type multiple_shooting or -bvp_init graph), the metric is nearly singular along the way, or the "
+    "shot integrator is too loose for bvp_tol (-bvp_ode_rtol, -bvp_tol, -bvp_max_iterations).";
+
+class SingleShooting : public BvpSolver {
+ public:
+  explicit SingleShooting(const LogMapOptions& options) : options_(options) {}
+
+  LogMapResult Solve(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const InitialCurve& guess,
+                     BvpMonitor* monitor) override {
+    LogMapResult result;
+    result.solver = "shooting";
+    if (!metric.HasAccelerationTangent()) {
+      result.status = GeodesicStatus::kIntegrationFailure;
+      result.message = "shooting needs d g(1)/d u, but this metric cannot differentiate its geodesic acceleration "
+                       "(a MetricTensorField without second derivatives)";
+      return result;
+    }
+    VectorXd u = guess.VelocityAt(0.0);
+    auto* cost = new ShootingCost(metric, z0, z1, options_.shots);
+    ceres::Problem::Options problem_options;
+    problem_options.cost_function_ownership = ceres::TAKE_OWNERSHIP;
+    ceres::Problem problem(problem_options);
+    problem.AddResidualBlock(cost, nullptr, u.data());
+
+    // The initial shot first: if it fails there is nothing to iterate on, and the reason is the integrator's.
+    {
+      VectorXd r(metric.dim());
+      const double* p = u.data();
+      if (!cost->Evaluate(&p, r.data(), nullptr)) {
+        result.status = GeodesicStatus::kNotConverged;
+        result.initial_velocity = u;
+        result.message = "the shot from the initial guess (" + guess.description + ", u = " + FormatPoint(u) +
+                         ") failed: " + cost->last_failure() + "." + kAdvice;
+        return result;
+      }
+    }
+    bvp::IterationObserver observer("shooting", bvp::StopNorm(options_), monitor);
+    const ceres::Solver::Options solver_options =
+        bvp::SolverOptions(options_, ceres::DENSE_QR, &observer);
+    ceres::Solver::Summary summary;
+    ceres::Solve(solver_options, &problem, &summary);
+    result.iterations = summary.num_successful_steps + summary.num_unsuccessful_steps;
+    std::string how = bvp::Describe(summary) + " from the " + guess.description + " guess";
+    if (!cost->last_failure().empty()) how += "; last failed shot: " + cost->last_failure();
+    bvp::Verify(metric, z0, z1, u, options_, how, kAdvice, &result);
+    return result;
+  }
+
+ private:
+  LogMapOptions options_;
+};
+
+}  // namespace
+
+std::unique_ptr<BvpSolver> MakeSingleShooting(const LogMapOptions& options) {
+  return std::make_unique<SingleShooting>(options);
+}
+
+}  // namespace pushpull

@@ -1,0 +1,249 @@
+#define BOOST_TEST_MODULE log_map
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <numbers>
+#include <string>
+#include <vector>
+
+#include "pushpull/errors.hpp"
+#include "pushpull/geodesic.hpp"
+#include "pushpull/geodesic_graph.hpp"
+#include "pushpull/log_map.hpp"
+#include "pushpull/metric.hpp"
+#include "pushpull/mlp.hpp"
+#include "pushpull/options.hpp"
+#include "test_support.hpp"
+
+using namespace pushpull;
+using pushpull::testing::ExpectInputError;
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+namespace {
+
+VectorXd V2(double a, double b) {
+  VectorXd v(2);
+  v << a, b;
+  return v;
+}
+
+VectorXd FromSphere(const Eigen::Vector3d& p) { return p.head(2) / (1 - p[2]); }
+
+// A pair on the unit sphere at angle pi - gap (stereographic coordinates), both points away from the north pole.
+std::pair<VectorXd, VectorXd> NearAntipodal(double gap) {
+  const Eigen::Vector3d p = Eigen::Vector3d(1.0, 0.0, 0.0);
+  const Eigen::Vector3d w = Eigen::Vector3d(0.0, 1.0, 0.0);  // unit, orthogonal to p
+  const Eigen::Vector3d q = -std::cos(gap) * p + std::sin(gap) * w;
+  return {FromSphere(p), FromSphere(q)};
+}
+
+LogMapOptions At(double tol, const std::string& type) {
+  LogMapOptions o;
+  o.type = type;
+  o.fallback = false;
+  o.shots.ode.rtol = tol;
+  o.shots.ode.atol = tol * 1e-2;
+  o.tol = std::max(1e3 * tol, 1e-8);
+  return o;
+}
+
+PullbackMetric Sphere() { return PullbackMetric(MakeStereographicSphereDecoder(2)); }
+
+class Recorder : public BvpMonitor {
+ public:
+  void operator()(const BvpIterationEvent& e) override { events.push_back(e); }
+  std::vector<BvpIterationEvent> events;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(multiple_shooting_matches_the_sphere_distance_and_error_falls_with_tolerance) {
+  const PullbackMetric metric = Sphere();
+  const std::vector<std::pair<VectorXd, VectorXd>> pairs = {
+      {V2(0.3, -0.2), V2(-0.5, 0.7)}, {V2(1.2, 0.1), V2(-0.4, -1.1)}, {V2(-0.2, -0.9), V2(0.8, 0.6)}};
+  std::vector<double> worst;
+  for (double tol : {1e-6, 1e-8, 1e-10}) {
+    double w = 0;
+    for (const auto& [a, b] : pairs) {
+      const LogMapResult r = LogMap(metric, a, b, At(tol, "multiple_shooting"));
+      BOOST_TEST_REQUIRE(r.usable(), r.message);
+      BOOST_TEST(r.solver == "multiple_shooting");
+      const double d = SphereDistance(a, b);
+      w = std::max(w, std::abs(r.length - d) / d);
+      BOOST_TEST(r.endpoint_error <= At(tol, "multiple_shooting").tol);
+    }
+    BOOST_TEST(w <= 100 * tol, "tol " << tol << ": relative distance error " << w);
+    worst.push_back(w);
+  }
+  BOOST_TEST(worst.back() < 0.01 * worst.front());
+}
+
+BOOST_AUTO_TEST_CASE(multiple_and_single_shooting_agree_on_an_mlp_decoder) {
+  Mlp mlp = RandomMlp(2, 5, {16, 16}, TimeInput::kNone, Activation::kTanh, 3, 1.0);
+  mlp.output_activation = Activation::kSigmoid;
+  const PullbackMetric metric(std::make_shared<MlpDecoder>(mlp));
+  for (const auto& [a, b] : std::vector<std::pair<VectorXd, VectorXd>>{{V2(0.2, -0.4), V2(-0.6, 0.5)},
+                                                                      {V2(-1.0, 0.3), V2(0.7, 0.9)}}) {
+    const LogMapResult s = LogMap(metric, a, b, At(1e-10, "shooting"));
+    const LogMapResult m = LogMap(metric, a, b, At(1e-10, "multiple_shooting"));
+    BOOST_TEST_REQUIRE(s.usable(), s.message);
+    BOOST_TEST_REQUIRE(m.usable(), m.message);
+    BOOST_TEST(std::abs(s.length - m.length) <= 1e-7 * s.length);
+    BOOST_TEST((s.initial_velocity - m.initial_velocity).cwiseAbs().maxCoeff() <= 1e-6);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(state_jacobian_of_the_geodesic_flow_matches_finite_differences) {
+  const PullbackMetric metric = Sphere();
+  const VectorXd z = V2(0.3, -0.4), u = V2(0.5, 0.8);
+  GeodesicOptions g;
+  g.ode.type = "adams";
+  g.ode.rtol = 1e-12;
+  g.ode.atol = 1e-14;
+  const ExpMapResult r = ExpMapWithStateJacobian(metric, z, u, g);
+  BOOST_TEST_REQUIRE(r.usable(), r.message);
+  BOOST_TEST_REQUIRE(r.end_jacobian.rows() == 4);
+  BOOST_TEST_REQUIRE(r.end_jacobian.cols() == 4);
+  const double h = 1e-6;
+  for (int k = 0; k < 4; ++k) {
+    VectorXd zp = z, up = u, zm = z, um = u;
+    if (k < 2) {
+      zp[k] += h;
+      zm[k] -= h;
+    } else {
+      up[k - 2] += h;
+      um[k - 2] -= h;
+    }
+    const ExpMapResult p = ExpMap(metric, zp, up, g), m = ExpMap(metric, zm, um, g);
+    VectorXd col(4);
+    col << (p.end_point - m.end_point) / (2 * h), (p.end_velocity - m.end_velocity) / (2 * h);
+    BOOST_TEST((col - r.end_jacobian.col(k)).cwiseAbs().maxCoeff() <= 1e-6 * std::max(1.0, col.cwiseAbs().maxCoeff()),
+               "column " << k);
+  }
+  // The velocity columns are the single-shooting Jacobian.
+  const ExpMapResult s = ExpMapWithJacobian(metric, z, u, g);
+  BOOST_TEST((s.end_jacobian - r.end_jacobian.topRightCorner(2, 2)).cwiseAbs().maxCoeff() <= 1e-8);
+}
+
+BOOST_AUTO_TEST_CASE(the_graph_guess_finds_the_minimal_geodesic_where_the_line_finds_the_long_arc) {
+  const PullbackMetric metric = Sphere();
+  // Points spread over the sphere below z = 0.6 (Fibonacci lattice) as the graph.
+  std::vector<VectorXd> kept;
+  const int m = 500;
+  for (int k = 0; k < m; ++k) {
+    const double zc = 1 - 2 * (k + 0.5) / m, rc = std::sqrt(1 - zc * zc);
+    const double phi = k * std::numbers::pi * (3 - std::sqrt(5.0));
+    if (zc < 0.6) kept.push_back(FromSphere(Eigen::Vector3d(rc * std::cos(phi), rc * std::sin(phi), zc)));
+  }
+  RowMatrix cloud(static_cast<Eigen::Index>(kept.size()), 2);
+  for (std::size_t k = 0; k < kept.size(); ++k) cloud.row(static_cast<Eigen::Index>(k)) = kept[k].transpose();
+  GeodesicGraphOptions go;
+  go.neighbors = 12;
+  const GeodesicGraph graph(metric, cloud, go);
+
+  int line_long_arcs = 0;
+  for (double gap : {0.2, 0.1}) {
+    const auto [a, b] = NearAntipodal(gap);
+    const double d = SphereDistance(a, b);
+    const LogMapResult line = LogMap(metric, a, b, At(1e-9, "shooting"));
+    if (line.usable() && std::abs(line.length - (2 * std::numbers::pi - d)) < 1e-4) ++line_long_arcs;
+    const InitialCurve guess = graph.ShortestPath(metric, a, b);
+    BOOST_TEST(guess.description.find("graph") == 0, guess.description);
+    const LogMapResult r = LogMap(metric, a, b, At(1e-9, "shooting"), &guess);
+    BOOST_TEST_REQUIRE(r.usable(), r.message);
+    BOOST_TEST(std::abs(r.length - d) / d <= 1e-6, "gap " << gap << ": L = " << r.length << ", d = " << d);
+    BOOST_TEST(r.message.find("graph") != std::string::npos, r.message);
+    const LogMapResult ms = LogMap(metric, a, b, At(1e-9, "multiple_shooting"), &guess);
+    BOOST_TEST_REQUIRE(ms.usable(), ms.message);
+    BOOST_TEST(std::abs(ms.length - d) / d <= 1e-6, "multiple shooting, gap " << gap);
+  }
+  // The point of the graph: from the straight line, at least one of these pairs lands on the long arc.
+  BOOST_TEST(line_long_arcs >= 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_single_shooting_falls_back_to_multiple_shooting_and_says_so) {
+  const PullbackMetric metric = Sphere();
+  const auto [a, b] = NearAntipodal(1e-3);
+  LogMapOptions o = At(1e-8, "shooting");
+  o.max_iterations = 3;
+  const LogMapResult without = LogMap(metric, a, b, o);
+  BOOST_TEST_REQUIRE(!without.usable());
+  BOOST_TEST(without.solver == "shooting");
+  BOOST_TEST(without.message.find("fallback") == std::string::npos);
+  o.fallback = true;
+  const LogMapResult with = LogMap(metric, a, b, o);
+  BOOST_TEST(with.solver == "multiple_shooting");
+  BOOST_TEST(with.message.find("fallback multiple shooting") == 0, with.message);
+  BOOST_TEST(with.message.find("single shooting failed first") != std::string::npos, with.message);
+  BOOST_TEST(with.iterations > without.iterations);
+  // Multiple shooting is not retried by anything.
+  o.type = "multiple_shooting";
+  const LogMapResult ms = LogMap(metric, a, b, o);
+  BOOST_TEST(ms.message.find("fallback") == std::string::npos, ms.message);
+}
+
+BOOST_AUTO_TEST_CASE(the_monitor_sees_every_iteration_with_falling_cost) {
+  const PullbackMetric metric = Sphere();
+  Recorder rec;
+  const LogMapResult r = LogMap(metric, V2(0.3, -0.2), V2(-0.5, 0.7), At(1e-10, "shooting"), nullptr, &rec);
+  BOOST_TEST_REQUIRE(r.usable(), r.message);
+  BOOST_TEST_REQUIRE(rec.events.size() >= 2u);
+  BOOST_TEST(rec.events.front().iteration == 0);
+  // Ceres counts its iteration 0 (the initial evaluation) among the steps.
+  BOOST_TEST(static_cast<int>(rec.events.size()) == r.iterations);
+  BOOST_TEST(rec.events.back().cost < 1e-6 * rec.events.front().cost);
+  for (const auto& e : rec.events) BOOST_TEST(e.solver == "shooting");
+  std::ostringstream out;
+  const auto printer = MakeBvpPrinter(out, "pair 7");
+  (*printer)(rec.events.back());
+  BOOST_TEST(out.str().find("pair 7: shooting it") == 0, out.str());
+}
+
+BOOST_AUTO_TEST_CASE(options_are_validated_naming_the_option) {
+  OptionsDatabase db;
+  db.ParseTokens({"-bvp_type", "multiple_shooting", "-bvp_segments", "5", "-bvp_tol", "1e-7", "-bvp_fallback",
+                  "false", "-bvp_ode_rtol", "1e-9", "-bvp_verify_ode_rtol", "1e-12"},
+                 "");
+  LogMapOptions o;
+  o.SetFromOptions(db);
+  db.CheckAllUsed();
+  BOOST_TEST(o.type == "multiple_shooting");
+  BOOST_TEST(o.segments == 5);
+  BOOST_TEST(o.tol == 1e-7);
+  BOOST_TEST(!o.fallback);
+  BOOST_TEST(o.shots.ode.rtol == 1e-9);
+  BOOST_TEST(o.verify.ode.rtol == 1e-12);
+
+  auto parse = [](std::vector<std::string> tokens) {
+    OptionsDatabase d;
+    d.ParseTokens(tokens, "");
+    LogMapOptions x;
+    x.SetFromOptions(d);
+  };
+  ExpectInputError([&] { parse({"-bvp_type", "collocation"}); }, {"bvp_type", "shooting", "multiple_shooting"});
+  ExpectInputError([&] { parse({"-bvp_segments", "1"}); }, {"bvp_segments"});
+  ExpectInputError([&] { parse({"-bvp_ode_type", "dopri5"}); }, {"bvp_ode_type", "dopri5", "adams or bdf"});
+  ExpectInputError([&] { parse({"-bvp_stop_factor", "2"}); }, {"bvp_stop_factor"});
+
+  const PullbackMetric metric = Sphere();
+  InitialCurve bad = InitialCurve::Line(V2(0, 0), V2(1, 1));
+  ExpectInputError([&] { LogMap(metric, V2(0, 0), V2(1, 0), LogMapOptions(), &bad); }, {"initial curve", "end"});
+  bad.times = {0.0, 0.0};
+  ExpectInputError([&] { LogMap(metric, V2(0, 0), V2(1, 1), LogMapOptions(), &bad); }, {"times"});
+  bad.times = {0.0, 0.5, 0.5, 1.0};
+  bad.points = {V2(0, 0), V2(0.5, 0.5), V2(0.5, 0.5), V2(1, 1)};
+  ExpectInputError([&] { LogMap(metric, V2(0, 0), V2(1, 1), LogMapOptions(), &bad); }, {"increase"});
+}
+
+BOOST_AUTO_TEST_CASE(initial_curves_interpolate_positions_and_velocities) {
+  InitialCurve c;
+  c.times = {0.0, 0.25, 1.0};
+  c.points = {V2(0, 0), V2(1, 0), V2(1, 3)};
+  BOOST_TEST(c.Validate(V2(0, 0), V2(1, 3)).empty());
+  BOOST_TEST((c.PointAt(0.125) - V2(0.5, 0)).norm() < 1e-15);
+  BOOST_TEST((c.VelocityAt(0.0) - V2(4, 0)).norm() < 1e-15);
+  BOOST_TEST((c.VelocityAt(0.25) - V2(0, 4)).norm() < 1e-15);
+  BOOST_TEST((c.VelocityAt(1.0) - V2(0, 4)).norm() < 1e-15);
+  BOOST_TEST((c.PointAt(1.0) - V2(1, 3)).norm() < 1e-15);
+}
