@@ -251,7 +251,8 @@ int SensRhs(int Ns, double t, N_Vector y, N_Vector, N_Vector* yS, N_Vector* ySdo
 }  // namespace
 
 OdeStatus IntegrateVariational(OdeSystem& system, const OdeOptions& options, double t0, double t1, double* y,
-                               int num_directions, double* S, OdeStats* stats, std::string* message) {
+                               int num_directions, double* S, OdeStats* stats, std::string* message,
+                               bool control_sensitivities) {
   sundials::Context ctx;
   const int B = system.num_blocks();
   const sunindextype n = static_cast<sunindextype>(B) * system.block_size();
@@ -315,7 +316,7 @@ OdeStatus IntegrateVariational(OdeSystem& system, const OdeOptions& options, dou
     CVodeSensInit(mem, num_directions, CV_STAGGERED, SensRhs, yS);
   }
   CVodeSensEEtolerances(mem);
-  CVodeSetSensErrCon(mem, SUNTRUE);
+  CVodeSetSensErrCon(mem, control_sensitivities ? SUNTRUE : SUNFALSE);
   double t = t0;
   const int flag = CVode(mem, t1, yv.get(), &t, CV_NORMAL);
   long v = 0;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "pushpull/errors.hpp"
+#include "pushpull/event_log.hpp"
 #include "pushpull/geodesic.hpp"
 #include "pushpull/options.hpp"
 
@@ -39,6 +40,11 @@ const char* ToString(GeodesicStatus status) {
 
 namespace {
 
+const int kEventAcceleration = EventLog::Global().Register("GeodesicAcceleration");
+const int kEventTangent = EventLog::Global().Register("GeodesicAccelTangent");
+const int kEventExpMap = EventLog::Global().Register("ExpMap");
+const int kEventShot = EventLog::Global().Register("ShotWithJacobian");
+
 // y = [g; v], quadratures [v^T M v, sqrt(v^T M v)] (not error-controlled).
 class GeodesicSystem : public OdeSystem {
  public:
@@ -49,6 +55,7 @@ class GeodesicSystem : public OdeSystem {
   bool quadrature_controlled(int) const override { return false; }
 
   int Rhs(double, const double* y, double* ydot, double* qdot) override {
+    ScopedEvent event(kEventAcceleration);
     const Eigen::Map<const VectorXd> g(y, d_), v(y + d_, d_);
     VectorXd a;
     double s2 = 0;
@@ -69,6 +76,7 @@ class GeodesicSystem : public OdeSystem {
   }
 
   int Jvp(double, const double* y, const double* w, double* Jw) override {
+    ScopedEvent event(kEventTangent);
     const Eigen::Map<const VectorXd> g(y, d_), v(y + d_, d_), dg(w, d_), dv(w + d_, d_);
     VectorXd a, da;
     if (!metric_.AccelerationTangent(g, v, dg, dv, &a, &da, &failure_)) {
@@ -126,6 +134,7 @@ void Fail(ExpMapResult* r, const std::string& ode_message, OdeStatus s, const Ge
 
 ExpMapResult ExpMap(const Metric& metric, const VectorXd& z, const VectorXd& u, const GeodesicOptions& options,
                     const std::vector<double>& times, bool with_jacobian) {
+  ScopedEvent event(kEventExpMap);
   CheckInput(metric, z, u, options);
   const int d = metric.dim();
   ExpMapResult r;
@@ -193,6 +202,7 @@ namespace {
 // e_k, k = first_direction .. 2d - 1 (d: the velocity directions only; 0: the whole state).
 ExpMapResult FlowWithJacobian(const Metric& metric, const VectorXd& z, const VectorXd& u,
                               const GeodesicOptions& options, int first_direction, bool full_state) {
+  ScopedEvent event(kEventShot);
   CheckInput(metric, z, u, options);
   const int d = metric.dim();
   const int n = 2 * d;
@@ -224,7 +234,8 @@ ExpMapResult FlowWithJacobian(const Metric& metric, const VectorXd& z, const Vec
   std::vector<double> S(un * static_cast<std::size_t>(m), 0.0);
   for (int j = 0; j < m; ++j) S[static_cast<std::size_t>(j) * un + static_cast<std::size_t>(first_direction + j)] = 1.0;
   std::string message;
-  const OdeStatus s = IntegrateVariational(system, options.ode, 0.0, 1.0, y.data(), m, S.data(), &r.stats, &message);
+  const OdeStatus s = IntegrateVariational(system, options.ode, 0.0, 1.0, y.data(), m, S.data(), &r.stats, &message,
+                                           options.jacobian_error_control);
   if (s != OdeStatus::kSuccess) {
     Fail(&r, message, s, system);
     return r;

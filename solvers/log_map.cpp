@@ -9,6 +9,7 @@
 
 #include "bvp_support.hpp"
 #include "pushpull/errors.hpp"
+#include "pushpull/event_log.hpp"
 #include "pushpull/options.hpp"
 
 namespace pushpull {
@@ -35,6 +36,14 @@ void LogMapOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix)
   db.Bool(prefix, "bvp_fallback", fallback,
           "Retry a failed single shooting with multiple shooting (-bvp_segments) from the same initial guess",
           "LogMapOptions::fallback");
+  db.Real(prefix, "bvp_presolve_rtol", presolve_rtol,
+          "Single shooting first iterates with shots at this rtol (atol scaled alike) down to a residual of bvp_tol, "
+          "then finishes with the -bvp_ode_rtol shots; 0 (or a value <= -bvp_ode_rtol) = no presolve",
+          "LogMapOptions::presolve_rtol", RealBounds::NonNegative());
+  db.Bool(prefix, "bvp_jacobian_error_control", shots.jacobian_error_control,
+          "Include the end-point sensitivities of the shots in the integrator's error control (more steps, a more "
+          "accurate Levenberg-Marquardt Jacobian; the converged geodesic does not depend on it)",
+          "GeodesicOptions::jacobian_error_control");
   shots.SetFromOptions(db, p + "bvp_");
   verify.SetFromOptions(db, p + "bvp_verify_");
   const std::string problem = Validate();
@@ -46,6 +55,7 @@ std::string LogMapOptions::Validate() const {
   if (segments < 2) return "bvp_segments: " + std::to_string(segments) + " must be >= 2";
   if (!(tol > 0)) return "bvp_tol: " + FormatReal(tol) + " must be > 0";
   if (max_iterations < 1) return "bvp_max_iterations: " + std::to_string(max_iterations) + " must be >= 1";
+  if (!(presolve_rtol >= 0)) return "bvp_presolve_rtol: " + FormatReal(presolve_rtol) + " must be >= 0";
   if (!(stop_factor > 0) || !(stop_factor <= 1)) {
     return "bvp_stop_factor: " + FormatReal(stop_factor) + " must be in (0, 1]";
   }
@@ -76,6 +86,8 @@ BvpSolverRegistry& BvpSolvers() {
 
 LogMapResult LogMap(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const LogMapOptions& options,
                     const InitialCurve* guess, BvpMonitor* monitor) {
+  static const int kEventLogMap = EventLog::Global().Register("LogMap");
+  ScopedEvent event(kEventLogMap);
   const int d = metric.dim();
   if (z0.size() != d || z1.size() != d) {
     throw InputError("LogMap: z0 has " + std::to_string(z0.size()) + " and z1 " + std::to_string(z1.size()) +

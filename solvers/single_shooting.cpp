@@ -6,10 +6,12 @@
 #include <ceres/solver.h>
 
 #include <Eigen/Core>
+#include <cmath>
 #include <string>
 
 #include "bvp_support.hpp"
 #include "pushpull/log_map.hpp"
+#include "pushpull/options.hpp"
 
 namespace pushpull {
 
@@ -84,37 +86,81 @@ class SingleShooting : public BvpSolver {
       return result;
     }
     VectorXd u = guess.VelocityAt(0.0);
-    auto* cost = new ShootingCost(metric, z0, z1, options_.shots);
-    ceres::Problem::Options problem_options;
-    problem_options.cost_function_ownership = ceres::TAKE_OWNERSHIP;
-    ceres::Problem problem(problem_options);
-    problem.AddResidualBlock(cost, nullptr, u.data());
-
-    // The initial shot first: if it fails there is nothing to iterate on, and the reason is the integrator's.
-    {
-      VectorXd r(metric.dim());
-      const double* p = u.data();
-      if (!cost->Evaluate(&p, r.data(), nullptr)) {
-        result.status = GeodesicStatus::kNotConverged;
-        result.initial_velocity = u;
-        result.message = "the shot from the initial guess (" + guess.description + ", u = " + FormatPoint(u) +
-                         ") failed: " + cost->last_failure() + "." + kAdvice;
-        return result;
+    std::string how;
+    // Presolve: the same iteration with cheap, loose shots down to a residual of bvp_tol, so that the expensive
+    // tight shots start next to the solution.
+    const double loose = options_.presolve_rtol;
+    if (loose > options_.shots.ode.rtol) {
+      GeodesicOptions shots = options_.shots;
+      shots.ode.atol *= loose / shots.ode.rtol;
+      shots.ode.rtol = loose;
+      VectorXd v = u;
+      const Phase pre = Run(metric, z0, z1, shots, options_.tol, "shooting (presolve)", monitor, &v);
+      result.iterations += pre.iterations;
+      if (pre.started && v.allFinite() && pre.final_norm <= options_.tol) {
+        u = v;
+        how = std::to_string(pre.iterations) + " presolve iterations at rtol " + FormatReal(loose) + ", then ";
+      } else {  // the tight iteration starts from the guess itself
+        how = "a presolve at rtol " + FormatReal(loose) + " that did not converge (" +
+              (pre.started ? pre.how : "first shot: " + pre.failure) + "), then ";
       }
     }
-    bvp::IterationObserver observer("shooting", bvp::StopNorm(options_), monitor);
-    const ceres::Solver::Options solver_options =
-        bvp::SolverOptions(options_, ceres::DENSE_QR, &observer);
-    ceres::Solver::Summary summary;
-    ceres::Solve(solver_options, &problem, &summary);
-    result.iterations = summary.num_successful_steps + summary.num_unsuccessful_steps;
-    std::string how = bvp::Describe(summary) + " from the " + guess.description + " guess";
-    if (!cost->last_failure().empty()) how += "; last failed shot: " + cost->last_failure();
+    const Phase tight = Run(metric, z0, z1, options_.shots, bvp::StopNorm(options_), "shooting", monitor, &u);
+    if (!tight.started) {
+      result.status = GeodesicStatus::kNotConverged;
+      result.initial_velocity = u;
+      result.message = how + "the shot from the initial guess (" + guess.description + ", u = " + FormatPoint(u) +
+                       ") failed: " + tight.failure + "." + kAdvice;
+      return result;
+    }
+    result.iterations += tight.iterations;
+    how += tight.how + " from the " + guess.description + " guess";
+    if (!tight.failure.empty()) how += "; last failed shot: " + tight.failure;
     bvp::Verify(metric, z0, z1, u, options_, how, kAdvice, &result);
     return result;
   }
 
  private:
+  struct Phase {
+    bool started = false;  // the first shot integrated
+    int iterations = 0;
+    double final_norm = 0;  // |r|_2 at the end
+    std::string how, failure;
+  };
+
+  // Levenberg-Marquardt on u (in place) with the given shot integrator until |r|_2 <= stop_norm.
+  static Phase Run(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const GeodesicOptions& shots,
+                   double stop_norm, const char* label, BvpMonitor* monitor, const LogMapOptions& options,
+                   VectorXd* u) {
+    Phase phase;
+    auto* cost = new ShootingCost(metric, z0, z1, shots);
+    ceres::Problem::Options problem_options;
+    problem_options.cost_function_ownership = ceres::TAKE_OWNERSHIP;
+    ceres::Problem problem(problem_options);
+    problem.AddResidualBlock(cost, nullptr, u->data());
+    // The initial shot first: if it fails there is nothing to iterate on, and the reason is the integrator's.
+    VectorXd r(metric.dim());
+    const double* p = u->data();
+    if (!cost->Evaluate(&p, r.data(), nullptr)) {
+      phase.failure = cost->last_failure();
+      return phase;
+    }
+    phase.started = true;
+    bvp::IterationObserver observer(label, stop_norm, monitor);
+    const ceres::Solver::Options solver_options = bvp::SolverOptions(options, ceres::DENSE_QR, &observer);
+    ceres::Solver::Summary summary;
+    ceres::Solve(solver_options, &problem, &summary);
+    phase.iterations = summary.num_successful_steps + summary.num_unsuccessful_steps;
+    phase.how = bvp::Describe(summary);
+    phase.final_norm = std::sqrt(2.0 * summary.final_cost);
+    phase.failure = cost->last_failure();
+    return phase;
+  }
+  Phase Run(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const GeodesicOptions& shots,
+            double stop_norm, const char* label, BvpMonitor* monitor, VectorXd* u) const {
+    return Run(metric, z0, z1, shots, stop_norm, label, monitor, options_, u);
+  }
+
   LogMapOptions options_;
 };
 

@@ -34,12 +34,13 @@ struct LogMapOptions {
   int max_iterations = 50;        // -bvp_max_iterations: Levenberg-Marquardt iterations
   double stop_factor = 1e-2;      // -bvp_stop_factor: iterations stop once |shot residual|_2 <= stop_factor * tol
   bool fallback = true;           // -bvp_fallback: retry a failed single shooting with multiple shooting
+  double presolve_rtol = 1e-4;    // -bvp_presolve_rtol: single shooting first iterates with shots this loose; 0 = off
   GeodesicOptions shots = ShotGeodesic();     // integrator of the shots (-bvp_ode_rtol ...): CVODES adams or bdf
   GeodesicOptions verify = TightGeodesic();   // re-integration of the final u (-bvp_verify_ode_rtol ...)
 
   // Declares -<prefix>bvp_type, -<prefix>bvp_segments, -<prefix>bvp_tol, -<prefix>bvp_max_iterations,
-  // -<prefix>bvp_stop_factor, -<prefix>bvp_fallback and the integrators -<prefix>bvp_ode_* and
-  // -<prefix>bvp_verify_ode_*.
+  // -<prefix>bvp_stop_factor, -<prefix>bvp_fallback, -<prefix>bvp_jacobian_error_control and the integrators
+  // -<prefix>bvp_ode_* and -<prefix>bvp_verify_ode_*.
   void SetFromOptions(OptionsDatabase& db, std::string_view prefix = "");
   // Empty when valid; otherwise the option (without '-' and prefix), its value and the violated constraint.
   std::string Validate() const;

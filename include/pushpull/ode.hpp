@@ -120,9 +120,11 @@ class OdeIntegrator {
 // S' = (df/dy) S with CVODES and its forward-sensitivity module (options.type "adams": Adams with fixed-point
 // iteration for states and sensitivities; any other type: BDF with Newton): `S` holds num_directions vectors of
 // num_blocks * block_size entries (initial values in, final values out). Quadratures are not integrated.
-// The sensitivities take part in error control (tolerances estimated from the state tolerances).
+// With `control_sensitivities` the sensitivities take part in error control (tolerances estimated from the state
+// tolerances); without, they are integrated on the steps the states choose (cheaper per step, less accurate).
 OdeStatus IntegrateVariational(OdeSystem& system, const OdeOptions& options, double t0, double t1, double* y,
-                               int num_directions, double* S, OdeStats* stats, std::string* message);
+                               int num_directions, double* S, OdeStats* stats, std::string* message,
+                               bool control_sensitivities = true);
 
 using OdeIntegratorRegistry = Registry<OdeIntegrator, const OdeOptions&>;
 // The registry behind -ode_type: bdf, adams, dopri5, esdirk; research code may register its own.

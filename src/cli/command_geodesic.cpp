@@ -9,6 +9,7 @@
 // input (missing file, wrong shape, a point outside the metric's domain: refused before anything is solved).
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <cstdint>
@@ -27,6 +28,7 @@
 
 #include "cli/commands.hpp"
 #include "pushpull/errors.hpp"
+#include "pushpull/event_log.hpp"
 #include "pushpull/geodesic.hpp"
 #include "pushpull/geodesic_graph.hpp"
 #include "pushpull/log_map.hpp"
@@ -282,6 +284,32 @@ void RunOrdered(std::size_t n, int threads, const std::function<void(int, std::s
 }
 
 // Output times of a curve with S samples: t_k = k / (S - 1), k = 1 .. S - 1 (t = 0 is the start point).
+// The terminal progress bar (drawn only on a tty) of a batch of items, fed from the ordered emit callback.
+class BatchProgress {
+ public:
+  BatchProgress(std::string task, std::size_t total) : start_(std::chrono::steady_clock::now()) {
+    event_.task = std::move(task);
+    event_.total = total;
+    monitors_.Add(std::make_shared<ProgressBar>());
+  }
+  void Update(std::size_t done, std::size_t failed, bool finished = false) {
+    event_.done = done;
+    event_.failed = failed;
+    event_.finished = finished;
+    event_.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    monitors_.Notify(event_);
+  }
+  double seconds() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+  ProgressEvent event_;
+  MonitorList<ProgressEvent> monitors_;
+};
+
+const int kEventWrite = EventLog::Global().Register("HDF5Write");
+const int kEventGraph = EventLog::Global().Register("GraphBuild");
+
 std::vector<double> CurveTimes(int samples) {
   std::vector<double> t;
   for (int k = 1; k < samples; ++k) t.push_back(static_cast<double>(k) / (samples - 1));
@@ -392,6 +420,7 @@ struct LogMapSetup {
   // Builds the graph (once, before the workers start) when -bvp_init graph.
   void Prepare(const Metric& metric) {
     if (init != "graph") return;
+    ScopedEvent event(kEventGraph);
     const DatasetName name = DatasetName::Parse(graph_points, "graph_points");
     const RowMatrix points = ReadMatrix(name, metric.dim(), "graph_points");
     graph_ = std::make_unique<GeodesicGraph>(metric, points, graph_options);
@@ -525,7 +554,9 @@ class GeodesicJob : public Job {
         message[p] = std::string("error: ") + e.what();
       }
     };
+    BatchProgress progress("geodesic", P);
     auto emit = [&](std::size_t first, std::size_t count) {
+      ScopedEvent event(kEventWrite);
       length_ds.Write(first, count, length.data() + first);
       energy_ds.Write(first, count, energy.data() + first);
       velocity_ds.Write(first, count, velocity.data() + first * ud);
@@ -535,11 +566,17 @@ class GeodesicJob : public Job {
       if (curve_ds) curve_ds->Write(first, count, curve.data() + first * uS * ud);
       if (decoded_ds) decoded_ds->Write(first, count, decoded_curve.data() + first * uS * uD);
       out.SetCompletedRows(static_cast<std::int64_t>(first + count));
+      progress.Update(first + count, static_cast<std::size_t>(std::count_if(
+                                         status.begin(), status.begin() + static_cast<std::ptrdiff_t>(first + count),
+                                         [](std::int32_t x) { return x != 0; })));
     };
     RunOrdered(P, static_cast<int>(geometries.size()), work, emit);
     out.WriteStrings("status_message", message);
     const auto failed = CountFailed(status);
+    progress.Update(P, static_cast<std::size_t>(failed), true);
     out.SetAttribute("/", "failed", failed);
+    out.SetAttribute("/", "seconds", progress.seconds());
+    out.SetAttribute("/", "event_log", EventLog::Global().Table(progress.seconds()));
     out.Commit();
     ctx_.out << "geodesic: " << P << " pairs, " << failed << " failed, metric " << geometry_.Describe() << " -> "
              << output_ << "\n";
@@ -640,7 +677,9 @@ class ExpJob : public Job {
         message[i] = std::string("error: ") + e.what();
       }
     };
+    BatchProgress progress("exp", N);
     auto emit = [&](std::size_t first, std::size_t count) {
+      ScopedEvent event(kEventWrite);
       end_ds.Write(first, count, endpoints.data() + first * ud);
       vel_ds.Write(first, count, end_velocities.data() + first * ud);
       length_ds.Write(first, count, length.data() + first);
@@ -650,11 +689,15 @@ class ExpJob : public Job {
       if (curve_ds) curve_ds->Write(first, count, curve.data() + first * uS * ud);
       if (decoded_ds) decoded_ds->Write(first, count, decoded_curve.data() + first * uS * uD);
       out.SetCompletedRows(static_cast<std::int64_t>(first + count));
+      progress.Update(first + count, 0);
     };
     RunOrdered(N, static_cast<int>(geometries.size()), work, emit);
     out.WriteStrings("status_message", message);
     const auto failed = CountFailed(status);
+    progress.Update(N, static_cast<std::size_t>(failed), true);
     out.SetAttribute("/", "failed", failed);
+    out.SetAttribute("/", "seconds", progress.seconds());
+    out.SetAttribute("/", "event_log", EventLog::Global().Table(progress.seconds()));
     out.Commit();
     ctx_.out << "exp: " << N << " points, " << failed << " failed, metric " << geometry_.Describe() << " -> "
              << output_ << "\n";
@@ -722,6 +765,7 @@ class DistancesJob : public Job {
     RowDataset dist_ds = out.CreateRowDataset("distances", ElementType::kFloat64, N, {N});
     RowDataset status_ds = out.CreateRowDataset("status", ElementType::kInt32, N, {N}, -1.0);
 
+    std::atomic<std::size_t> failed_so_far{0};
     auto work = [&](int w, std::size_t k) {
       const Geometry& g = geometries[static_cast<std::size_t>(w)];
       const auto [i, j] = pairs[k];
@@ -739,15 +783,19 @@ class DistancesJob : public Job {
         s = static_cast<std::int32_t>(GeodesicStatus::kIntegrationFailure);
         pair_message[k] = std::string("error: ") + e.what();
       }
+      if (s != 0) ++failed_so_far;
       // Both triangles: the row written for max(i, j) already holds the mirrored entry.
       dist[i * N + j] = dist[j * N + i] = length;
       status[i * N + j] = status[j * N + i] = s;
     };
     std::size_t rows_written = 0;
+    BatchProgress progress("distances", pairs.size());
     auto write_rows = [&](std::size_t completed_pairs) {
+      progress.Update(completed_pairs, failed_so_far.load());
       std::size_t first = rows_written;
       while (rows_written < N && row_end[rows_written] <= completed_pairs) ++rows_written;
       if (rows_written == first) return;
+      ScopedEvent event(kEventWrite);
       dist_ds.Write(first, rows_written - first, dist.data() + first * N);
       status_ds.Write(first, rows_written - first, status.data() + first * N);
       out.SetCompletedRows(static_cast<std::int64_t>(rows_written));
@@ -765,6 +813,9 @@ class DistancesJob : public Job {
         failures.push_back("pair (" + std::to_string(i) + ", " + std::to_string(j) + "): " + pair_message[k]);
       }
     }
+    progress.Update(pairs.size(), static_cast<std::size_t>(failed), true);
+    out.SetAttribute("/", "seconds", progress.seconds());
+    out.SetAttribute("/", "event_log", EventLog::Global().Table(progress.seconds()));
     out.WriteStrings("failure_messages", failures);
     out.SetAttribute("/distances", "failed_pairs", failed);
     out.SetAttribute("/", "failed_pairs", failed);

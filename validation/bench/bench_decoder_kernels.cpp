@@ -88,14 +88,12 @@ void RunCase(int d, int D, const std::vector<int>& hidden, double round_seconds)
   report("Value", [&](int i) { return decoder->Value(z[i])[0]; });
   report("Jacobian", [&](int i) { return decoder->Jacobian(z[i])(0, 0); });
   report("SecondDirectional", [&](int i) { return decoder->SecondDirectional(z[i], u[i])[0]; });
-#ifndef BENCH_DECODER_OLD_API
   report("JacobianAndSecond", [&](int i) {
     MatrixXd J;
     VectorXd f2;
     decoder->JacobianAndSecond(z[i], u[i], &J, &f2);
     return J(0, 0) + f2[0];
   });
-#endif
   report("Tangents", [&](int i) {
     MatrixXd J, dJ;
     VectorXd f2, df2;
@@ -108,14 +106,12 @@ void RunCase(int d, int D, const std::vector<int>& hidden, double round_seconds)
     if (!metric.Acceleration(z[i], u[i], &a, nullptr)) std::abort();
     return a[0];
   });
-#ifndef BENCH_DECODER_OLD_API
   report("AccelerationAndSpeed", [&](int i) {
     VectorXd a;
     double speed2 = 0.0;
     if (!metric.AccelerationAndSpeed(z[i], u[i], &a, &speed2, nullptr)) std::abort();
     return a[0] + speed2;
   });
-#endif
   report("AccelerationTangent", [&](int i) {
     VectorXd a, da;
     if (!metric.AccelerationTangent(z[i], u[i], dz[i], du[i], &a, &da, nullptr)) std::abort();

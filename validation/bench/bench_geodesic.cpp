@@ -35,10 +35,14 @@
 #include "pushpull/metric.hpp"
 #include "pushpull/mlp.hpp"
 #include "pushpull/options.hpp"
+#include "bench_support.hpp"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using pushpull::bench::Clock;
+using pushpull::bench::LoadAverage;
+using pushpull::bench::Seconds;
+using pushpull::bench::SplitList;
 using Eigen::VectorXd;
 using pushpull::LogMapOptions;
 using pushpull::LogMapResult;
@@ -55,6 +59,8 @@ struct BenchOptions {
   std::string solvers = "shooting,multiple_shooting";
   double ref_shot_tol = 1e-12;
   double ref_bvp_tol = 1e-9;
+  double shot_rtol = 0;
+  double verify_rtol = 0;
   int matrix_points = 100;
   int threads = 2;
   double target_ms = 5.0;
@@ -82,6 +88,11 @@ struct BenchOptions {
             "BenchOptions::ref_shot_tol", pushpull::RealBounds::Positive());
     db.Real("", "bench_ref_bvp_tol", ref_bvp_tol, "bvp_tol of the reference solves", "BenchOptions::ref_bvp_tol",
             pushpull::RealBounds::Positive());
+    db.Real("", "bench_shot_rtol", shot_rtol, "Shot rtol of the timed solves (atol / 100); 0 = the -bvp_ode_rtol default",
+            "BenchOptions::shot_rtol", pushpull::RealBounds::NonNegative());
+    db.Real("", "bench_verify_rtol", verify_rtol,
+            "Verification rtol of the timed solves (atol / 100); 0 = the -bvp_verify_ode_rtol default",
+            "BenchOptions::verify_rtol", pushpull::RealBounds::NonNegative());
     db.Int("", "bench_matrix_points", matrix_points, "Points of the timed distance matrix (0 = skip it)",
            "BenchOptions::matrix_points", {0, 1 << 16});
     db.Int("", "bench_threads", threads, "Threads of the distance matrix", "BenchOptions::threads", {1, 1024});
@@ -94,26 +105,8 @@ struct BenchOptions {
   }
 };
 
-std::vector<std::string> SplitList(const std::string& text) {
-  std::vector<std::string> items;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (!item.empty()) items.push_back(item);
-  }
-  return items;
-}
 
-std::string LoadAverage() {
-  std::FILE* f = std::fopen("/proc/loadavg", "r");
-  if (!f) return "unknown";
-  char buf[64] = "";
-  const bool ok = std::fscanf(f, "%63s", buf) == 1;
-  std::fclose(f);
-  return ok ? buf : "unknown";
-}
 
-double Seconds(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 double Quantile(std::vector<double> v, double q) {
   if (v.empty()) return std::nan("");
@@ -129,6 +122,20 @@ std::shared_ptr<const pushpull::Metric> MakeMetric(const BenchOptions& b) {
                                           b.weight_scale);
   mlp.output_activation = pushpull::Activation::kSigmoid;
   return std::make_shared<pushpull::PullbackMetric>(std::make_shared<pushpull::MlpDecoder>(mlp));
+}
+
+// The options of the timed solves: the defaults, as a user runs them, unless -bench_shot_rtol / -bench_verify_rtol.
+LogMapOptions Timed(const BenchOptions& b) {
+  LogMapOptions o;
+  if (b.shot_rtol > 0) {
+    o.shots.ode.rtol = b.shot_rtol;
+    o.shots.ode.atol = b.shot_rtol * 1e-2;
+  }
+  if (b.verify_rtol > 0) {
+    o.verify.ode.rtol = b.verify_rtol;
+    o.verify.ode.atol = b.verify_rtol * 1e-2;
+  }
+  return o;
 }
 
 int Run(const BenchOptions& b) {
@@ -173,7 +180,7 @@ int Run(const BenchOptions& b) {
               "failed", "err median", "err worst", "verdict");
   bool all_met = true;
   for (const std::string& solver : SplitList(b.solvers)) {
-    LogMapOptions o;  // defaults, as a user runs them
+    LogMapOptions o = Timed(b);
     o.type = solver;
     std::vector<double> ms, iters, errors;
     int failed = 0, silent = 0;
@@ -209,7 +216,7 @@ int Run(const BenchOptions& b) {
     }
     std::atomic<std::size_t> next{0};
     std::atomic<int> failed{0}, silent{0};
-    LogMapOptions o;
+    const LogMapOptions o = Timed(b);
     const auto t0 = Clock::now();
     std::vector<std::thread> pool;
     for (int t = 0; t < b.threads; ++t) {
@@ -243,24 +250,5 @@ int Run(const BenchOptions& b) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  BenchOptions b;
-  try {
-    pushpull::OptionsDatabase db;
-    db.ParseCommandLine(argc, argv);
-    b.SetFromOptions(db);
-    if (b.help) {
-      std::printf("usage: bench_geodesic [options]\n%s", db.Help().c_str());
-      return 0;
-    }
-    db.CheckAllUsed();
-  } catch (const pushpull::InputError& e) {
-    std::fprintf(stderr, "bench_geodesic: %s\n", e.what());
-    return 2;
-  }
-  try {
-    return Run(b);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_geodesic: error: %s\n", e.what());
-    return 3;
-  }
+  return pushpull::bench::BenchMain<BenchOptions>("bench_geodesic", argc, argv, Run);
 }

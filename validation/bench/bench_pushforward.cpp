@@ -34,12 +34,16 @@
 #include "pushpull/mlp.hpp"
 #include "pushpull/ode.hpp"
 #include "pushpull/options.hpp"
+#include "bench_support.hpp"
 #include "pushpull/pushforward.hpp"
 
 namespace {
 
 using pushpull::RowMatrixXd;
-using Clock = std::chrono::steady_clock;
+using pushpull::bench::Clock;
+using pushpull::bench::LoadAverage;
+using pushpull::bench::Seconds;
+using pushpull::bench::SplitList;
 
 struct BenchOptions {
   bool help = false;
@@ -114,29 +118,8 @@ struct BenchOptions {
   }
 };
 
-std::vector<std::string> SplitList(const std::string& text) {
-  std::vector<std::string> items;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    const auto first = item.find_first_not_of(" \t");
-    const auto last = item.find_last_not_of(" \t");
-    if (first != std::string::npos) items.push_back(item.substr(first, last - first + 1));
-  }
-  return items;
-}
 
-// The 1-minute load average (other processes competing for the cores inflate every time printed).
-std::string LoadAverage() {
-  std::FILE* f = std::fopen("/proc/loadavg", "r");
-  if (!f) return "unknown";
-  char buf[64] = "";
-  const bool ok = std::fscanf(f, "%63s", buf) == 1;
-  std::fclose(f);
-  return ok ? buf : "unknown";
-}
 
-double Seconds(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 // Seconds spent inside field evaluations (summed over threads) since the last EventLog reset.
 double FieldSeconds() {
@@ -445,27 +428,5 @@ int Run(const BenchOptions& b) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  BenchOptions b;
-  try {
-    pushpull::OptionsDatabase db;
-    db.ParseCommandLine(argc, argv);
-    b.SetFromOptions(db);
-    if (b.help) {
-      std::printf("usage: bench_pushforward [options]\n%s", db.Help().c_str());
-      return 0;
-    }
-    db.CheckAllUsed();
-  } catch (const pushpull::InputError& e) {
-    std::fprintf(stderr, "bench_pushforward: %s\n", e.what());
-    return 2;
-  }
-  try {
-    return Run(b);
-  } catch (const pushpull::InputError& e) {
-    std::fprintf(stderr, "bench_pushforward: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_pushforward: error: %s\n", e.what());
-    return 3;
-  }
+  return pushpull::bench::BenchMain<BenchOptions>("bench_pushforward", argc, argv, Run);
 }
