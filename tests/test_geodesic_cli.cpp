@@ -374,6 +374,16 @@ BOOST_AUTO_TEST_CASE(multiple_shooting_and_the_graph_guess_from_the_command_line
   BOOST_TEST(ms.err.find("pair 0: multiple_shooting it   0") != std::string::npos, ms.err);
   BOOST_TEST(ms.err.find("pair 1: multiple_shooting it") != std::string::npos, ms.err);
 
+  // -log_view: the solver events, printed at exit and stored with the results.
+  WriteData("geocli_lv_points.h5", "points", {3, 2}, {0.1, 0.2, 0.8, -0.3, -0.5, 0.4});
+  const Run lv = Cli({"distances", "-metric_type", "sphere", "-points", "geocli_lv_points.h5:/points", "-output",
+                      "geocli_lv.h5", "-log_view", "-threads", "1"});
+  BOOST_TEST(lv.code == 0, lv.err);
+  for (const char* event : {"LogMap", "ShotWithJacobian", "GeodesicAcceleration", "HDF5Write"}) {
+    BOOST_TEST(lv.out.find(event) != std::string::npos, event << " missing from:\n" << lv.out);
+    BOOST_TEST(ReadRootStringAttribute("geocli_lv.h5", "event_log").find(event) != std::string::npos, event);
+  }
+
   // Bad set-ups are refused before anything is solved.
   Run bad = Cli({"geodesic", "-metric_type", "sphere", "-pairs", "geocli_anti_pairs.h5:/pairs", "-output",
                  "geocli_anti_bad.h5", "-bvp_init", "graph"});
