@@ -45,6 +45,18 @@ ceres::Solver::Options SolverOptions(const LogMapOptions& options, ceres::Linear
   return o;
 }
 
+LogMapResult StartResult(const Metric& metric, const std::string& solver, bool* usable) {
+  LogMapResult result;
+  result.solver = solver;
+  *usable = metric.HasAccelerationTangent();
+  if (!*usable) {
+    result.status = GeodesicStatus::kIntegrationFailure;
+    result.message = solver + " needs the Jacobian of the geodesic flow, but this metric cannot differentiate its "
+                     "geodesic acceleration (a MetricTensorField without second derivatives)";
+  }
+  return result;
+}
+
 std::string Describe(const ceres::Solver::Summary& summary) {
   return std::to_string(summary.num_successful_steps + summary.num_unsuccessful_steps) +
          " Levenberg-Marquardt iterations (" + std::to_string(summary.num_successful_steps) + " successful, " +

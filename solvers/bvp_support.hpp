@@ -41,6 +41,10 @@ double StopNorm(const LogMapOptions& options);
 void Verify(const Metric& metric, const Eigen::VectorXd& z0, const Eigen::VectorXd& z1, const Eigen::VectorXd& u,
             const LogMapOptions& options, const std::string& how, const std::string& advice, LogMapResult* result);
 
+// A result for `solver` (status success); when the metric cannot differentiate its geodesic acceleration (no
+// Jacobian of the geodesic flow, which every shooting method needs), *usable is false and the result says why.
+LogMapResult StartResult(const Metric& metric, const std::string& solver, bool* usable);
+
 // "N Levenberg-Marquardt iterations (S successful, U unsuccessful; Ceres: message)".
 std::string Describe(const ceres::Solver::Summary& summary);
 

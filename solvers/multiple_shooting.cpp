@@ -118,14 +118,9 @@ class MultipleShooting : public BvpSolver {
 
   LogMapResult Solve(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const InitialCurve& guess,
                      BvpMonitor* monitor) override {
-    LogMapResult result;
-    result.solver = "multiple_shooting";
-    if (!metric.HasAccelerationTangent()) {
-      result.status = GeodesicStatus::kIntegrationFailure;
-      result.message = "multiple shooting needs the Jacobian of the geodesic flow, but this metric cannot "
-                       "differentiate its geodesic acceleration (a MetricTensorField without second derivatives)";
-      return result;
-    }
+    bool usable = false;
+    LogMapResult result = bvp::StartResult(metric, "multiple_shooting", &usable);
+    if (!usable) return result;
     const int d = metric.dim();
     const int K = options_.segments;
     const double h = 1.0 / K;

@@ -77,14 +77,9 @@ class SingleShooting : public BvpSolver {
 
   LogMapResult Solve(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const InitialCurve& guess,
                      BvpMonitor* monitor) override {
-    LogMapResult result;
-    result.solver = "shooting";
-    if (!metric.HasAccelerationTangent()) {
-      result.status = GeodesicStatus::kIntegrationFailure;
-      result.message = "shooting needs d g(1)/d u, but this metric cannot differentiate its geodesic acceleration "
-                       "(a MetricTensorField without second derivatives)";
-      return result;
-    }
+    bool usable = false;
+    LogMapResult result = bvp::StartResult(metric, "shooting", &usable);
+    if (!usable) return result;
     VectorXd u = guess.VelocityAt(0.0);
     std::string how;
     // Presolve: the same iteration with cheap, loose shots down to a residual of bvp_tol, so that the expensive
