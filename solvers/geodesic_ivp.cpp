@@ -117,6 +117,22 @@ void CheckInput(const Metric& metric, const VectorXd& z, const VectorXd& u, cons
   if (!problem.empty()) throw InputError("GeodesicOptions: " + problem);
 }
 
+// A start point outside the domain or a non-finite initial velocity: the status and message in *r, false.
+bool StartIsValid(const Metric& metric, const VectorXd& z, const VectorXd& u, ExpMapResult* r) {
+  std::string why;
+  if (!metric.InDomain(z, &why)) {
+    r->status = GeodesicStatus::kOutsideDomain;
+    r->message = "start point outside the domain: " + why;
+    return false;
+  }
+  if (!u.allFinite()) {
+    r->status = GeodesicStatus::kOutsideDomain;
+    r->message = "non-finite initial velocity u = " + FormatPoint(u);
+    return false;
+  }
+  return true;
+}
+
 // Maps an integration failure to a status: a failing acceleration means a singular metric or leaving the domain.
 void Fail(ExpMapResult* r, const std::string& ode_message, OdeStatus s, const GeodesicSystem& system) {
   if ((s == OdeStatus::kRhsFailure || s == OdeStatus::kErrorTestFailures || s == OdeStatus::kSetupFailure ||
@@ -139,17 +155,7 @@ ExpMapResult ExpMap(const Metric& metric, const VectorXd& z, const VectorXd& u, 
   const int d = metric.dim();
   ExpMapResult r;
   r.times = times;
-  std::string why;
-  if (!metric.InDomain(z, &why)) {
-    r.status = GeodesicStatus::kOutsideDomain;
-    r.message = "start point outside the domain: " + why;
-    return r;
-  }
-  if (!u.allFinite()) {
-    r.status = GeodesicStatus::kOutsideDomain;
-    r.message = "non-finite initial velocity u = " + FormatPoint(u);
-    return r;
-  }
+  if (!StartIsValid(metric, z, u, &r)) return r;
   for (std::size_t k = 0; k < times.size(); ++k) {
     if (!(times[k] > 0 && times[k] <= 1) || (k > 0 && !(times[k] > times[k - 1]))) {
       throw InputError("ExpMap: output times must increase inside (0, 1]; times[" + std::to_string(k) +
@@ -208,17 +214,7 @@ ExpMapResult FlowWithJacobian(const Metric& metric, const VectorXd& z, const Vec
   const int n = 2 * d;
   const std::size_t un = static_cast<std::size_t>(n);
   ExpMapResult r;
-  std::string why;
-  if (!metric.InDomain(z, &why)) {
-    r.status = GeodesicStatus::kOutsideDomain;
-    r.message = "start point outside the domain: " + why;
-    return r;
-  }
-  if (!u.allFinite()) {
-    r.status = GeodesicStatus::kOutsideDomain;
-    r.message = "non-finite initial velocity u = " + FormatPoint(u);
-    return r;
-  }
+  if (!StartIsValid(metric, z, u, &r)) return r;
   if (!metric.HasAccelerationTangent()) {
     r.status = GeodesicStatus::kIntegrationFailure;
     r.message = "the metric cannot differentiate its geodesic acceleration, so the Jacobian of the geodesic flow "
