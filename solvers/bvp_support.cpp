@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "pushpull/options.hpp"
 
@@ -65,13 +66,20 @@ std::string Describe(const ceres::Solver::Summary& summary) {
 
 void Verify(const Metric& metric, const Eigen::VectorXd& z0, const Eigen::VectorXd& z1, const Eigen::VectorXd& u,
             const LogMapOptions& options, const std::string& how, const std::string& advice, LogMapResult* result) {
-  result->initial_velocity = u;
   if (!u.allFinite()) {
+    result->initial_velocity = u;
     result->status = GeodesicStatus::kNotConverged;
     result->message = "the solve produced a non-finite initial velocity after " + how + "." + advice;
     return;
   }
-  result->final_shot = ExpMap(metric, z0, u, options.verify);
+  Judge(metric, z0, z1, u, ExpMap(metric, z0, u, options.verify), options, how, advice, result);
+}
+
+void Judge(const Metric& metric, const Eigen::VectorXd& z0, const Eigen::VectorXd& z1, const Eigen::VectorXd& u,
+           ExpMapResult shot, const LogMapOptions& options, const std::string& how, const std::string& advice,
+           LogMapResult* result) {
+  result->initial_velocity = u;
+  result->final_shot = std::move(shot);
   result->energy = u.dot(metric.Evaluate(z0) * u);
   result->length = std::sqrt(std::max(result->energy, 0.0));
   if (!result->final_shot.usable()) {

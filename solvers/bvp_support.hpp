@@ -40,6 +40,10 @@ double StopNorm(const LogMapOptions& options);
 // ("12 Levenberg-Marquardt iterations ..."), `advice` is appended to failure messages.
 void Verify(const Metric& metric, const Eigen::VectorXd& z0, const Eigen::VectorXd& z1, const Eigen::VectorXd& u,
             const LogMapOptions& options, const std::string& how, const std::string& advice, LogMapResult* result);
+// The same for a u whose verification shot (ExpMap with options.verify) has already been integrated.
+void Judge(const Metric& metric, const Eigen::VectorXd& z0, const Eigen::VectorXd& z1, const Eigen::VectorXd& u,
+           ExpMapResult shot, const LogMapOptions& options, const std::string& how, const std::string& advice,
+           LogMapResult* result);
 
 // A result for `solver` (status success); when the metric cannot differentiate its geodesic acceleration (no
 // Jacobian of the geodesic flow, which every shooting method needs), *usable is false and the result says why.

@@ -241,11 +241,24 @@ class CvodesIntegrator : public OdeIntegrator {
 
 int SensRhs(int Ns, double t, N_Vector y, N_Vector, N_Vector* yS, N_Vector* ySdot, void* user, N_Vector, N_Vector) {
   auto* u = static_cast<UserData*>(user);
-  for (int j = 0; j < Ns; ++j) {
-    const int rc = u->system->Jvp(t, Data(y), Data(yS[j]), Data(ySdot[j]));
-    if (rc != 0) return rc;
+  constexpr int kInline = 16;
+  const double* in_inline[kInline];
+  double* out_inline[kInline];
+  std::vector<const double*> in_heap;
+  std::vector<double*> out_heap;
+  const double** in = in_inline;
+  double** out = out_inline;
+  if (Ns > kInline) {
+    in_heap.resize(static_cast<std::size_t>(Ns));
+    out_heap.resize(static_cast<std::size_t>(Ns));
+    in = in_heap.data();
+    out = out_heap.data();
   }
-  return 0;
+  for (int j = 0; j < Ns; ++j) {
+    in[j] = Data(yS[j]);
+    out[j] = Data(ySdot[j]);
+  }
+  return u->system->JvpMany(t, Data(y), Ns, in, out);
 }
 
 }  // namespace

@@ -44,17 +44,31 @@ const int kEventAcceleration = EventLog::Global().Register("GeodesicAcceleration
 const int kEventTangent = EventLog::Global().Register("GeodesicAccelTangent");
 const int kEventExpMap = EventLog::Global().Register("ExpMap");
 const int kEventShot = EventLog::Global().Register("ShotWithJacobian");
+const int kEventJacobian = EventLog::Global().Register("GeodesicAccelJacobian");
 
 // y = [g; v], quadratures [v^T M v, sqrt(v^T M v)] (not error-controlled).
+//
+// For the variational equations (WithFlowJacobian), Rhs evaluates the whole Jacobian of the acceleration along with
+// it (Metric::AccelerationJacobian, one decoder pass for a pullback metric) and keeps it for JvpMany, which CVODES
+// calls next at the same state for all sensitivity directions: S' = [S_v; A S] needs no further evaluation.
 class GeodesicSystem : public OdeSystem {
  public:
-  explicit GeodesicSystem(const Metric& metric) : metric_(metric), d_(metric.dim()) {}
+  GeodesicSystem(const Metric& metric, bool quadratures)
+      : metric_(metric), d_(metric.dim()), quadratures_(quadratures) {}
+  void WithFlowJacobian() { flow_jacobian_ = true; }
   int num_blocks() const override { return 1; }
   int block_size() const override { return 2 * d_; }
-  int quadratures_per_block() const override { return 2; }
+  int quadratures_per_block() const override { return quadratures_ ? 2 : 0; }
   bool quadrature_controlled(int) const override { return false; }
 
   int Rhs(double, const double* y, double* ydot, double* qdot) override {
+    if (flow_jacobian_ && !qdot) {
+      const int rc = UpdateJacobian(y);
+      if (rc != 0) return rc;
+      Eigen::Map<VectorXd>(ydot, d_) = Eigen::Map<const VectorXd>(y + d_, d_);
+      Eigen::Map<VectorXd>(ydot + d_, d_) = cached_a_;
+      return 0;
+    }
     ScopedEvent event(kEventAcceleration);
     const Eigen::Map<const VectorXd> g(y, d_), v(y + d_, d_);
     VectorXd a;
@@ -87,6 +101,18 @@ class GeodesicSystem : public OdeSystem {
     return 0;
   }
 
+  int JvpMany(double t, const double* y, int m, const double* const* w, double* const* Jw) override {
+    if (!flow_jacobian_) return OdeSystem::JvpMany(t, y, m, w, Jw);
+    const int rc = UpdateJacobian(y);
+    if (rc != 0) return rc;
+    for (int j = 0; j < m; ++j) {
+      const Eigen::Map<const VectorXd> dy(w[j], 2 * d_);
+      Eigen::Map<VectorXd>(Jw[j], d_) = dy.tail(d_);
+      Eigen::Map<VectorXd>(Jw[j] + d_, d_).noalias() = cached_jacobian_ * dy;
+    }
+    return 0;
+  }
+
   int JacobianBlocks(double t, const double* y, double* blocks) override {
     const int n = 2 * d_;
     std::vector<double> e(static_cast<std::size_t>(n), 0.0), col(static_cast<std::size_t>(n));
@@ -103,9 +129,28 @@ class GeodesicSystem : public OdeSystem {
   const std::string& failure() const { return failure_; }
 
  private:
+  // The acceleration and its Jacobian at y, unless they are already those of y.
+  int UpdateJacobian(const double* y) {
+    const Eigen::Map<const VectorXd> state(y, 2 * d_);
+    if (has_cache_ && state == cached_y_) return 0;
+    ScopedEvent event(kEventJacobian);
+    has_cache_ = false;
+    if (!metric_.AccelerationJacobian(state.head(d_), state.tail(d_), &cached_a_, &cached_jacobian_, &failure_)) {
+      return 1;  // recoverable: a smaller step may stay inside the domain
+    }
+    cached_y_ = state;
+    has_cache_ = true;
+    return 0;
+  }
+
   const Metric& metric_;
   int d_;
   std::string failure_;
+  bool quadratures_;
+  bool flow_jacobian_ = false;
+  bool has_cache_ = false;
+  VectorXd cached_y_, cached_a_;
+  MatrixXd cached_jacobian_;  // [da/dg | da/dv], d x 2d
 };
 
 void CheckInput(const Metric& metric, const VectorXd& z, const VectorXd& u, const GeodesicOptions& options) {
@@ -165,7 +210,7 @@ ExpMapResult ExpMap(const Metric& metric, const VectorXd& z, const VectorXd& u, 
   const MatrixXd M0 = metric.Evaluate(z);
   r.initial_speed2 = u.dot(M0 * u);
 
-  GeodesicSystem system(metric);
+  GeodesicSystem system(metric, options.integrate_length);
   std::unique_ptr<OdeIntegrator> integrator = OdeIntegrators().Create(options.ode.type, options.ode);
   std::vector<double> y(static_cast<std::size_t>(2 * d));
   Eigen::Map<VectorXd>(y.data(), d) = z;
@@ -186,8 +231,13 @@ ExpMapResult ExpMap(const Metric& metric, const VectorXd& z, const VectorXd& u, 
   }
   r.end_point = Eigen::Map<const VectorXd>(y.data(), d);
   r.end_velocity = Eigen::Map<const VectorXd>(y.data() + d, d);
-  r.energy = q[0];
-  r.length = q[1];
+  if (options.integrate_length) {
+    r.energy = q[0];
+    r.length = q[1];
+  } else {  // constant speed along a geodesic
+    r.energy = r.initial_speed2;
+    r.length = std::sqrt(std::max(r.initial_speed2, 0.0));
+  }
   r.speed_drift = std::abs(r.end_velocity.dot(metric.Evaluate(r.end_point) * r.end_velocity) - r.initial_speed2);
   if (with_jacobian) {
     ExpMapResult j = ExpMapWithJacobian(metric, z, u, options);
@@ -222,7 +272,8 @@ ExpMapResult FlowWithJacobian(const Metric& metric, const VectorXd& z, const Vec
     return r;
   }
   r.initial_speed2 = u.dot(metric.Evaluate(z) * u);
-  GeodesicSystem system(metric);
+  GeodesicSystem system(metric, false);
+  system.WithFlowJacobian();
   std::vector<double> y(un);
   Eigen::Map<VectorXd>(y.data(), d) = z;
   Eigen::Map<VectorXd>(y.data() + d, d) = u;

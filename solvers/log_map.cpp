@@ -40,6 +40,21 @@ void LogMapOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix)
           "Single shooting first iterates with shots at this rtol (atol scaled alike) down to a residual of bvp_tol, "
           "then finishes with the -bvp_ode_rtol shots; 0 (or a value <= -bvp_ode_rtol) = no presolve",
           "LogMapOptions::presolve_rtol", RealBounds::NonNegative());
+  db.Int(prefix, "bvp_presolve_max_steps", presolve_max_steps,
+         "Step limit of a presolve shot: a trial velocity whose geodesic runs into a singularity of the metric "
+         "fails after this many steps instead of -bvp_ode_max_steps (converged loose shots of smooth metrics take "
+         "tens of steps)",
+         "LogMapOptions::presolve_max_steps", IntBounds::AtLeast(1));
+  db.Int(prefix, "bvp_refine_iterations", refine_iterations,
+         "After the presolve, single shooting takes up to this many Newton steps with the presolve's last "
+         "end-point Jacobian, each residual from a shot of the verification integrator, while the residual "
+         "falls; it stops below bvp_stop_factor * bvp_tol, else the -bvp_ode_rtol Levenberg-Marquardt iteration "
+         "takes over (0 = always the latter)",
+         "LogMapOptions::refine_iterations", IntBounds::AtLeast(0));
+  db.Int(prefix, "bvp_start_halvings", start_halvings,
+         "When the shot of single shooting's initial velocity fails (the geodesic meets a singularity of the metric "
+         "before t = 1), the velocity is halved until a shot integrates, at most this many times",
+         "LogMapOptions::start_halvings", IntBounds::AtLeast(0));
   db.Bool(prefix, "bvp_jacobian_error_control", shots.jacobian_error_control,
           "Include the end-point sensitivities of the shots in the integrator's error control (more steps, a more "
           "accurate Levenberg-Marquardt Jacobian; the converged geodesic does not depend on it)",
@@ -56,6 +71,11 @@ std::string LogMapOptions::Validate() const {
   if (!(tol > 0)) return "bvp_tol: " + FormatReal(tol) + " must be > 0";
   if (max_iterations < 1) return "bvp_max_iterations: " + std::to_string(max_iterations) + " must be >= 1";
   if (!(presolve_rtol >= 0)) return "bvp_presolve_rtol: " + FormatReal(presolve_rtol) + " must be >= 0";
+  if (presolve_max_steps < 1) {
+    return "bvp_presolve_max_steps: " + std::to_string(presolve_max_steps) + " must be >= 1";
+  }
+  if (start_halvings < 0) return "bvp_start_halvings: " + std::to_string(start_halvings) + " must be >= 0";
+  if (refine_iterations < 0) return "bvp_refine_iterations: " + std::to_string(refine_iterations) + " must be >= 0";
   if (!(stop_factor > 0) || !(stop_factor <= 1)) {
     return "bvp_stop_factor: " + FormatReal(stop_factor) + " must be in (0, 1]";
   }

@@ -6,8 +6,11 @@
 #include <ceres/solver.h>
 
 #include <Eigen/Core>
+#include <Eigen/LU>
 #include <cmath>
+#include <limits>
 #include <string>
+#include <utility>
 
 #include "bvp_support.hpp"
 #include "pushpull/log_map.hpp"
@@ -54,6 +57,11 @@ class ShootingCost : public ceres::CostFunction {
 
   const std::string& last_failure() const { return last_failure_; }
   int shots() const { return shots_; }
+  // The end-point Jacobian of the last successful shot at exactly u (empty if there is none).
+  MatrixXd JacobianAt(const VectorXd& u) const {
+    if (has_last_ && last_.usable() && last_u_ == u) return last_.end_jacobian;
+    return {};
+  }
 
  private:
   const Metric& metric_;
@@ -82,6 +90,7 @@ class SingleShooting : public BvpSolver {
     if (!usable) return result;
     VectorXd u = guess.VelocityAt(0.0);
     std::string how;
+    MatrixXd jacobian;  // d g(1) / d u at u from the last presolve shot
     // Presolve: the same iteration with cheap, loose shots down to a residual of bvp_tol, so that the expensive
     // tight shots start next to the solution.
     const double loose = options_.presolve_rtol;
@@ -89,16 +98,30 @@ class SingleShooting : public BvpSolver {
       GeodesicOptions shots = options_.shots;
       shots.ode.atol *= loose / shots.ode.rtol;
       shots.ode.rtol = loose;
+      shots.ode.max_steps = options_.presolve_max_steps;
       VectorXd v = u;
       const Phase pre = Run(metric, z0, z1, shots, options_.tol, "shooting (presolve)", monitor, &v);
       result.iterations += pre.iterations;
       if (pre.started && v.allFinite() && pre.final_norm <= options_.tol) {
         u = v;
-        how = std::to_string(pre.iterations) + " presolve iterations at rtol " + FormatReal(loose) + ", then ";
+        jacobian = pre.jacobian;
+        how = std::to_string(pre.iterations) + " presolve iterations at rtol " + FormatReal(loose) + pre.start +
+              ", then ";
       } else {  // the tight iteration starts from the guess itself
         how = "a presolve at rtol " + FormatReal(loose) + " that did not converge (" +
               (pre.started ? pre.how : "first shot: " + pre.failure) + "), then ";
       }
+    }
+    if (options_.refine_iterations > 0 && jacobian.size() > 0) {
+      ExpMapResult shot;
+      const Refinement refine = Refine(metric, z0, z1, jacobian, monitor, &u, &shot);
+      result.iterations += refine.steps;
+      if (refine.converged) {
+        bvp::Judge(metric, z0, z1, u, std::move(shot), options_, how + refine.how + " from the " +
+                   guess.description + " guess", kAdvice, &result);
+        return result;
+      }
+      how += refine.how + ", then ";
     }
     const Phase tight = Run(metric, z0, z1, options_.shots, bvp::StopNorm(options_), "shooting", monitor, &u);
     if (!tight.started) {
@@ -121,7 +144,76 @@ class SingleShooting : public BvpSolver {
     int iterations = 0;
     double final_norm = 0;  // |r|_2 at the end
     std::string how, failure;
+    std::string start;      // " (started from ...)" when the guess's velocity had to be halved
+    MatrixXd jacobian;      // of the last shot at the final u, when it is known
   };
+
+  struct Refinement {
+    bool converged = false;  // |r|_2 <= bvp_stop_factor * bvp_tol on a verification shot
+    int steps = 0;
+    std::string how;
+  };
+
+  // Newton steps u <- u - J^{-1} r with the fixed presolve Jacobian J (a chord iteration: J is accurate to about the
+  // presolve rtol, so each step shrinks the residual by roughly that factor) and residuals from the verification
+  // integrator, so that the last shot is the verification itself. Stops when the residual is below the stop norm
+  // (converged; *shot is that shot and *u its velocity), when it fails to fall, when a shot fails, or after
+  // -bvp_refine_iterations steps; *u is then the velocity of the smallest residual seen.
+  Refinement Refine(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const MatrixXd& jacobian,
+                    BvpMonitor* monitor, VectorXd* u, ExpMapResult* shot) const {
+    Refinement out;
+    const Eigen::PartialPivLU<MatrixXd> lu(jacobian);
+    const double stop = bvp::StopNorm(options_);
+    VectorXd best = *u;
+    double previous = std::numeric_limits<double>::infinity();
+    std::string why;
+    for (int k = 0;; ++k) {
+      ExpMapResult s = ExpMap(metric, z0, *u, options_.verify);
+      if (!s.usable()) {
+        why = "a verification shot failed: " + s.message;
+        break;
+      }
+      const VectorXd r = s.end_point - z1;
+      const double norm = r.norm();
+      const bool falling = norm < previous;
+      if (falling) best = *u;
+      if (monitor) {
+        BvpIterationEvent e;
+        e.solver = "shooting (refine)";
+        e.iteration = k;
+        e.cost = 0.5 * norm * norm;
+        e.step_successful = falling;
+        (*monitor)(e);
+      }
+      if (norm <= stop) {
+        out.converged = true;
+        *shot = std::move(s);
+        break;
+      }
+      if (!falling) {
+        why = "the residual stopped falling (" + FormatReal(norm) + " after " + FormatReal(previous) + ")";
+        break;
+      }
+      if (k == options_.refine_iterations) {
+        why = "the residual " + FormatReal(norm) + " is still above " + FormatReal(stop);
+        break;
+      }
+      previous = norm;
+      const VectorXd step = lu.solve(r);
+      if (!step.allFinite()) {
+        why = "the presolve Jacobian is singular";
+        break;
+      }
+      *u -= step;
+      ++out.steps;
+    }
+    out.how = std::to_string(out.steps) + " Newton steps with the presolve Jacobian on verification shots";
+    if (!out.converged) {
+      out.how += " (" + why + ")";
+      *u = best;
+    }
+    return out;
+  }
 
   // Levenberg-Marquardt on u (in place) with the given shot integrator until |r|_2 <= stop_norm.
   static Phase Run(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const GeodesicOptions& shots,
@@ -133,12 +225,21 @@ class SingleShooting : public BvpSolver {
     problem_options.cost_function_ownership = ceres::TAKE_OWNERSHIP;
     ceres::Problem problem(problem_options);
     problem.AddResidualBlock(cost, nullptr, u->data());
-    // The initial shot first: if it fails there is nothing to iterate on, and the reason is the integrator's.
+    // The initial shot first: if it fails there is nothing to iterate on. A geodesic shot along the guess's
+    // velocity can run into a singularity of the metric before t = 1 although a shorter one (the same curve up to
+    // an earlier time) integrates: the velocity is halved up to -bvp_start_halvings times. If no shot integrates,
+    // the reason is the integrator's.
     VectorXd r(metric.dim());
     const double* p = u->data();
-    if (!cost->Evaluate(&p, r.data(), nullptr)) {
-      phase.failure = cost->last_failure();
-      return phase;
+    int halvings = 0;
+    while (!cost->Evaluate(&p, r.data(), nullptr)) {
+      if (halvings == options.start_halvings) {
+        phase.failure = cost->last_failure();
+        if (halvings > 0) phase.failure += " (also with the initial velocity halved " + std::to_string(halvings) + " times)";
+        return phase;
+      }
+      *u *= 0.5;
+      ++halvings;
     }
     phase.started = true;
     bvp::IterationObserver observer(label, stop_norm, monitor);
@@ -146,9 +247,14 @@ class SingleShooting : public BvpSolver {
     ceres::Solver::Summary summary;
     ceres::Solve(solver_options, &problem, &summary);
     phase.iterations = summary.num_successful_steps + summary.num_unsuccessful_steps;
-    phase.how = bvp::Describe(summary);
+    if (halvings > 0) {
+      phase.start = " (started from the guess's initial velocity halved " + std::to_string(halvings) +
+                    " times: the full one's shot failed)";
+    }
+    phase.how = bvp::Describe(summary) + phase.start;
     phase.final_norm = std::sqrt(2.0 * summary.final_cost);
     phase.failure = cost->last_failure();
+    phase.jacobian = cost->JacobianAt(*u);
     return phase;
   }
   Phase Run(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const GeodesicOptions& shots,

@@ -37,6 +37,39 @@ void Decoder::JacobianAndSecond(const VectorXd& z, const VectorXd& u, MatrixXd* 
   if (f2) *f2 = SecondDirectional(z, u);
 }
 
+void Decoder::GeodesicJet(const VectorXd& z, const VectorXd& u, MatrixXd* J, MatrixXd* H, MatrixXd* T) const {
+  const Eigen::Index d = z.size();
+  const Eigen::Index D = output_dim();
+  J->resize(D, d);
+  H->resize(D, d * d);
+  T->resize(D, d);
+  const VectorXd zero = VectorXd::Zero(d);
+  MatrixXd Jk, dJ;
+  VectorXd f2, df2;
+  for (Eigen::Index k = 0; k < d; ++k) {
+    // Along z + s e_k: d/ds J = [f''[e_i, e_k]]_i and d/ds f''[u, u] = f'''[u, u, e_k].
+    Tangents(z, u, VectorXd::Unit(d, k), zero, &Jk, &dJ, &f2, &df2);
+    if (k == 0) *J = Jk;
+    H->middleCols(k * d, d) = dJ;
+    T->col(k) = df2;
+  }
+}
+
+bool Metric::AccelerationJacobian(const VectorXd& z, const VectorXd& u, VectorXd* acc, MatrixXd* jacobian,
+                                  std::string* why) const {
+  const Eigen::Index d = z.size();
+  jacobian->resize(d, 2 * d);
+  const VectorXd zero = VectorXd::Zero(d);
+  VectorXd da;
+  for (Eigen::Index k = 0; k < 2 * d; ++k) {
+    const bool along_z = k < d;
+    const VectorXd e = VectorXd::Unit(d, along_z ? k : k - d);
+    if (!AccelerationTangent(z, u, along_z ? e : zero, along_z ? zero : e, acc, &da, why)) return false;
+    jacobian->col(k) = da;
+  }
+  return true;
+}
+
 bool Metric::AccelerationAndSpeed(const VectorXd& z, const VectorXd& u, VectorXd* acc, double* speed2,
                                   std::string* why) const {
   if (!Acceleration(z, u, acc, why)) return false;
@@ -130,6 +163,15 @@ void StackedDecoder::Tangents(const VectorXd& z, const VectorXd& u, const Vector
   if (f2) *f2 = VStack(a1, a2);
   if (df2) *df2 = VStack(da1, da2);
 }
+void StackedDecoder::GeodesicJet(const VectorXd& z, const VectorXd& u, MatrixXd* J, MatrixXd* H,
+                                 MatrixXd* T) const {
+  MatrixXd J1, H1, T1, J2, H2, T2;
+  mean_->GeodesicJet(z, u, &J1, &H1, &T1);
+  std_->GeodesicJet(z, u, &J2, &H2, &T2);
+  *J = VStack(J1, J2);
+  *H = VStack(H1, H2);
+  *T = VStack(T1, T2);
+}
 bool StackedDecoder::InDomain(const VectorXd& z, std::string* why) const {
   return mean_->InDomain(z, why) && std_->InDomain(z, why);
 }
@@ -163,7 +205,7 @@ using SmallVec = Eigen::Matrix<double, Eigen::Dynamic, 1, 0, kSmallDim, 1>;
 // Decoder outputs reused between calls on one thread (same sizes every call: no allocation after the first).
 // Only the PullbackMetric methods below use it, and none of them is re-entered while it holds it.
 struct PullbackScratch {
-  MatrixXd J, dJ;
+  MatrixXd J, dJ, H, T;
   VectorXd f2, df2, Ju;
 };
 PullbackScratch& ThreadPullbackScratch() {
@@ -235,6 +277,47 @@ bool PullbackAccelerationTangentImpl(const PullbackScratch& t, const VectorXd& z
   return true;
 }
 
+// From the jet (J, H, T) at (z, u): f2 = f''[u, u] = sum_ij u_i u_j H_ij, a = -M^{-1} J^T f2 and
+//   M da/dz_k = -(dM_k a + dJ_k^T f2 + J^T T_k),  dJ_k = [H_ik]_i,  dM_k = dJ_k^T J + J^T dJ_k,
+//   M da/du_k = -2 J^T f''[u, e_k],  f''[u, e_k] = sum_i u_i H_ik.
+// With w = J a + f2 (the part of f2 normal to the tangent space: J^T w = 0) the first right-hand side is
+// dJ_k^T w + J^T (dJ_k a + T_k): O(D d) per direction, no d x d products of D-long columns.
+template <class Mat, class Vec>
+bool PullbackAccelerationJacobianImpl(PullbackScratch& t, const VectorXd& z, const VectorXd& u, VectorXd* acc,
+                                      MatrixXd* jacobian, std::string* why) {
+  const Eigen::Index d = t.J.cols();
+  Mat M;
+  Gram(t.J, &M);
+  Eigen::LLT<Mat> llt;
+  if (!Factor(M, z, &llt, why)) return false;
+  t.dJ.resize(t.J.rows(), d);  // column k: f''[u, e_k]
+  for (Eigen::Index k = 0; k < d; ++k) t.dJ.col(k).noalias() = t.H.middleCols(k * d, d) * u;
+  t.f2.noalias() = t.dJ * u;
+  Vec a(d);
+  a.noalias() = -(t.J.transpose() * t.f2);
+  llt.solveInPlace(a);
+  t.Ju = t.f2;  // w
+  t.Ju.noalias() += t.J * a;
+  Mat Bz(d, d), Bu(d, d);
+  for (Eigen::Index k = 0; k < d; ++k) {
+    const auto dJk = t.H.middleCols(k * d, d);
+    t.df2 = t.T.col(k);  // dJ_k a + T_k
+    t.df2.noalias() += dJk * a;
+    for (Eigen::Index i = 0; i < d; ++i) {
+      Bz(i, k) = dJk.col(i).dot(t.Ju) + t.J.col(i).dot(t.df2);
+      Bu(i, k) = 2.0 * t.J.col(i).dot(t.dJ.col(k));
+    }
+  }
+  llt.solveInPlace(Bz);
+  llt.solveInPlace(Bu);
+  jacobian->resize(d, 2 * d);
+  jacobian->leftCols(d) = -Bz;
+  jacobian->rightCols(d) = -Bu;
+  if (!a.allFinite() || !jacobian->allFinite()) return NonFiniteAcceleration(z, why);
+  *acc = a;
+  return true;
+}
+
 bool PullbackAcceleration(const MatrixXd& J, const VectorXd& f2, const VectorXd& z, VectorXd* acc,
                           std::string* why) {
   if (J.cols() <= kSmallDim) return PullbackAccelerationImpl<SmallMat, SmallVec>(J, f2, z, acc, why);
@@ -276,6 +359,15 @@ bool PullbackMetric::AccelerationTangent(const VectorXd& z, const VectorXd& u, c
   decoder_->Tangents(z, u, dz, du, &t.J, &t.dJ, &t.f2, &t.df2);
   if (t.J.cols() <= kSmallDim) return PullbackAccelerationTangentImpl<SmallMat, SmallVec>(t, z, acc, dacc, why);
   return PullbackAccelerationTangentImpl<MatrixXd, VectorXd>(t, z, acc, dacc, why);
+}
+
+bool PullbackMetric::AccelerationJacobian(const VectorXd& z, const VectorXd& u, VectorXd* acc, MatrixXd* jacobian,
+                                          std::string* why) const {
+  if (!decoder_->InDomain(z, why)) return false;
+  PullbackScratch& t = ThreadPullbackScratch();
+  decoder_->GeodesicJet(z, u, &t.J, &t.H, &t.T);
+  if (t.J.cols() <= kSmallDim) return PullbackAccelerationJacobianImpl<SmallMat, SmallVec>(t, z, u, acc, jacobian, why);
+  return PullbackAccelerationJacobianImpl<MatrixXd, VectorXd>(t, z, u, acc, jacobian, why);
 }
 
 // ---- TensorMetric --------------------------------------------------------------------------------------------

@@ -313,17 +313,31 @@ void EvaluateActivation(Activation a, const double* x, Index n, double* s, doubl
 // Jacobian) | h2 (when second)]; with `tangent`, a second block of the same layout holds the derivatives along
 // (dz, du). With the Jacobian columns present, v = J u is not carried: its pre-activation is A1 u (and its tangent
 // A1. u + A1 du), an m x d product instead of a column of the m x n layer product.
+//
+// Jet layout (GeodesicJet, `jet`): [h | H1 (nj = d columns) | H2 | T] with H2 the P = d(d+1)/2 distinct second
+// derivatives h''[e_i, e_j], i <= j (column Pair(i, j)), and T the third derivatives h'''[u, u, e_k]; see ActivateJet.
 struct Layout {
   Index nj = 0;
   bool second = false;
   bool tangent = false;
+  bool jet = false;
 
   bool v_column() const { return second && nj == 0; }
   Index first_order() const { return nj + (v_column() ? 1 : 0); }  // columns 1 .. first_order(): H1
   Index v() const { return 1 + nj; }                               // when v_column()
-  Index h2() const { return 1 + first_order(); }                   // when second
+  Index h2() const { return 1 + first_order(); }                   // when second, or the first H2 column of a jet
   Index block() const { return 1 + first_order() + (second ? 1 : 0); }
-  Index cols() const { return tangent ? 2 * block() : block(); }
+  Index pairs() const { return nj * (nj + 1) / 2; }                // jet: columns of H2
+  Index t3() const { return 1 + nj + pairs(); }                    // jet: the first T column
+  Index cols() const {
+    if (jet) return 1 + 2 * nj + pairs();
+    return tangent ? 2 * block() : block();
+  }
+  // jet: the H2 column of the pair (i, j), i <= j; pairs are ordered (0, 0), (0, 1), .., (0, d-1), (1, 1), ..
+  Index Pair(Index i, Index j) const {
+    if (i > j) std::swap(i, j);
+    return h2() + i * nj - i * (i - 1) / 2 + (j - i);
+  }
 };
 
 struct Scratch {
@@ -353,6 +367,10 @@ void FirstLayer(const MlpLayer& layer, const Layout& L, const VectorXd& z, const
   A.col(0).noalias() = W * z;
   A.col(0) += layer.b;
   if (L.nj > 0) A.middleCols(1, L.nj) = W;
+  if (L.jet) {
+    A.rightCols(L.cols() - 1 - L.nj).setZero();
+    return;
+  }
   if (L.v_column()) A.col(L.v()).noalias() = W * *u;
   if (L.second) A.col(L.h2()).setZero();
   if (L.tangent) {
@@ -411,6 +429,47 @@ void ActivateStack(Activation act, const Layout& L, const VectorXd* u, const Vec
   A.col(0).array() = s;
 }
 
+// The activation step of the jet layout. With the pre-activation's derivatives A1_i = p'[e_i], A2_ij = p''[e_i, e_j],
+// A3_k = p'''[u, u, e_k] and their contractions with u, av = p'[u] = A1 u, A2u_k = p''[u, e_k] = sum_i u_i A2_ik,
+// a2uu = p''[u, u] = A2u u, the chain rule (Faa di Bruno) gives
+//   h = s,  H1_i = s1 A1_i,  H2_ij = s2 A1_i A1_j + s1 A2_ij,
+//   T_k = s3 av^2 A1_k + s2 (2 av A2u_k + a2uu A1_k) + s1 A3_k.
+// T is updated first (it needs the old A1 and A2), then H2, then H1.
+void ActivateJet(Activation act, const Layout& L, const VectorXd& u, MapMat A, Scratch* scratch) {
+  if (act == Activation::kIdentity) return;
+  const Index m = A.rows();
+  const Index d = L.nj;
+  double* buf = Grow(&scratch->act, static_cast<std::size_t>((6 + d) * m));
+  EvaluateActivation(act, A.col(0).data(), m, buf, buf + m, buf + 2 * m, buf + 3 * m);
+  const auto s = ConstVecMap(buf, m).array();
+  const auto s1 = ConstVecMap(buf + m, m).array();
+  const auto s2 = ConstVecMap(buf + 2 * m, m).array();
+  const auto s3 = ConstVecMap(buf + 3 * m, m).array();
+  VecMap av(buf + 4 * m, m), a2uu(buf + 5 * m, m);
+  MapMat A2u(buf + 6 * m, m, d);
+  const auto A1 = A.middleCols(1, d);
+  av.noalias() = A1 * u;
+  for (Index k = 0; k < d; ++k) {
+    A2u.col(k) = u[0] * A.col(L.Pair(0, k));
+    for (Index i = 1; i < d; ++i) A2u.col(k) += u[i] * A.col(L.Pair(i, k));
+  }
+  a2uu.noalias() = A2u * u;
+  const auto av2 = av.array().square();
+  for (Index k = 0; k < d; ++k) {
+    A.col(L.t3() + k).array() = s3 * av2 * A1.col(k).array() +
+                                s2 * (2.0 * av.array() * A2u.col(k).array() + a2uu.array() * A1.col(k).array()) +
+                                s1 * A.col(L.t3() + k).array();
+  }
+  for (Index i = 0; i < d; ++i) {
+    for (Index j = i; j < d; ++j) {
+      const Index c = L.Pair(i, j);
+      A.col(c).array() = s2 * A1.col(i).array() * A1.col(j).array() + s1 * A.col(c).array();
+    }
+  }
+  A.middleCols(1, d).array().colwise() *= s1;
+  A.col(0).array() = s;
+}
+
 // Runs the pass through every layer. The result (output_dim x L.cols()) stays valid until the next pass on this
 // thread.
 Eigen::Map<const MatrixXd> Forward(const Mlp& mlp, const Layout& L, const VectorXd& z, const VectorXd* u,
@@ -431,7 +490,12 @@ Eigen::Map<const MatrixXd> Forward(const Mlp& mlp, const Layout& L, const Vector
       LayerProduct(layer.W, scratch.stack[cur].data(), C, A.data());
       A.col(0) += layer.b;
     }
-    ActivateStack(k + 1 == num_layers ? mlp.output_activation : mlp.activation, L, u, du, A, &scratch);
+    const Activation act = k + 1 == num_layers ? mlp.output_activation : mlp.activation;
+    if (L.jet) {
+      ActivateJet(act, L, *u, A, &scratch);
+    } else {
+      ActivateStack(act, L, u, du, A, &scratch);
+    }
     cur = next;
   }
   return Eigen::Map<const MatrixXd>(scratch.stack[cur].data(), mlp.layers.back().W.rows(), C);
@@ -511,6 +575,22 @@ void MlpDecoder::Tangents(const VectorXd& z, const VectorXd& u, const VectorXd& 
   if (dJ) *dJ = S.middleCols(T + 1, L.nj);
   if (f2) *f2 = S.col(L.h2());
   if (df2) *df2 = S.col(T + L.h2());
+}
+
+void MlpDecoder::GeodesicJet(const VectorXd& z, const VectorXd& u, MatrixXd* J, MatrixXd* H, MatrixXd* T) const {
+  CheckDim(z, input_dim(), "MlpDecoder::GeodesicJet", "point");
+  CheckDim(u, input_dim(), "MlpDecoder::GeodesicJet", "direction");
+  Layout L;
+  L.nj = z.size();
+  L.jet = true;
+  const auto S = Forward(mlp_, L, z, &u, nullptr, nullptr);
+  const Index d = L.nj;
+  *J = S.middleCols(1, d);
+  H->resize(S.rows(), d * d);
+  for (Index j = 0; j < d; ++j) {
+    for (Index i = 0; i < d; ++i) H->col(i + d * j) = S.col(L.Pair(i, j));
+  }
+  *T = S.middleCols(L.t3(), d);
 }
 
 MatrixXd MlpDecoder::ActivationDerivatives(Activation a, const VectorXd& x) {

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <numbers>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -185,22 +186,94 @@ BOOST_AUTO_TEST_CASE(a_failed_single_shooting_falls_back_to_multiple_shooting_an
 
 BOOST_AUTO_TEST_CASE(the_monitor_sees_every_iteration_with_falling_cost) {
   const PullbackMetric metric = Sphere();
+  // Default: presolve (Levenberg-Marquardt on loose shots), then Newton steps on verification shots (refine).
   Recorder rec;
   const LogMapResult r = LogMap(metric, V2(0.3, -0.2), V2(-0.5, 0.7), At(1e-10, "shooting"), nullptr, &rec);
   BOOST_TEST_REQUIRE(r.usable(), r.message);
-  BOOST_TEST_REQUIRE(rec.events.size() >= 2u);
+  BOOST_TEST_REQUIRE(rec.events.size() >= 3u);
   BOOST_TEST(rec.events.front().iteration == 0);
-  // Ceres counts its iteration 0 (the initial evaluation) among the steps.
-  BOOST_TEST(static_cast<int>(rec.events.size()) == r.iterations);
+  BOOST_TEST(rec.events.front().solver == "shooting (presolve)");
+  BOOST_TEST(rec.events.back().solver == "shooting (refine)");
   BOOST_TEST(rec.events.back().cost < 1e-6 * rec.events.front().cost);
   BOOST_TEST(r.message.find("presolve iterations at rtol") != std::string::npos, r.message);
-  // The presolve (loose shots) comes first, then the tight iterations.
-  BOOST_TEST(rec.events.front().solver == "shooting (presolve)");
-  BOOST_TEST(rec.events.back().solver == "shooting");
+  BOOST_TEST(r.message.find("Newton steps with the presolve Jacobian on verification shots") != std::string::npos,
+             r.message);
+  // Ceres counts its iteration 0 (the initial evaluation) among the steps; the refinement's iteration 0 is the first
+  // verification shot, before any step.
+  BOOST_TEST(static_cast<int>(rec.events.size()) == r.iterations + 1);
+  // The refinement's residuals fall, and its last shot is the verification: cost = |end-point error|^2 / 2 at most.
+  double previous = INFINITY;
+  for (const auto& e : rec.events) {
+    if (e.solver != "shooting (refine)") continue;
+    BOOST_TEST(e.cost < previous);
+    previous = e.cost;
+  }
+  BOOST_TEST(r.endpoint_error <= std::sqrt(2 * rec.events.back().cost) * (1 + 1e-12));
+
+  // Without the refinement the tight Levenberg-Marquardt iterations finish the solve.
+  LogMapOptions o = At(1e-10, "shooting");
+  o.refine_iterations = 0;
+  Recorder tight;
+  const LogMapResult t = LogMap(metric, V2(0.3, -0.2), V2(-0.5, 0.7), o, nullptr, &tight);
+  BOOST_TEST_REQUIRE(t.usable(), t.message);
+  BOOST_TEST(static_cast<int>(tight.events.size()) == t.iterations);
+  BOOST_TEST(tight.events.front().solver == "shooting (presolve)");
+  BOOST_TEST(tight.events.back().solver == "shooting");
+  BOOST_TEST(t.message.find("Newton steps") == std::string::npos, t.message);
+  BOOST_TEST(std::abs(t.length - r.length) <= 1e-8 * r.length);
   std::ostringstream out;
   const auto printer = MakeBvpPrinter(out, "pair 7");
-  (*printer)(rec.events.back());
+  (*printer)(tight.events.back());
   BOOST_TEST(out.str().find("pair 7: shooting it") == 0, out.str());
+}
+
+BOOST_AUTO_TEST_CASE(the_refinement_reaches_the_closed_form_distance_and_its_error_falls_with_tolerance) {
+  const PullbackMetric metric = Sphere();
+  const VectorXd a = V2(0.3, -0.2), b = V2(-0.5, 0.7);
+  const double d = SphereDistance(a, b);
+  std::vector<double> errors;
+  for (double tol : {1e-5, 1e-7, 1e-9}) {
+    LogMapOptions o;
+    o.fallback = false;
+    o.tol = tol;
+    o.verify.ode.rtol = tol * 1e-3;
+    o.verify.ode.atol = tol * 1e-5;
+    const LogMapResult r = LogMap(metric, a, b, o);
+    BOOST_TEST_REQUIRE(r.usable(), r.message);
+    BOOST_TEST(r.message.find("Newton steps with the presolve Jacobian") != std::string::npos, r.message);
+    BOOST_TEST(r.endpoint_error <= tol);
+    errors.push_back(std::abs(r.length - d) / d);
+    BOOST_TEST(errors.back() <= 10 * tol, "tol " << tol << ": error " << errors.back());
+  }
+  BOOST_TEST(errors[2] < errors[0]);
+}
+
+BOOST_AUTO_TEST_CASE(a_first_shot_into_a_singularity_is_retried_with_a_halved_velocity) {
+  // The geodesic along the straight line's velocity runs into a singularity of this decoder's metric at t ~ 0.97
+  // (the latent curve escapes to infinity where the sigmoid saturates), so the first shot fails.
+  Mlp mlp = RandomMlp(2, 64, {64, 64}, TimeInput::kNone, Activation::kTanh, 11, 1.0);
+  mlp.output_activation = Activation::kSigmoid;
+  const PullbackMetric metric(std::make_shared<MlpDecoder>(mlp));
+  const VectorXd a = V2(-0.22414013166430599, 0.084052735398201933);
+  const VectorXd b = V2(0.70485751467662028, -1.1006083084036966);
+  const ExpMapResult first = ExpMap(metric, a, b - a, LogMapOptions().shots);
+  BOOST_TEST_REQUIRE(!first.usable());
+  LogMapOptions o;
+  o.fallback = false;
+  o.start_halvings = 0;
+  const LogMapResult none = LogMap(metric, a, b, o);
+  BOOST_TEST(!none.usable());
+  BOOST_TEST(none.message.find("failed") != std::string::npos, none.message);
+  o.start_halvings = 6;
+  const LogMapResult r = LogMap(metric, a, b, o);
+  BOOST_TEST_REQUIRE(r.usable(), r.message);
+  BOOST_TEST(r.message.find("halved") != std::string::npos, r.message);
+  BOOST_TEST(r.endpoint_error <= o.tol);
+  // The same geodesic as multiple shooting finds from the line.
+  o.type = "multiple_shooting";
+  const LogMapResult m = LogMap(metric, a, b, o);
+  BOOST_TEST_REQUIRE(m.usable(), m.message);
+  BOOST_TEST(std::abs(m.length - r.length) <= 1e-6 * r.length);
 }
 
 BOOST_AUTO_TEST_CASE(options_are_validated_naming_the_option) {
@@ -228,6 +301,9 @@ BOOST_AUTO_TEST_CASE(options_are_validated_naming_the_option) {
   ExpectInputError([&] { parse({"-bvp_segments", "1"}); }, {"bvp_segments"});
   ExpectInputError([&] { parse({"-bvp_ode_type", "dopri5"}); }, {"bvp_ode_type", "dopri5", "adams or bdf"});
   ExpectInputError([&] { parse({"-bvp_stop_factor", "2"}); }, {"bvp_stop_factor"});
+  ExpectInputError([&] { parse({"-bvp_refine_iterations", "-1"}); }, {"bvp_refine_iterations"});
+  ExpectInputError([&] { parse({"-bvp_start_halvings", "-2"}); }, {"bvp_start_halvings"});
+  ExpectInputError([&] { parse({"-bvp_presolve_max_steps", "0"}); }, {"bvp_presolve_max_steps"});
 
   const PullbackMetric metric = Sphere();
   InitialCurve bad = InitialCurve::Line(V2(0, 0), V2(1, 1));

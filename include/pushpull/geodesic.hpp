@@ -26,6 +26,10 @@ struct GeodesicOptions {
   // Whether the sensitivities of ExpMapWithJacobian / ExpMapWithStateJacobian take part in error control (set by
   // -bvp_jacobian_error_control for the shots; the exponential map itself has none).
   bool jacobian_error_control = true;
+  // Whether ExpMap integrates the length and energy along the curve (quadratures, one more metric evaluation per
+  // step). Without them ExpMapResult::length and energy are those of the initial speed, exact for a geodesic; the
+  // logarithm map's verification shots skip them (its length is sqrt(u^T M(z0) u) in any case).
+  bool integrate_length = true;
 
   static OdeOptions DefaultOde() {
     OdeOptions o;

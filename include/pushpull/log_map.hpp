@@ -10,6 +10,7 @@
 // multiple shooting. Numerical failure is a status with a message, never an exception; invalid input throws.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -35,6 +36,9 @@ struct LogMapOptions {
   double stop_factor = 1e-2;      // -bvp_stop_factor: iterations stop once |shot residual|_2 <= stop_factor * tol
   bool fallback = true;           // -bvp_fallback: retry a failed single shooting with multiple shooting
   double presolve_rtol = 1e-4;    // -bvp_presolve_rtol: single shooting first iterates with shots this loose; 0 = off
+  std::int64_t presolve_max_steps = 150;  // -bvp_presolve_max_steps: step limit of a presolve shot
+  int refine_iterations = 4;      // -bvp_refine_iterations: Newton steps on verification shots after the presolve
+  int start_halvings = 6;         // -bvp_start_halvings: halve a first shot's velocity that fails, this often at most
   GeodesicOptions shots = ShotGeodesic();     // integrator of the shots (-bvp_ode_rtol ...): CVODES adams or bdf
   GeodesicOptions verify = TightGeodesic();   // re-integration of the final u (-bvp_verify_ode_rtol ...)
 
@@ -60,6 +64,7 @@ struct LogMapOptions {
     GeodesicOptions g;
     g.ode.rtol = 1e-11;
     g.ode.atol = 1e-13;
+    g.integrate_length = false;
     return g;
   }
 };

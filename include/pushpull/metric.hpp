@@ -44,6 +44,11 @@ class Decoder {
   virtual void Tangents(const Eigen::VectorXd& z, const Eigen::VectorXd& u, const Eigen::VectorXd& dz,
                         const Eigen::VectorXd& du, Eigen::MatrixXd* J, Eigen::MatrixXd* dJ, Eigen::VectorXd* f2,
                         Eigen::VectorXd* df2) const = 0;
+  // What the Jacobian of the geodesic flow needs, for all directions at once: J (D x d), the second derivatives
+  // H (D x d^2, column i + d j = f''[e_i, e_j]) and T (D x d, column k = f'''[u, u, e_k]). The default calls
+  // Tangents once per coordinate direction; decoders that get everything from one pass override it.
+  virtual void GeodesicJet(const Eigen::VectorXd& z, const Eigen::VectorXd& u, Eigen::MatrixXd* J,
+                           Eigen::MatrixXd* H, Eigen::MatrixXd* T) const;
   // Whether z lies in the domain of f; when not, *why (if not null) names the point and the reason.
   virtual bool InDomain(const Eigen::VectorXd& z, std::string* why) const;
 };
@@ -67,6 +72,9 @@ class MlpDecoder : public Decoder {
   void Tangents(const Eigen::VectorXd& z, const Eigen::VectorXd& u, const Eigen::VectorXd& dz,
                 const Eigen::VectorXd& du, Eigen::MatrixXd* J, Eigen::MatrixXd* dJ, Eigen::VectorXd* f2,
                 Eigen::VectorXd* df2) const override;
+  // One pass carrying [h | J | the d(d+1)/2 distinct f''[e_i, e_j] | f'''[u, u, e_k]] through every layer.
+  void GeodesicJet(const Eigen::VectorXd& z, const Eigen::VectorXd& u, Eigen::MatrixXd* J, Eigen::MatrixXd* H,
+                   Eigen::MatrixXd* T) const override;
   const Mlp& mlp() const { return mlp_; }
   // Columns s, s', s'', s''' of activation `a` at each x[i], from the same SIMD kernels as the passes (for tests).
   static Eigen::MatrixXd ActivationDerivatives(Activation a, const Eigen::VectorXd& x);
@@ -90,6 +98,8 @@ class StackedDecoder : public Decoder {
   void Tangents(const Eigen::VectorXd& z, const Eigen::VectorXd& u, const Eigen::VectorXd& dz,
                 const Eigen::VectorXd& du, Eigen::MatrixXd* J, Eigen::MatrixXd* dJ, Eigen::VectorXd* f2,
                 Eigen::VectorXd* df2) const override;
+  void GeodesicJet(const Eigen::VectorXd& z, const Eigen::VectorXd& u, Eigen::MatrixXd* J, Eigen::MatrixXd* H,
+                   Eigen::MatrixXd* T) const override;
   bool InDomain(const Eigen::VectorXd& z, std::string* why) const override;
 
  private:
@@ -123,6 +133,11 @@ class Metric {
                                    const Eigen::VectorXd& du, Eigen::VectorXd* acc, Eigen::VectorXd* dacc,
                                    std::string* why) const = 0;
   virtual bool HasAccelerationTangent() const { return true; }
+  // The acceleration and its whole Jacobian with respect to the state: *jacobian = [da/dz | da/du] (d x 2d), what
+  // the variational equations of the geodesic flow need for every direction at once. The default calls
+  // AccelerationTangent once per coordinate direction; metrics that get it from one evaluation override it.
+  virtual bool AccelerationJacobian(const Eigen::VectorXd& z, const Eigen::VectorXd& u, Eigen::VectorXd* acc,
+                                    Eigen::MatrixXd* jacobian, std::string* why) const;
   virtual bool InDomain(const Eigen::VectorXd& z, std::string* why) const;
 };
 
@@ -140,6 +155,9 @@ class PullbackMetric : public Metric {
   bool AccelerationTangent(const Eigen::VectorXd& z, const Eigen::VectorXd& u, const Eigen::VectorXd& dz,
                            const Eigen::VectorXd& du, Eigen::VectorXd* acc, Eigen::VectorXd* dacc,
                            std::string* why) const override;
+  // One GeodesicJet call: M da/dz_k = -(dM_k a + dJ_k^T f2 + J^T f'''[u, u, e_k]), M da/du_k = -2 J^T f''[u, e_k].
+  bool AccelerationJacobian(const Eigen::VectorXd& z, const Eigen::VectorXd& u, Eigen::VectorXd* acc,
+                            Eigen::MatrixXd* jacobian, std::string* why) const override;
   bool InDomain(const Eigen::VectorXd& z, std::string* why) const override { return decoder_->InDomain(z, why); }
   const Decoder& decoder() const { return *decoder_; }
 

@@ -59,6 +59,15 @@ class OdeSystem {
   virtual int JacobianBlocks(double t, const double* y, double* blocks) = 0;
   // Jv = (df/dy) v.
   virtual int Jvp(double t, const double* y, const double* v, double* Jv) = 0;
+  // Jv[j] = (df/dy) v[j] for m directions at the same y (forward sensitivities). The default calls Jvp for each;
+  // systems that share work between directions override it.
+  virtual int JvpMany(double t, const double* y, int m, const double* const* v, double* const* Jv) {
+    for (int j = 0; j < m; ++j) {
+      const int rc = Jvp(t, y, v[j], Jv[j]);
+      if (rc != 0) return rc;
+    }
+    return 0;
+  }
   // Gradient of quadrature k of each block with respect to that block's states (for ARKODE's implicit
   // methods, where quadratures are carried as states): num_blocks row-major (quadratures_per_block x block_size)
   // matrices. Return a negative value if not available (the Newton matrix then omits the coupling; the iteration
