@@ -37,9 +37,15 @@ void LogMapOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix)
           "Retry a failed single shooting with multiple shooting (-bvp_segments) from the same initial guess",
           "LogMapOptions::fallback");
   db.Real(prefix, "bvp_presolve_rtol", presolve_rtol,
-          "Single shooting first iterates with shots at this rtol (atol scaled alike) down to a residual of bvp_tol, "
-          "then finishes with the -bvp_ode_rtol shots; 0 (or a value <= -bvp_ode_rtol) = no presolve",
+          "Single shooting first iterates with shots at this rtol (atol scaled alike) down to a residual "
+          "max(bvp_tol, bvp_presolve_rtol), then refines (-bvp_refine_iterations) or finishes with the -bvp_ode_rtol "
+          "shots; 0 (or a value <= -bvp_ode_rtol) = no presolve",
           "LogMapOptions::presolve_rtol", RealBounds::NonNegative());
+  db.Real(prefix, "bvp_presolve_coarse_rtol", presolve_coarse_rtol,
+          "Before the presolve, single shooting iterates with shots at this rtol down to a residual of "
+          "bvp_presolve_coarse_rtol (the first, long steps from the guess need no accurate shots); 0 (or a value <= "
+          "-bvp_presolve_rtol) = no coarse level",
+          "LogMapOptions::presolve_coarse_rtol", RealBounds::NonNegative());
   db.Int(prefix, "bvp_presolve_max_steps", presolve_max_steps,
          "Step limit of a presolve shot: a trial velocity whose geodesic runs into a singularity of the metric "
          "fails after this many steps instead of -bvp_ode_max_steps (converged loose shots of smooth metrics take "
@@ -71,6 +77,9 @@ std::string LogMapOptions::Validate() const {
   if (!(tol > 0)) return "bvp_tol: " + FormatReal(tol) + " must be > 0";
   if (max_iterations < 1) return "bvp_max_iterations: " + std::to_string(max_iterations) + " must be >= 1";
   if (!(presolve_rtol >= 0)) return "bvp_presolve_rtol: " + FormatReal(presolve_rtol) + " must be >= 0";
+  if (!(presolve_coarse_rtol >= 0)) {
+    return "bvp_presolve_coarse_rtol: " + FormatReal(presolve_coarse_rtol) + " must be >= 0";
+  }
   if (presolve_max_steps < 1) {
     return "bvp_presolve_max_steps: " + std::to_string(presolve_max_steps) + " must be >= 1";
   }

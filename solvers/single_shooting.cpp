@@ -6,6 +6,7 @@
 #include <ceres/solver.h>
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <Eigen/LU>
 #include <cmath>
 #include <limits>
@@ -91,8 +92,10 @@ class SingleShooting : public BvpSolver {
     VectorXd u = guess.VelocityAt(0.0);
     std::string how;
     MatrixXd jacobian;  // d g(1) / d u at u from the last presolve shot
-    // Presolve: the same iteration with cheap, loose shots down to a residual of bvp_tol, so that the expensive
-    // tight shots start next to the solution.
+    // Presolve: the same iteration with cheap, loose shots, so that the expensive tight shots start next to the
+    // solution. Its shots' end points are accurate to about the loose rtol, so iterating below a residual of that
+    // size would not bring the true residual down: it stops at |r|_2 <= max(bvp_tol, bvp_presolve_rtol).
+    // A coarse level (-bvp_presolve_coarse_rtol) takes the first, long steps from the guess with cheaper shots still.
     const double loose = options_.presolve_rtol;
     if (loose > options_.shots.ode.rtol) {
       GeodesicOptions shots = options_.shots;
@@ -100,16 +103,31 @@ class SingleShooting : public BvpSolver {
       shots.ode.rtol = loose;
       shots.ode.max_steps = options_.presolve_max_steps;
       VectorXd v = u;
-      const Phase pre = Run(metric, z0, z1, shots, options_.tol, "shooting (presolve)", monitor, &v);
+      const double coarse = options_.presolve_coarse_rtol;
+      if (coarse > loose) {
+        GeodesicOptions coarse_shots = shots;
+        coarse_shots.ode.atol *= coarse / loose;
+        coarse_shots.ode.rtol = coarse;
+        VectorXd w = v;
+        const Phase level = Run(metric, z0, z1, coarse_shots, coarse, "shooting (coarse presolve)", monitor, &w);
+        result.iterations += level.iterations;
+        if (level.started && w.allFinite() && level.final_norm <= coarse) {
+          v = w;
+          how = std::to_string(level.iterations) + " coarse presolve iterations at rtol " + FormatReal(coarse) +
+                level.start + ", then ";
+        }
+      }
+      const double presolve_stop = std::max(options_.tol, loose);
+      const Phase pre = Run(metric, z0, z1, shots, presolve_stop, "shooting (presolve)", monitor, &v);
       result.iterations += pre.iterations;
-      if (pre.started && v.allFinite() && pre.final_norm <= options_.tol) {
+      if (pre.started && v.allFinite() && pre.final_norm <= presolve_stop) {
         u = v;
         jacobian = pre.jacobian;
-        how = std::to_string(pre.iterations) + " presolve iterations at rtol " + FormatReal(loose) + pre.start +
-              ", then ";
+        how += std::to_string(pre.iterations) + " presolve iterations at rtol " + FormatReal(loose) + pre.start +
+               ", then ";
       } else {  // the tight iteration starts from the guess itself
-        how = "a presolve at rtol " + FormatReal(loose) + " that did not converge (" +
-              (pre.started ? pre.how : "first shot: " + pre.failure) + "), then ";
+        how += "a presolve at rtol " + FormatReal(loose) + " that did not converge (" +
+               (pre.started ? pre.how : "first shot: " + pre.failure) + "), then ";
       }
     }
     if (options_.refine_iterations > 0 && jacobian.size() > 0) {

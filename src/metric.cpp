@@ -107,11 +107,20 @@ bool Factor(const Mat& M, const VectorXd& z, Eigen::LLT<Mat>* llt, std::string* 
     return false;
   }
   llt->compute(M);
-  if (llt->info() != Eigen::Success || !(llt->rcond() > 1e-13)) {
+  double rcond = 0.0;
+  if (llt->info() == Eigen::Success) {
+    if constexpr (Mat::RowsAtCompileTime != Eigen::Dynamic) {
+      // Small fixed sizes: the exact L1 reciprocal condition number (what LLT::rcond estimates) is cheaper.
+      const Mat inverse = llt->solve(Mat::Identity());
+      rcond = 1.0 / (M.cwiseAbs().colwise().sum().maxCoeff() * inverse.cwiseAbs().colwise().sum().maxCoeff());
+    } else {
+      rcond = llt->rcond();
+    }
+  }
+  if (!(rcond > 1e-13)) {
     if (why) {
-      *why = "singular or indefinite metric at z = " + FormatPoint(z) +
-             " (reciprocal condition number " + FormatReal(llt->info() == Eigen::Success ? llt->rcond() : 0.0) +
-             "): the decoder's Jacobian is rank deficient there";
+      *why = "singular or indefinite metric at z = " + FormatPoint(z) + " (reciprocal condition number " +
+             FormatReal(rcond) + "): the decoder's Jacobian is rank deficient there";
     }
     return false;
   }
@@ -199,8 +208,6 @@ namespace {
 // Metric-sized (d x d) matrices and vectors: on the stack up to d = kSmallDim (no heap allocation in the geodesic
 // right-hand side), heap-allocated beyond.
 constexpr int kSmallDim = 16;
-using SmallMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, 0, kSmallDim, kSmallDim>;
-using SmallVec = Eigen::Matrix<double, Eigen::Dynamic, 1, 0, kSmallDim, 1>;
 
 // Decoder outputs reused between calls on one thread (same sizes every call: no allocation after the first).
 // Only the PullbackMetric methods below use it, and none of them is re-entered while it holds it.
@@ -213,19 +220,42 @@ PullbackScratch& ThreadPullbackScratch() {
   return scratch;
 }
 
+// Latent-dimension types. The geodesic right-hand side works on D x d decoder columns and d x d metric matrices:
+// for d = 2, 3 (the common small latent spaces) every size but D is fixed at compile time, so the small products
+// and the Cholesky factorisation are unrolled; beyond, d x d matrices live on the stack up to kSmallDim.
+template <int kD, int kMax>
+struct Dim {
+  using Mat = Eigen::Matrix<double, kD, kD, 0, kMax, kMax>;
+  using Vec = Eigen::Matrix<double, kD, 1, 0, kMax, 1>;
+  using Cols = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, kD>>;  // D x d view
+  using MutableCols = Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, kD>>;
+};
+
+// Calls fn(Dim<...>{}) for latent dimension d.
+template <class Fn>
+bool WithDim(Eigen::Index d, Fn&& fn) {
+  switch (d) {
+    case 2: return fn(Dim<2, 2>{});
+    case 3: return fn(Dim<3, 3>{});
+    default:
+      if (d <= kSmallDim) return fn(Dim<Eigen::Dynamic, kSmallDim>{});
+      return fn(Dim<Eigen::Dynamic, Eigen::Dynamic>{});
+  }
+}
+
 // G = A^T B (A, B: D x d, d << D) by column dot products: Eigen's GEMM would spend longer packing A and B than
 // multiplying.
-template <class Mat>
-void CrossGram(const MatrixXd& A, const MatrixXd& B, Mat* G) {
-  G->resize(A.cols(), B.cols());
-  for (Eigen::Index j = 0; j < B.cols(); ++j) {
-    for (Eigen::Index i = 0; i < A.cols(); ++i) (*G)(i, j) = A.col(i).dot(B.col(j));
+template <class A, class B, class Mat>
+void CrossGram(const A& a, const B& b, Mat* G) {
+  G->resize(a.cols(), b.cols());
+  for (Eigen::Index j = 0; j < b.cols(); ++j) {
+    for (Eigen::Index i = 0; i < a.cols(); ++i) (*G)(i, j) = a.col(i).dot(b.col(j));
   }
 }
 
 // M = J^T J (symmetric: the lower triangle is computed and mirrored).
-template <class Mat>
-void Gram(const MatrixXd& J, Mat* M) {
+template <class A, class Mat>
+void Gram(const A& J, Mat* M) {
   M->resize(J.cols(), J.cols());
   for (Eigen::Index j = 0; j < J.cols(); ++j) {
     for (Eigen::Index i = j; i < J.cols(); ++i) (*M)(i, j) = (*M)(j, i) = J.col(i).dot(J.col(j));
@@ -238,14 +268,15 @@ bool NonFiniteAcceleration(const VectorXd& z, std::string* why) {
 }
 
 // a = -M^{-1} J^T f2 with M = J^T J.
-template <class Mat, class Vec>
-bool PullbackAccelerationImpl(const MatrixXd& J, const VectorXd& f2, const VectorXd& z, VectorXd* acc,
+template <class S>
+bool PullbackAccelerationImpl(const MatrixXd& Jm, const VectorXd& f2, const VectorXd& z, VectorXd* acc,
                               std::string* why) {
-  Mat M;
+  const typename S::Cols J(Jm.data(), Jm.rows(), Jm.cols());
+  typename S::Mat M;
   Gram(J, &M);
-  Eigen::LLT<Mat> llt;
+  Eigen::LLT<typename S::Mat> llt;
   if (!Factor(M, z, &llt, why)) return false;
-  Vec a(J.cols());
+  typename S::Vec a(J.cols());
   a.noalias() = J.transpose() * f2;
   llt.solveInPlace(a);
   if (!a.allFinite()) return NonFiniteAcceleration(z, why);
@@ -254,20 +285,21 @@ bool PullbackAccelerationImpl(const MatrixXd& J, const VectorXd& f2, const Vecto
 }
 
 // M a = -J^T f2 differentiated along (dz, du): dM a + M da = -(dJ^T f2 + J^T df2), dM = dJ^T J + J^T dJ.
-template <class Mat, class Vec>
+template <class S>
 bool PullbackAccelerationTangentImpl(const PullbackScratch& t, const VectorXd& z, VectorXd* acc, VectorXd* dacc,
                                      std::string* why) {
   const Eigen::Index d = t.J.cols();
-  Mat M, G;
-  Gram(t.J, &M);
-  Eigen::LLT<Mat> llt;
+  const typename S::Cols J(t.J.data(), t.J.rows(), d), dJ(t.dJ.data(), t.dJ.rows(), d);
+  typename S::Mat M, G;
+  Gram(J, &M);
+  Eigen::LLT<typename S::Mat> llt;
   if (!Factor(M, z, &llt, why)) return false;
-  CrossGram(t.J, t.dJ, &G);  // dM = G + G^T
-  Vec a(d), r(d);
-  a.noalias() = -(t.J.transpose() * t.f2);
+  CrossGram(J, dJ, &G);  // dM = G + G^T
+  typename S::Vec a(d), r(d);
+  a.noalias() = -(J.transpose() * t.f2);
   llt.solveInPlace(a);
-  r.noalias() = t.dJ.transpose() * t.f2;
-  r.noalias() += t.J.transpose() * t.df2;
+  r.noalias() = dJ.transpose() * t.f2;
+  r.noalias() += J.transpose() * t.df2;
   r.noalias() += G * a;
   r.noalias() += G.transpose() * a;
   llt.solveInPlace(r);
@@ -282,31 +314,34 @@ bool PullbackAccelerationTangentImpl(const PullbackScratch& t, const VectorXd& z
 //   M da/du_k = -2 J^T f''[u, e_k],  f''[u, e_k] = sum_i u_i H_ik.
 // With w = J a + f2 (the part of f2 normal to the tangent space: J^T w = 0) the first right-hand side is
 // dJ_k^T w + J^T (dJ_k a + T_k): O(D d) per direction, no d x d products of D-long columns.
-template <class Mat, class Vec>
+template <class S>
 bool PullbackAccelerationJacobianImpl(PullbackScratch& t, const VectorXd& z, const VectorXd& u, VectorXd* acc,
                                       MatrixXd* jacobian, std::string* why) {
-  const Eigen::Index d = t.J.cols();
-  Mat M;
-  Gram(t.J, &M);
-  Eigen::LLT<Mat> llt;
+  const Eigen::Index d = t.J.cols(), D = t.J.rows();
+  const typename S::Cols J(t.J.data(), D, d);
+  auto H = [&](Eigen::Index k) { return typename S::Cols(t.H.data() + k * d * D, D, d); };  // dJ_k
+  typename S::Mat M;
+  Gram(J, &M);
+  Eigen::LLT<typename S::Mat> llt;
   if (!Factor(M, z, &llt, why)) return false;
-  t.dJ.resize(t.J.rows(), d);  // column k: f''[u, e_k]
-  for (Eigen::Index k = 0; k < d; ++k) t.dJ.col(k).noalias() = t.H.middleCols(k * d, d) * u;
-  t.f2.noalias() = t.dJ * u;
-  Vec a(d);
-  a.noalias() = -(t.J.transpose() * t.f2);
+  const typename S::Vec uu = u;
+  t.dJ.resize(D, d);
+  typename S::MutableCols Hu(t.dJ.data(), D, d);  // column k: f''[u, e_k]
+  for (Eigen::Index k = 0; k < d; ++k) Hu.col(k).noalias() = H(k) * uu;
+  t.f2.noalias() = Hu * uu;
+  typename S::Vec a(d);
+  a.noalias() = -(J.transpose() * t.f2);
   llt.solveInPlace(a);
   t.Ju = t.f2;  // w
-  t.Ju.noalias() += t.J * a;
-  Mat Bz(d, d), Bu(d, d);
+  t.Ju.noalias() += J * a;
+  typename S::Mat Bz(d, d), Bu(d, d);
   for (Eigen::Index k = 0; k < d; ++k) {
-    const auto dJk = t.H.middleCols(k * d, d);
+    const auto dJk = H(k);
     t.df2 = t.T.col(k);  // dJ_k a + T_k
     t.df2.noalias() += dJk * a;
-    for (Eigen::Index i = 0; i < d; ++i) {
-      Bz(i, k) = dJk.col(i).dot(t.Ju) + t.J.col(i).dot(t.df2);
-      Bu(i, k) = 2.0 * t.J.col(i).dot(t.dJ.col(k));
-    }
+    Bz.col(k).noalias() = dJk.transpose() * t.Ju;
+    Bz.col(k).noalias() += J.transpose() * t.df2;
+    Bu.col(k).noalias() = 2.0 * (J.transpose() * Hu.col(k));
   }
   llt.solveInPlace(Bz);
   llt.solveInPlace(Bu);
@@ -320,8 +355,7 @@ bool PullbackAccelerationJacobianImpl(PullbackScratch& t, const VectorXd& z, con
 
 bool PullbackAcceleration(const MatrixXd& J, const VectorXd& f2, const VectorXd& z, VectorXd* acc,
                           std::string* why) {
-  if (J.cols() <= kSmallDim) return PullbackAccelerationImpl<SmallMat, SmallVec>(J, f2, z, acc, why);
-  return PullbackAccelerationImpl<MatrixXd, VectorXd>(J, f2, z, acc, why);
+  return WithDim(J.cols(), [&](auto s) { return PullbackAccelerationImpl<decltype(s)>(J, f2, z, acc, why); });
 }
 
 }  // namespace
@@ -357,8 +391,8 @@ bool PullbackMetric::AccelerationTangent(const VectorXd& z, const VectorXd& u, c
   if (!decoder_->InDomain(z, why)) return false;
   PullbackScratch& t = ThreadPullbackScratch();
   decoder_->Tangents(z, u, dz, du, &t.J, &t.dJ, &t.f2, &t.df2);
-  if (t.J.cols() <= kSmallDim) return PullbackAccelerationTangentImpl<SmallMat, SmallVec>(t, z, acc, dacc, why);
-  return PullbackAccelerationTangentImpl<MatrixXd, VectorXd>(t, z, acc, dacc, why);
+  return WithDim(t.J.cols(),
+                 [&](auto s) { return PullbackAccelerationTangentImpl<decltype(s)>(t, z, acc, dacc, why); });
 }
 
 bool PullbackMetric::AccelerationJacobian(const VectorXd& z, const VectorXd& u, VectorXd* acc, MatrixXd* jacobian,
@@ -366,8 +400,8 @@ bool PullbackMetric::AccelerationJacobian(const VectorXd& z, const VectorXd& u, 
   if (!decoder_->InDomain(z, why)) return false;
   PullbackScratch& t = ThreadPullbackScratch();
   decoder_->GeodesicJet(z, u, &t.J, &t.H, &t.T);
-  if (t.J.cols() <= kSmallDim) return PullbackAccelerationJacobianImpl<SmallMat, SmallVec>(t, z, u, acc, jacobian, why);
-  return PullbackAccelerationJacobianImpl<MatrixXd, VectorXd>(t, z, u, acc, jacobian, why);
+  return WithDim(t.J.cols(),
+                 [&](auto s) { return PullbackAccelerationJacobianImpl<decltype(s)>(t, z, u, acc, jacobian, why); });
 }
 
 // ---- TensorMetric --------------------------------------------------------------------------------------------

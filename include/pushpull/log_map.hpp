@@ -36,6 +36,7 @@ struct LogMapOptions {
   double stop_factor = 1e-2;      // -bvp_stop_factor: iterations stop once |shot residual|_2 <= stop_factor * tol
   bool fallback = true;           // -bvp_fallback: retry a failed single shooting with multiple shooting
   double presolve_rtol = 1e-4;    // -bvp_presolve_rtol: single shooting first iterates with shots this loose; 0 = off
+  double presolve_coarse_rtol = 1e-2;  // -bvp_presolve_coarse_rtol: and before, with shots this loose; 0 = off
   std::int64_t presolve_max_steps = 150;  // -bvp_presolve_max_steps: step limit of a presolve shot
   int refine_iterations = 4;      // -bvp_refine_iterations: Newton steps on verification shots after the presolve
   int start_halvings = 6;         // -bvp_start_halvings: halve a first shot's velocity that fails, this often at most
@@ -62,8 +63,8 @@ struct LogMapOptions {
   }
   static GeodesicOptions TightGeodesic() {
     GeodesicOptions g;
-    g.ode.rtol = 1e-11;
-    g.ode.atol = 1e-13;
+    g.ode.rtol = 1e-10;
+    g.ode.atol = 1e-12;
     g.integrate_length = false;
     return g;
   }
