@@ -73,6 +73,9 @@ LogMapOptions Shoot(double tol, const std::string& type = "shooting") {
   s.shots.ode.rtol = tol;
   s.shots.ode.atol = tol * 1e-2;
   s.tol = std::max(1e3 * tol, 1e-8);
+  // The verification integrator follows, so that the converged distance's error shrinks with the tolerance.
+  s.verify.ode.rtol = std::max(1e-2 * tol, 1e-13);
+  s.verify.ode.atol = 1e-2 * s.verify.ode.rtol;
   return s;
 }
 
