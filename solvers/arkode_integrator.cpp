@@ -134,6 +134,7 @@ class ArkodeIntegrator : public OdeIntegrator {
       if (options_.initial_step > 0) ARKStepSetInitStep(mem, options_.initial_step);
       if (options_.max_step > 0) ARKStepSetMaxStep(mem, options_.max_step);
       ARKStepSetStopTime(mem, t1);
+      ARKStepSetNonlinConvCoef(mem, options_.nonlinear_convergence);
       // Refresh the block Jacobians at every step: they are cheap (d x d per sample) and a stale Newton matrix
       // degraded the accuracy of tight-tolerance solves.
       ARKStepSetLSetupFrequency(mem, 1);

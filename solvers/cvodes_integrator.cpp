@@ -84,6 +84,7 @@ void ConfigureSteps(void* mem, const OdeOptions& o, double t0, double t1, double
   if (o.initial_step > 0) CVodeSetInitStep(mem, t1 >= t0 ? o.initial_step : -o.initial_step);
   if (o.max_step > 0) CVodeSetMaxStep(mem, o.max_step);
   CVodeSetStopTime(mem, t1);
+  CVodeSetNonlinConvCoef(mem, o.nonlinear_convergence);
 }
 
 class CvodesIntegrator : public OdeIntegrator {

@@ -25,6 +25,11 @@ void OdeOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix) {
           "OdeOptions::initial_step", RealBounds::NonNegative());
   db.Real(prefix, "ode_max_step", max_step, "Maximum step size; 0 = unlimited", "OdeOptions::max_step",
           RealBounds::NonNegative());
+  db.Real(prefix, "ode_nonlin_conv_coef", nonlinear_convergence,
+          "Coefficient of the nonlinear convergence test of the implicit methods (CVODES bdf and adams, ARKODE "
+          "esdirk): the corrector iteration stops once its error estimate is below this fraction of the local error "
+          "tolerance; larger = fewer right-hand-side evaluations per step, slightly less accurate steps",
+          "OdeOptions::nonlinear_convergence", RealBounds::Positive());
   db.Bool(prefix, "ode_control_regularizers", control_regularizers,
           "Whether the kinetic-energy and Jacobian-Frobenius integrals take part in error control",
           "OdeOptions::control_regularizers");
@@ -38,6 +43,9 @@ std::string OdeOptions::Validate() const {
   if (!(rtol > 0)) return "ode_rtol: " + FormatReal(rtol) + " must be > 0";
   if (!(atol > 0)) return "ode_atol: " + FormatReal(atol) + " must be > 0";
   if (max_steps < 1) return "ode_max_steps: " + std::to_string(max_steps) + " must be >= 1";
+  if (!(nonlinear_convergence > 0)) {
+    return "ode_nonlin_conv_coef: " + FormatReal(nonlinear_convergence) + " must be > 0";
+  }
   if (type == "bdf" && max_order > 5) return "ode_max_order: " + std::to_string(max_order) + " exceeds 5 for bdf";
   if (max_order < 0 || max_order > 12) return "ode_max_order: " + std::to_string(max_order) + " must be in [0, 12]";
   if (initial_step < 0) return "ode_initial_step: must be >= 0";

@@ -26,7 +26,13 @@ struct VectorDeleter {
   void operator()(_generic_N_Vector* v) const { N_VDestroy(v); }
 };
 using Vector = std::unique_ptr<_generic_N_Vector, VectorDeleter>;
-inline Vector NewVector(sunindextype n, const Context& ctx) { return Vector(N_VNew_Serial(n, ctx.get())); }
+inline Vector NewVector(sunindextype n, const Context& ctx) {
+  Vector v(N_VNew_Serial(n, ctx.get()));
+  // Fused vector operations: the integrators update their history arrays (and the sensitivities) with one call per
+  // array instead of one per vector, which matters for the small systems of geodesics (about 6% of a shot).
+  N_VEnableFusedOps_Serial(v.get(), SUNTRUE);
+  return v;
+}
 inline double* Data(N_Vector v) { return N_VGetArrayPointer(v); }
 
 struct LinearSolverDeleter {

@@ -136,6 +136,39 @@ std::vector<Case> ClosedFormCases() {
 
 }  // namespace
 
+BOOST_AUTO_TEST_CASE(nonlinear_convergence_coefficient_reaches_the_integrator) {
+  // A looser corrector test takes fewer right-hand-side evaluations for the same geodesic, and the end point stays
+  // within the tolerance; the option is declared per prefix and validated.
+  Mlp mlp = RandomMlp(2, 8, {16, 16}, TimeInput::kNone, Activation::kTanh, 4u);
+  mlp.output_activation = Activation::kSigmoid;
+  const PullbackMetric metric(std::make_shared<MlpDecoder>(mlp));
+  const VectorXd z = V({0.2, -0.3}), u = V({0.9, 0.6});
+  GeodesicOptions tight, loose;
+  tight.ode.rtol = loose.ode.rtol = 1e-8;
+  tight.ode.atol = loose.ode.atol = 1e-10;
+  loose.ode.nonlinear_convergence = 1.0;
+  const ExpMapResult a = ExpMap(metric, z, u, tight), b = ExpMap(metric, z, u, loose);
+  BOOST_TEST_REQUIRE(a.usable());
+  BOOST_TEST_REQUIRE(b.usable());
+  BOOST_TEST(b.stats.rhs_evals < a.stats.rhs_evals, b.stats.rhs_evals << " vs " << a.stats.rhs_evals);
+  BOOST_TEST((a.end_point - b.end_point).norm() < 1e-6);
+  const ExpMapResult ja = ExpMapWithJacobian(metric, z, u, tight), jb = ExpMapWithJacobian(metric, z, u, loose);
+  BOOST_TEST(jb.stats.rhs_evals < ja.stats.rhs_evals, jb.stats.rhs_evals << " vs " << ja.stats.rhs_evals);
+  BOOST_TEST((ja.end_jacobian - jb.end_jacobian).norm() < 1e-5 * ja.end_jacobian.norm());
+  OptionsDatabase db;
+  db.Set("bvp_ode_nonlin_conv_coef", "0.5");
+  LogMapOptions o;
+  o.SetFromOptions(db);
+  BOOST_TEST(o.shots.ode.nonlinear_convergence == 0.5);
+  BOOST_TEST(o.verify.ode.nonlinear_convergence == 0.1);
+  OptionsDatabase bad;
+  bad.Set("geo_ode_nonlin_conv_coef", "0");
+  GeodesicOptions g;
+  BOOST_CHECK_EXCEPTION(g.SetFromOptions(bad), InputError, [](const InputError& e) {
+    return std::string(e.what()).find("geo_ode_nonlin_conv_coef") != std::string::npos;
+  });
+}
+
 BOOST_AUTO_TEST_CASE(options_defaults_and_prefixes) {
   BOOST_TEST(GeodesicOptions().Validate().empty());
   BOOST_TEST(LogMapOptions().Validate().empty());

@@ -33,6 +33,7 @@ struct OdeOptions {
   int max_order = 0;                    // 0: the method's default (BDF 5, Adams 12)
   double initial_step = 0;              // 0: the solver's own estimate
   double max_step = 0;                  // 0: unlimited
+  double nonlinear_convergence = 0.1;   // implicit methods' nonlinear convergence test coefficient (SUNDIALS' 0.1)
   bool control_regularizers = false;    // kinetic/Frobenius integrals take part in error control
   bool monitor = false;                 // print every step of the first block (-ode_monitor)
 
