@@ -264,75 +264,82 @@ int SensRhs(int Ns, double t, N_Vector y, N_Vector, N_Vector* yS, N_Vector* ySdo
 
 }  // namespace
 
-OdeStatus IntegrateVariational(OdeSystem& system, const OdeOptions& options, double t0, double t1, double* y,
-                               int num_directions, double* S, OdeStats* stats, std::string* message,
-                               bool control_sensitivities) {
-  sundials::Context ctx;
-  const int B = system.num_blocks();
-  const sunindextype n = static_cast<sunindextype>(B) * system.block_size();
-  const double scale = 1.0 / std::sqrt(static_cast<double>(B));
-  OdeStats local;
-  OdeStats* st = stats ? stats : &local;
-  sundials::Vector yv = sundials::NewVector(n, ctx);
-  std::copy(y, y + n, Data(yv.get()));
-  UserData user{&system, std::vector<double>(static_cast<std::size_t>(n)), nullptr};
-  // adams: fixed-point iteration for the states and the sensitivities (non-stiff systems such as geodesics: no
-  // Jacobians at all); anything else: BDF with Newton on the exact block Jacobians.
-  const bool adams = options.type == "adams";
-  void* mem = CVodeCreate(adams ? CV_ADAMS : CV_BDF, ctx.get());
-  struct MemFree {
-    void* mem;
-    ~MemFree() { CVodeFree(&mem); }
-  } guard{mem};
-  CVodeSetErrHandlerFn(mem, ErrorHandler, nullptr);
-  if (CVodeInit(mem, RhsY, t0, yv.get()) != CV_SUCCESS) {
-    if (message) *message = "CVodeInit failed";
-    return OdeStatus::kOtherFailure;
-  }
-  OdeOptions method_options = options;
-  if (!adams) method_options.max_order = std::min(options.max_order, 5);
-  ConfigureSteps(mem, method_options, t0, t1, scale);
-  CVodeSetUserData(mem, &user);
-  std::unique_ptr<sundials::BlockJacobiPreconditioner> preconditioner;
-  sundials::LinearSolver linear_solver;
-  struct NlsFree {
-    SUNNonlinearSolver s = nullptr;
-    ~NlsFree() {
-      if (s) SUNNonlinSolFree(s);
-    }
-  } state_nls, sens_nls;
-  if (adams) {
-    state_nls.s = SUNNonlinSol_FixedPoint(yv.get(), 0, ctx.get());
-    CVodeSetNonlinearSolver(mem, state_nls.s);
-  } else {
-    preconditioner = std::make_unique<sundials::BlockJacobiPreconditioner>(system, false, st);
-    user.preconditioner = preconditioner.get();
-    linear_solver = sundials::MakeBlockDiagonalSolver(ctx, st);
-    CVodeSetLinearSolver(mem, linear_solver.get(), nullptr);
-    CVodeSetPreconditioner(mem, PrecSetup, PrecSolve);
-  }
+namespace {
 
-  N_Vector* yS = N_VCloneVectorArray(num_directions, yv.get());
-  struct ArrayFree {
-    N_Vector* v;
-    int n;
-    ~ArrayFree() { N_VDestroyVectorArray(v, n); }
-  } s_guard{yS, num_directions};
-  for (int j = 0; j < num_directions; ++j) {
-    std::copy(S + static_cast<std::size_t>(j) * n, S + static_cast<std::size_t>(j + 1) * n, Data(yS[j]));
+// The CVODES instance of an Adams variational integration (states and sensitivities corrected together by one
+// fixed-point iteration), kept per thread and re-initialised (CVodeReInit, CVodeSensReInit) for the next
+// integration of the same size: a shooting method integrates hundreds of short variational problems of one size,
+// and creating the instance (some hundred small vectors) cost as much as a loose shot's steps.
+struct AdamsVariationalWorkspace {
+  sundials::Context ctx;  // declared first: destroyed last
+  sunindextype n = 0;
+  int directions = 0;
+  sundials::Vector yv;
+  void* mem = nullptr;
+  N_Vector* yS = nullptr;
+  SUNNonlinearSolver state_nls = nullptr;
+  SUNNonlinearSolver sens_nls = nullptr;
+  // The user data of both right-hand sides: CVodeSensInit keeps the pointer it finds, so it stays this one and
+  // each integration fills in its system.
+  UserData user{nullptr, {}, nullptr};
+  bool ok = false;
+
+  AdamsVariationalWorkspace(sunindextype size, int num_directions) : n(size), directions(num_directions) {
+    yv = sundials::NewVector(n, ctx);
+    N_VConst(0.0, yv.get());
+    mem = CVodeCreate(CV_ADAMS, ctx.get());
+    if (!mem) return;
+    CVodeSetErrHandlerFn(mem, ErrorHandler, nullptr);
+    if (CVodeInit(mem, RhsY, 0.0, yv.get()) != CV_SUCCESS) return;
+    CVodeSetUserData(mem, &user);
+    state_nls = SUNNonlinSol_FixedPoint(yv.get(), 0, ctx.get());
+    if (!state_nls || CVodeSetNonlinearSolver(mem, state_nls) != CV_SUCCESS) return;
+    yS = N_VCloneVectorArray(directions, yv.get());
+    if (!yS) return;
+    for (int j = 0; j < directions; ++j) N_VConst(0.0, yS[j]);
+    if (CVodeSensInit(mem, directions, CV_SIMULTANEOUS, SensRhs, yS) != CV_SUCCESS) return;
+    sens_nls = SUNNonlinSol_FixedPointSens(directions + 1, yv.get(), 0, ctx.get());
+    if (!sens_nls || CVodeSetNonlinearSolverSensSim(mem, sens_nls) != CV_SUCCESS) return;
+    ok = true;
   }
-  if (adams) {
-    // States and sensitivities corrected together by one fixed-point iteration.
-    CVodeSensInit(mem, num_directions, CV_SIMULTANEOUS, SensRhs, yS);
-    sens_nls.s = SUNNonlinSol_FixedPointSens(num_directions + 1, yv.get(), 0, ctx.get());
-    CVodeSetNonlinearSolverSensSim(mem, sens_nls.s);
-  } else {
-    CVodeSensInit(mem, num_directions, CV_STAGGERED, SensRhs, yS);
+  ~AdamsVariationalWorkspace() {
+    if (mem) CVodeFree(&mem);
+    if (yS) N_VDestroyVectorArray(yS, directions);
+    if (sens_nls) SUNNonlinSolFree(sens_nls);
+    if (state_nls) SUNNonlinSolFree(state_nls);
   }
-  CVodeSensEEtolerances(mem);
-  CVodeSetSensErrCon(mem, control_sensitivities ? SUNTRUE : SUNFALSE);
-  double t = t0;
-  const int flag = CVode(mem, t1, yv.get(), &t, CV_NORMAL);
+  AdamsVariationalWorkspace(const AdamsVariationalWorkspace&) = delete;
+  AdamsVariationalWorkspace& operator=(const AdamsVariationalWorkspace&) = delete;
+};
+
+// This thread's workspace for (n, directions), created on first use. A few sizes at most are alive at once (single
+// shooting's velocity directions, multiple shooting's state directions).
+AdamsVariationalWorkspace* ThreadWorkspace(sunindextype n, int directions) {
+  thread_local std::vector<std::unique_ptr<AdamsVariationalWorkspace>> cache;
+  for (auto& w : cache) {
+    if (w->n == n && w->directions == directions) return w->ok ? w.get() : nullptr;
+  }
+  constexpr std::size_t kMaxCached = 4;
+  if (cache.size() == kMaxCached) cache.erase(cache.begin());
+  cache.push_back(std::make_unique<AdamsVariationalWorkspace>(n, directions));
+  return cache.back()->ok ? cache.back().get() : nullptr;
+}
+
+// Every step option set explicitly (a re-used instance keeps what the previous integration set).
+void ConfigureAllSteps(void* mem, const OdeOptions& o, double t0, double t1, double scale, int default_order) {
+  CVodeSStolerances(mem, o.rtol * scale, o.atol * scale);
+  CVodeSetMaxNumSteps(mem, static_cast<long>(o.max_steps));
+  CVodeSetMaxOrd(mem, o.max_order > 0 ? o.max_order : default_order);
+  CVodeSetInitStep(mem, o.initial_step > 0 ? (t1 >= t0 ? o.initial_step : -o.initial_step) : 0.0);
+  CVodeSetMaxStep(mem, o.max_step);  // 0: unlimited
+  CVodeSetStopTime(mem, t1);
+  CVodeSetNonlinConvCoef(mem, o.nonlinear_convergence);
+}
+
+OdeStatus RunVariational(void* mem, N_Vector yv, N_Vector* yS, sunindextype n, double t1, double* y,
+                         int num_directions, double* S, OdeStats* st, std::string* message) {
+  double t = 0;
+  const int flag = CVode(mem, t1, yv, &t, CV_NORMAL);
   long v = 0;
   CVodeGetNumSteps(mem, &v);
   st->steps += v;
@@ -344,11 +351,87 @@ OdeStatus IntegrateVariational(OdeSystem& system, const OdeOptions& options, dou
     return MapFlag(flag);
   }
   CVodeGetSens(mem, &t, yS);
-  std::copy(Data(yv.get()), Data(yv.get()) + n, y);
+  std::copy(Data(yv), Data(yv) + n, y);
   for (int j = 0; j < num_directions; ++j) {
     std::copy(Data(yS[j]), Data(yS[j]) + n, S + static_cast<std::size_t>(j) * n);
   }
   return OdeStatus::kSuccess;
+}
+
+}  // namespace
+
+OdeStatus IntegrateVariational(OdeSystem& system, const OdeOptions& options, double t0, double t1, double* y,
+                               int num_directions, double* S, OdeStats* stats, std::string* message,
+                               bool control_sensitivities) {
+  const int B = system.num_blocks();
+  const sunindextype n = static_cast<sunindextype>(B) * system.block_size();
+  const double scale = 1.0 / std::sqrt(static_cast<double>(B));
+  OdeStats local;
+  OdeStats* st = stats ? stats : &local;
+  auto load = [&](N_Vector yv, N_Vector* yS) {
+    std::copy(y, y + n, Data(yv));
+    for (int j = 0; j < num_directions; ++j) {
+      std::copy(S + static_cast<std::size_t>(j) * n, S + static_cast<std::size_t>(j + 1) * n, Data(yS[j]));
+    }
+  };
+
+  // adams: fixed-point iteration for the states and the sensitivities (non-stiff systems such as geodesics: no
+  // Jacobians at all), on this thread's re-used instance.
+  if (options.type == "adams") {
+    AdamsVariationalWorkspace* w = ThreadWorkspace(n, num_directions);
+    if (!w) {
+      if (message) *message = "creating the CVODES Adams instance of the variational equations failed";
+      return OdeStatus::kOtherFailure;
+    }
+    load(w->yv.get(), w->yS);
+    if (CVodeReInit(w->mem, t0, w->yv.get()) != CV_SUCCESS ||
+        CVodeSensReInit(w->mem, CV_SIMULTANEOUS, w->yS) != CV_SUCCESS) {
+      if (message) *message = "re-initialising CVODES for the variational equations failed";
+      return OdeStatus::kOtherFailure;
+    }
+    ConfigureAllSteps(w->mem, options, t0, t1, scale, 12);
+    w->user.system = &system;
+    w->user.scratch.resize(static_cast<std::size_t>(n));
+    CVodeSensEEtolerances(w->mem);
+    CVodeSetSensErrCon(w->mem, control_sensitivities ? SUNTRUE : SUNFALSE);
+    return RunVariational(w->mem, w->yv.get(), w->yS, n, t1, y, num_directions, S, st, message);
+  }
+
+  // Anything else: BDF with Newton on the exact block Jacobians (a fresh instance: its preconditioner holds the
+  // system and the statistics of this call).
+  UserData user{&system, std::vector<double>(static_cast<std::size_t>(n)), nullptr};
+  sundials::Context ctx;
+  sundials::Vector yv = sundials::NewVector(n, ctx);
+  void* mem = CVodeCreate(CV_BDF, ctx.get());
+  struct MemFree {
+    void* mem;
+    ~MemFree() { CVodeFree(&mem); }
+  } guard{mem};
+  CVodeSetErrHandlerFn(mem, ErrorHandler, nullptr);
+  N_Vector* yS = N_VCloneVectorArray(num_directions, yv.get());
+  struct ArrayFree {
+    N_Vector* v;
+    int n;
+    ~ArrayFree() { N_VDestroyVectorArray(v, n); }
+  } s_guard{yS, num_directions};
+  load(yv.get(), yS);
+  if (CVodeInit(mem, RhsY, t0, yv.get()) != CV_SUCCESS) {
+    if (message) *message = "CVodeInit failed";
+    return OdeStatus::kOtherFailure;
+  }
+  OdeOptions method_options = options;
+  method_options.max_order = std::min(options.max_order, 5);
+  ConfigureSteps(mem, method_options, t0, t1, scale);
+  CVodeSetUserData(mem, &user);  // before CVodeSensInit, which keeps it for the sensitivity right-hand side
+  const auto preconditioner = std::make_unique<sundials::BlockJacobiPreconditioner>(system, false, st);
+  user.preconditioner = preconditioner.get();
+  const sundials::LinearSolver linear_solver = sundials::MakeBlockDiagonalSolver(ctx, st);
+  CVodeSetLinearSolver(mem, linear_solver.get(), nullptr);
+  CVodeSetPreconditioner(mem, PrecSetup, PrecSolve);
+  CVodeSensInit(mem, num_directions, CV_STAGGERED, SensRhs, yS);
+  CVodeSensEEtolerances(mem);
+  CVodeSetSensErrCon(mem, control_sensitivities ? SUNTRUE : SUNFALSE);
+  return RunVariational(mem, yv.get(), yS, n, t1, y, num_directions, S, st, message);
 }
 
 std::unique_ptr<OdeIntegrator> MakeCvodesBdf(const OdeOptions& options) {

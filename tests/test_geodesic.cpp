@@ -7,6 +7,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <unistd.h>
@@ -332,6 +333,47 @@ BOOST_AUTO_TEST_CASE(exp_map_conserves_speed_and_jacobian_matches) {
       }
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(flow_jacobian_does_not_depend_on_what_the_thread_integrated_before) {
+  // The Adams variational integrator re-uses one CVODES instance per thread and size. Its results must be bitwise
+  // those of a fresh instance (a new thread), whatever ran before on the re-used one: failed integrations, other
+  // tolerances and step options, other numbers of directions. (The distances command promises results independent
+  // of the number of threads.)
+  Mlp mlp = RandomMlp(2, 8, {16, 16}, TimeInput::kNone, Activation::kTanh, 9u);
+  mlp.output_activation = Activation::kSigmoid;
+  const PullbackMetric metric(std::make_shared<MlpDecoder>(mlp));
+  const VectorXd z = V({0.1, 0.4}), u = V({-0.7, 0.5});
+  GeodesicOptions g;
+  g.ode.rtol = 1e-7;
+  g.ode.atol = 1e-9;
+  ExpMapResult fresh_velocity, fresh_state;
+  std::thread([&] {
+    fresh_velocity = ExpMapWithJacobian(metric, z, u, g);
+    fresh_state = ExpMapWithStateJacobian(metric, z, u, g);
+  }).join();
+  BOOST_TEST_REQUIRE(fresh_velocity.usable());
+  BOOST_TEST_REQUIRE(fresh_state.usable());
+  // Disturb this thread's instances: other options, a failing integration (step limit), both sizes.
+  GeodesicOptions other = g;
+  other.ode.rtol = 1e-3;
+  other.ode.max_order = 3;
+  other.ode.max_step = 0.01;
+  other.ode.initial_step = 1e-4;
+  other.ode.nonlinear_convergence = 2.0;
+  (void)ExpMapWithJacobian(metric, z, 3.0 * u, other);
+  (void)ExpMapWithStateJacobian(metric, z, -u, other);
+  other.ode.max_steps = 3;
+  BOOST_TEST(!ExpMapWithJacobian(metric, z, u, other).usable());
+  const ExpMapResult reused_velocity = ExpMapWithJacobian(metric, z, u, g);
+  const ExpMapResult reused_state = ExpMapWithStateJacobian(metric, z, u, g);
+  BOOST_TEST_REQUIRE(reused_velocity.usable());
+  BOOST_TEST_REQUIRE(reused_state.usable());
+  BOOST_TEST((reused_velocity.end_point.array() == fresh_velocity.end_point.array()).all());
+  BOOST_TEST((reused_velocity.end_jacobian.array() == fresh_velocity.end_jacobian.array()).all());
+  BOOST_TEST((reused_state.end_jacobian.array() == fresh_state.end_jacobian.array()).all());
+  BOOST_TEST(reused_velocity.stats.steps == fresh_velocity.stats.steps);
+  BOOST_TEST(reused_velocity.stats.rhs_evals == fresh_velocity.stats.rhs_evals);
 }
 
 BOOST_AUTO_TEST_CASE(torus_clairaut_integral) {
