@@ -37,9 +37,9 @@ void LogMapOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix)
           "Retry a failed single shooting with multiple shooting (-bvp_segments) from the same initial guess",
           "LogMapOptions::fallback");
   db.Real(prefix, "bvp_presolve_rtol", presolve_rtol,
-          "Single shooting first iterates with shots at this rtol (atol scaled alike) down to a residual "
-          "max(bvp_tol, bvp_presolve_rtol), then refines (-bvp_refine_iterations) or finishes with the -bvp_ode_rtol "
-          "shots; 0 (or a value <= -bvp_ode_rtol) = no presolve",
+          "Single and multiple shooting first iterate with shots at this rtol (atol scaled alike) down to a "
+          "residual max(bvp_tol, bvp_presolve_rtol); then single shooting refines (-bvp_refine_iterations) and "
+          "multiple shooting finishes with the -bvp_ode_rtol shots; 0 (or a value <= -bvp_ode_rtol) = no presolve",
           "LogMapOptions::presolve_rtol", RealBounds::NonNegative());
   db.Real(prefix, "bvp_presolve_coarse_rtol", presolve_coarse_rtol,
           "Before the presolve, single shooting iterates with shots at this rtol down to a residual of "

@@ -5,19 +5,23 @@
 // Phi_z(z_{K-1}, w_{K-1}) - z1 (d). Each residual block depends on at most two parameter blocks, so the Jacobian is
 // block-sparse; its blocks d Phi / d(z, w) come from CVODES forward sensitivities of each segment
 // (ExpMapWithStateJacobian). Ceres solves the Levenberg-Marquardt steps with sparse normal Cholesky (SuiteSparse
-// or Eigen's sparse module, whichever Ceres was built with). The result is u = K w_0, verified like single
-// shooting by one tight integration over [0, 1].
+// or Eigen's sparse module, whichever Ceres was built with). Like single shooting it first iterates with loose shots
+// (-bvp_presolve_rtol). The result is u = K w_0, verified like single shooting by one tight integration over
+// [0, 1].
 #include <ceres/cost_function.h>
 #include <ceres/problem.h>
 #include <ceres/solver.h>
 #include <ceres/types.h>
 
 #include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
 #include "bvp_support.hpp"
 #include "pushpull/log_map.hpp"
+#include "pushpull/options.hpp"
 
 namespace pushpull {
 
@@ -125,52 +129,111 @@ class MultipleShooting : public BvpSolver {
     const int K = options_.segments;
     const double h = 1.0 / K;
     // Unknowns from the initial curve: velocities in segment time are h times those in curve time.
-    VectorXd w0 = h * guess.VelocityAt(0.0);
-    std::vector<VectorXd> x(static_cast<std::size_t>(K));
+    Unknowns x;
+    x.w0 = h * guess.VelocityAt(0.0);
+    x.x.resize(static_cast<std::size_t>(K));
     for (int k = 1; k < K; ++k) {
       VectorXd xk(2 * d);
       xk << guess.PointAt(k * h), h * guess.VelocityAt(k * h);
-      x[static_cast<std::size_t>(k)] = xk;
+      x.x[static_cast<std::size_t>(k)] = xk;
     }
+    // Presolve as single shooting does: the same iteration with loose shots first, down to a residual of
+    // max(bvp_tol, bvp_presolve_rtol) (the loose shots' own accuracy), then the -bvp_ode_rtol shots.
+    std::string how;
+    const double loose = options_.presolve_rtol;
+    if (loose > options_.shots.ode.rtol) {
+      GeodesicOptions shots = options_.shots;
+      shots.ode.atol *= loose / shots.ode.rtol;
+      shots.ode.rtol = loose;
+      shots.ode.max_steps = options_.presolve_max_steps;
+      Unknowns y = x;
+      const double stop = std::max(options_.tol, loose);
+      const Phase pre = Run(metric, z0, z1, shots, stop, "multiple_shooting (presolve)", monitor, &y);
+      result.iterations += pre.iterations;
+      if (pre.started && pre.final_norm <= stop && y.AllFinite()) {
+        x = y;
+        how = std::to_string(pre.iterations) + " presolve iterations at rtol " + FormatReal(loose) + ", then ";
+      } else {
+        how = "a presolve at rtol " + FormatReal(loose) + " that did not converge (" +
+              (pre.started ? pre.how : pre.failure) + "), then ";
+      }
+    }
+    const Phase tight = Run(metric, z0, z1, options_.shots, bvp::StopNorm(options_), "multiple_shooting", monitor, &x);
+    if (!tight.started) {
+      result.status = GeodesicStatus::kNotConverged;
+      result.message = how + tight.failure + " (the " + guess.description + " guess)." + kAdvice;
+      return result;
+    }
+    result.iterations += tight.iterations;
+    how += tight.how + " with " + std::to_string(K) + " segments from the " + guess.description + " guess";
+    if (!tight.failure.empty()) how += "; " + tight.failure;
+    bvp::Verify(metric, z0, z1, VectorXd(K * x.w0), options_, how, kAdvice, &result);
+    return result;
+  }
+
+ private:
+  struct Unknowns {
+    VectorXd w0;                // first segment's velocity (segment time)
+    std::vector<VectorXd> x;    // x[k] = (z_k, w_k) for k >= 1 (x[0] unused)
+    bool AllFinite() const {
+      if (!w0.allFinite()) return false;
+      for (std::size_t k = 1; k < x.size(); ++k) {
+        if (!x[k].allFinite()) return false;
+      }
+      return true;
+    }
+  };
+
+  struct Phase {
+    bool started = false;   // every segment of the start integrated
+    int iterations = 0;
+    double final_norm = 0;  // |r|_2 at the end
+    std::string how;
+    std::string failure;    // the first failed segment (at the start: why nothing could be iterated)
+  };
+
+  // Levenberg-Marquardt on the unknowns (in place) with the given segment integrator until |r|_2 <= stop_norm.
+  Phase Run(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const GeodesicOptions& shots,
+            double stop_norm, const char* label, BvpMonitor* monitor, Unknowns* u) const {
+    Phase phase;
+    const int K = options_.segments;
     ceres::Problem::Options problem_options;
     problem_options.cost_function_ownership = ceres::TAKE_OWNERSHIP;
     ceres::Problem problem(problem_options);
     std::vector<SegmentCost*> costs;
     for (int k = 0; k < K; ++k) {
-      auto* cost = new SegmentCost(metric, z0, z1, k == 0, k == K - 1, options_.shots);
+      auto* cost = new SegmentCost(metric, z0, z1, k == 0, k == K - 1, shots);
       costs.push_back(cost);
       std::vector<double*> blocks;
-      blocks.push_back(k == 0 ? w0.data() : x[static_cast<std::size_t>(k)].data());
-      if (k < K - 1) blocks.push_back(x[static_cast<std::size_t>(k + 1)].data());
+      blocks.push_back(k == 0 ? u->w0.data() : u->x[static_cast<std::size_t>(k)].data());
+      if (k < K - 1) blocks.push_back(u->x[static_cast<std::size_t>(k + 1)].data());
       problem.AddResidualBlock(cost, nullptr, blocks);
-      // The initial curve's segments must integrate, or there is nothing to iterate on.
+      // The start's segments must integrate, or there is nothing to iterate on.
       VectorXd r(cost->num_residuals());
       if (!cost->Evaluate(blocks.data(), r.data(), nullptr)) {
-        result.status = GeodesicStatus::kNotConverged;
-        result.message = "segment " + std::to_string(k) + " of " + std::to_string(K) + " of the initial curve (" +
-                         guess.description + ") failed to integrate: " + cost->failure() + "." + kAdvice;
-        return result;
+        phase.failure = "segment " + std::to_string(k) + " of " + std::to_string(K) + " failed to integrate at the " +
+                        "start: " + cost->failure();
+        return phase;
       }
     }
-    bvp::IterationObserver observer("multiple_shooting", bvp::StopNorm(options_), monitor);
+    phase.started = true;
+    bvp::IterationObserver observer(label, stop_norm, monitor);
     ceres::Solver::Options solver_options = bvp::SolverOptions(options_, ceres::DENSE_QR, &observer);
     ChooseLinearSolver(&solver_options);
     ceres::Solver::Summary summary;
     ceres::Solve(solver_options, &problem, &summary);
-    result.iterations = summary.num_successful_steps + summary.num_unsuccessful_steps;
-    std::string how = bvp::Describe(summary) + " with " + std::to_string(K) + " segments from the " +
-                      guess.description + " guess";
+    phase.iterations = summary.num_successful_steps + summary.num_unsuccessful_steps;
+    phase.final_norm = std::sqrt(2.0 * summary.final_cost);
+    phase.how = bvp::Describe(summary);
     for (int k = 0; k < K; ++k) {
       if (!costs[static_cast<std::size_t>(k)]->failure().empty()) {
-        how += "; segment " + std::to_string(k) + " failed once: " + costs[static_cast<std::size_t>(k)]->failure();
+        phase.failure = "segment " + std::to_string(k) + " failed once: " + costs[static_cast<std::size_t>(k)]->failure();
         break;
       }
     }
-    bvp::Verify(metric, z0, z1, VectorXd(K * w0), options_, how, kAdvice, &result);
-    return result;
+    return phase;
   }
 
- private:
   LogMapOptions options_;
 };
 

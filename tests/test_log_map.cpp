@@ -73,11 +73,28 @@ BOOST_AUTO_TEST_CASE(multiple_shooting_matches_the_sphere_distance_and_error_fal
       const double d = SphereDistance(a, b);
       w = std::max(w, std::abs(r.length - d) / d);
       BOOST_TEST(r.endpoint_error <= At(tol, "multiple_shooting").tol);
+      // Loose shots first, as in single shooting; the converged result does not depend on it (checked below).
+      BOOST_TEST(r.message.find("presolve iterations at rtol 1e-04, then") != std::string::npos, r.message);
     }
     BOOST_TEST(w <= 100 * tol, "tol " << tol << ": relative distance error " << w);
     worst.push_back(w);
   }
   BOOST_TEST(worst.back() < 0.01 * worst.front());
+  // Without the presolve: the same distances within the tolerance, and the monitor shows no presolve phase.
+  LogMapOptions o = At(1e-9, "multiple_shooting");
+  o.presolve_rtol = 0;
+  Recorder rec;
+  const LogMapResult plain = LogMap(metric, pairs[0].first, pairs[0].second, o, nullptr, &rec);
+  BOOST_TEST_REQUIRE(plain.usable(), plain.message);
+  BOOST_TEST(plain.message.find("presolve") == std::string::npos, plain.message);
+  for (const auto& e : rec.events) BOOST_TEST(e.solver == "multiple_shooting");
+  o.presolve_rtol = 1e-4;
+  Recorder pre;
+  const LogMapResult with = LogMap(metric, pairs[0].first, pairs[0].second, o, nullptr, &pre);
+  BOOST_TEST_REQUIRE(with.usable(), with.message);
+  BOOST_TEST(pre.events.front().solver == "multiple_shooting (presolve)");
+  BOOST_TEST(pre.events.back().solver == "multiple_shooting");
+  BOOST_TEST(std::abs(with.length - plain.length) <= 1e-7 * plain.length);
 }
 
 BOOST_AUTO_TEST_CASE(multiple_and_single_shooting_agree_on_an_mlp_decoder) {
