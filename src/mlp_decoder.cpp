@@ -255,11 +255,11 @@ EIGEN_STRONG_INLINE void ProductTile(const double* W, Index ldw, const double* S
   }
 }
 
-// kP packets of rows of A, all C columns (in tiles of at most 6 columns: with kP = 4, 24 accumulators + 4 + 1
-// registers of the 32 of AVX-512).
+// kP packets of rows of A, all C columns (in tiles of at most 6 columns for kP = 4: 24 accumulators + 4 + 1
+// registers of the 32 of AVX-512; at most 8 for kP <= 2: 16 + 2 + 1).
 template <int kP>
 void ProductRows(const double* W, Index ldw, const double* S, Index lds, double* A, Index lda, Index n, Index C) {
-  constexpr Index kMaxCols = 6;
+  constexpr Index kMaxCols = kP <= 2 ? 8 : 6;
   for (Index j = 0; j < C; j += kMaxCols) {
     const double* Sj = S + j * lds;
     double* Aj = A + j * lda;
@@ -269,7 +269,9 @@ void ProductRows(const double* W, Index ldw, const double* S, Index lds, double*
       case 3: ProductTile<kP, 3>(W, ldw, Sj, lds, Aj, lda, n); break;
       case 4: ProductTile<kP, 4>(W, ldw, Sj, lds, Aj, lda, n); break;
       case 5: ProductTile<kP, 5>(W, ldw, Sj, lds, Aj, lda, n); break;
-      default: ProductTile<kP, 6>(W, ldw, Sj, lds, Aj, lda, n); break;
+      case 6: ProductTile<kP, 6>(W, ldw, Sj, lds, Aj, lda, n); break;
+      case 7: ProductTile<kP, 7>(W, ldw, Sj, lds, Aj, lda, n); break;
+      default: ProductTile<kP, kMaxCols>(W, ldw, Sj, lds, Aj, lda, n); break;
     }
   }
 }
@@ -283,6 +285,11 @@ void LayerProduct(const MatrixXd& Wm, const double* S, Index C, double* A) {
   const double* W = Wm.data();
   constexpr Index L = simd::kLanes;
   Index i = 0;
+  // Stacks of 7-8 columns (the geodesic jet of a 2-d latent space) in one tile of 2 packets of rows: W is read once
+  // instead of twice (a 64 x 64 layer does not fit the L1 cache with the next one).
+  if (C == 7 || C == 8) {
+    for (; i + 2 * L <= m; i += 2 * L) simd::ProductRows<2>(W + i, m, S, n, A + i, m, n, C);
+  }
   for (; i + 4 * L <= m; i += 4 * L) simd::ProductRows<4>(W + i, m, S, n, A + i, m, n, C);
   for (; i + 2 * L <= m; i += 2 * L) simd::ProductRows<2>(W + i, m, S, n, A + i, m, n, C);
   for (; i + L <= m; i += L) simd::ProductRows<1>(W + i, m, S, n, A + i, m, n, C);
@@ -440,34 +447,56 @@ void ActivateJet(Activation act, const Layout& L, const VectorXd& u, MapMat A, S
   const Index m = A.rows();
   const Index d = L.nj;
   double* buf = Grow(&scratch->act, static_cast<std::size_t>((6 + d) * m));
-  EvaluateActivation(act, A.col(0).data(), m, buf, buf + m, buf + 2 * m, buf + 3 * m);
-  const auto s = ConstVecMap(buf, m).array();
-  const auto s1 = ConstVecMap(buf + m, m).array();
-  const auto s2 = ConstVecMap(buf + 2 * m, m).array();
-  const auto s3 = ConstVecMap(buf + 3 * m, m).array();
-  VecMap av(buf + 4 * m, m), a2uu(buf + 5 * m, m);
-  MapMat A2u(buf + 6 * m, m, d);
-  const auto A1 = A.middleCols(1, d);
-  av.noalias() = A1 * u;
+  double* const s = buf;
+  double* const s1 = buf + m;
+  double* const s2 = buf + 2 * m;
+  double* const s3 = buf + 3 * m;
+  double* const av = buf + 4 * m;
+  double* const a2uu = buf + 5 * m;
+  double* const A2u = buf + 6 * m;  // m x d, column k: p''[u, e_k]
+  EvaluateActivation(act, A.col(0).data(), m, s, s1, s2, s3);
+  auto col = [&](Index c) { return A.data() + c * m; };
+  // Plain loops over the rows (contiguous, vectorised by the compiler): the expressions are a few flops per entry,
+  // where Eigen's dynamic-size column expressions would cost more than the arithmetic.
+  std::fill(av, av + m, 0.0);
+  std::fill(a2uu, a2uu + m, 0.0);
   for (Index k = 0; k < d; ++k) {
-    A2u.col(k) = u[0] * A.col(L.Pair(0, k));
-    for (Index i = 1; i < d; ++i) A2u.col(k) += u[i] * A.col(L.Pair(i, k));
+    const double* a1 = col(1 + k);
+    const double uk = u[k];
+    for (Index i = 0; i < m; ++i) av[i] += uk * a1[i];
   }
-  a2uu.noalias() = A2u * u;
-  const auto av2 = av.array().square();
   for (Index k = 0; k < d; ++k) {
-    A.col(L.t3() + k).array() = s3 * av2 * A1.col(k).array() +
-                                s2 * (2.0 * av.array() * A2u.col(k).array() + a2uu.array() * A1.col(k).array()) +
-                                s1 * A.col(L.t3() + k).array();
+    double* out = A2u + k * m;
+    std::fill(out, out + m, 0.0);
+    for (Index j = 0; j < d; ++j) {
+      const double* a2 = col(L.Pair(j, k));
+      const double uj = u[j];
+      for (Index i = 0; i < m; ++i) out[i] += uj * a2[i];
+    }
+    const double uk = u[k];
+    for (Index i = 0; i < m; ++i) a2uu[i] += uk * out[i];
   }
-  for (Index i = 0; i < d; ++i) {
-    for (Index j = i; j < d; ++j) {
-      const Index c = L.Pair(i, j);
-      A.col(c).array() = s2 * A1.col(i).array() * A1.col(j).array() + s1 * A.col(c).array();
+  for (Index k = 0; k < d; ++k) {  // T first: it needs the old A1 and A2
+    const double* a1 = col(1 + k);
+    const double* a2u = A2u + k * m;
+    double* t = col(L.t3() + k);
+    for (Index i = 0; i < m; ++i) {
+      t[i] = s3[i] * av[i] * av[i] * a1[i] + s2[i] * (2.0 * av[i] * a2u[i] + a2uu[i] * a1[i]) + s1[i] * t[i];
     }
   }
-  A.middleCols(1, d).array().colwise() *= s1;
-  A.col(0).array() = s;
+  for (Index a = 0; a < d; ++a) {
+    for (Index b = a; b < d; ++b) {
+      const double* a1 = col(1 + a);
+      const double* b1 = col(1 + b);
+      double* h2 = col(L.Pair(a, b));
+      for (Index i = 0; i < m; ++i) h2[i] = s2[i] * a1[i] * b1[i] + s1[i] * h2[i];
+    }
+  }
+  for (Index k = 0; k < d; ++k) {
+    double* a1 = col(1 + k);
+    for (Index i = 0; i < m; ++i) a1[i] *= s1[i];
+  }
+  std::copy(s, s + m, col(0));
 }
 
 // Runs the pass through every layer. The result (output_dim x L.cols()) stays valid until the next pass on this
