@@ -259,7 +259,11 @@ EIGEN_STRONG_INLINE void ProductTile(const double* W, Index ldw, const double* S
 // registers of the 32 of AVX-512; at most 8 for kP <= 2: 16 + 2 + 1).
 template <int kP>
 void ProductRows(const double* W, Index ldw, const double* S, Index lds, double* A, Index lda, Index n, Index C) {
+#if defined(EIGEN_VECTORIZE_AVX512)
   constexpr Index kMaxCols = kP <= 2 ? 8 : 6;
+#else
+  constexpr Index kMaxCols = 6;
+#endif
   for (Index j = 0; j < C; j += kMaxCols) {
     const double* Sj = S + j * lds;
     double* Aj = A + j * lda;
@@ -285,11 +289,13 @@ void LayerProduct(const MatrixXd& Wm, const double* S, Index C, double* A) {
   const double* W = Wm.data();
   constexpr Index L = simd::kLanes;
   Index i = 0;
+#if defined(EIGEN_VECTORIZE_AVX512)
   // Stacks of 7-8 columns (the geodesic jet of a 2-d latent space) in one tile of 2 packets of rows: W is read once
-  // instead of twice (a 64 x 64 layer does not fit the L1 cache with the next one).
+  // instead of twice (a 64 x 64 layer does not fit the L1 cache with the next one). Needs AVX-512's 32 registers.
   if (C == 7 || C == 8) {
     for (; i + 2 * L <= m; i += 2 * L) simd::ProductRows<2>(W + i, m, S, n, A + i, m, n, C);
   }
+#endif
   for (; i + 4 * L <= m; i += 4 * L) simd::ProductRows<4>(W + i, m, S, n, A + i, m, n, C);
   for (; i + 2 * L <= m; i += 2 * L) simd::ProductRows<2>(W + i, m, S, n, A + i, m, n, C);
   for (; i + L <= m; i += L) simd::ProductRows<1>(W + i, m, S, n, A + i, m, n, C);
