@@ -144,8 +144,33 @@ LogMapOptions Timed(const BenchOptions& b) {
   return o;
 }
 
+// Microseconds per geodesic acceleration and per acceleration Jacobian (the shots' right-hand sides) at a fixed
+// point, best of 5 batches: printed before and after the timings, so that a run on a shared machine can be read
+// against the machine's speed at the time (the solves scale with these).
+std::string MachineCheck(const pushpull::Metric& metric) {
+  VectorXd z(2), u(2), a;
+  z << 0.3, -0.2;
+  u << 0.5, 0.4;
+  Eigen::MatrixXd A;
+  constexpr int kCalls = 4000;
+  double acc = INFINITY, jac = INFINITY;
+  for (int batch = 0; batch < 5; ++batch) {
+    auto t0 = Clock::now();
+    for (int i = 0; i < kCalls; ++i) metric.Acceleration(z, u, &a, nullptr);
+    acc = std::min(acc, 1e6 * Seconds(t0) / kCalls);
+    t0 = Clock::now();
+    for (int i = 0; i < kCalls; ++i) metric.AccelerationJacobian(z, u, &a, &A, nullptr);
+    jac = std::min(jac, 1e6 * Seconds(t0) / kCalls);
+  }
+  char line[160];
+  std::snprintf(line, sizeof line, "acceleration %.2f us, acceleration Jacobian %.2f us; load average %s", acc, jac,
+                LoadAverage().c_str());
+  return line;
+}
+
 int Run(const BenchOptions& b) {
   const auto metric = MakeMetric(b);
+  const std::string check_before = MachineCheck(*metric);
   std::mt19937_64 rng(static_cast<std::uint64_t>(b.data_seed));
   std::normal_distribution<double> normal(0.0, b.latent_scale);
   auto draw = [&] {
@@ -259,6 +284,8 @@ int Run(const BenchOptions& b) {
                 b.matrix_points, work.size(), b.threads, s, b.repeats, failed.load(), silent.load(),
                 met ? "target met" : "target missed", b.target_matrix_seconds);
   }
+  std::printf("\nmachine check: before %s\n               after  %s\n", check_before.c_str(),
+              MachineCheck(*metric).c_str());
   std::printf("\ntargets: median <= %g ms and worst relative length error <= %g per solver; matrix <= %g s: %s\n",
               b.target_ms, b.target_error, b.target_matrix_seconds, all_met ? "all met" : "not all met");
   return 0;
