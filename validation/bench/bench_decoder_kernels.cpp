@@ -100,6 +100,11 @@ void RunCase(int d, int D, const std::vector<int>& hidden, double round_seconds)
     decoder->Tangents(z[i], u[i], dz[i], du[i], &J, &dJ, &f2, &df2);
     return dJ(0, 0) + df2[0];
   });
+  report("GeodesicJet", [&](int i) {
+    MatrixXd J, H, T;
+    decoder->GeodesicJet(z[i], u[i], &J, &H, &T);
+    return H(0, 0) + T(0, 0);
+  });
   report("Evaluate", [&](int i) { return metric.Evaluate(z[i])(0, 0); });
   report("Acceleration", [&](int i) {
     VectorXd a;
@@ -116,6 +121,12 @@ void RunCase(int d, int D, const std::vector<int>& hidden, double round_seconds)
     VectorXd a, da;
     if (!metric.AccelerationTangent(z[i], u[i], dz[i], du[i], &a, &da, nullptr)) std::abort();
     return da[0];
+  });
+  report("AccelerationJacobian", [&](int i) {  // all 2d directions from one GeodesicJet
+    VectorXd a;
+    MatrixXd A;
+    if (!metric.AccelerationJacobian(z[i], u[i], &a, &A, nullptr)) std::abort();
+    return A(0, 0);
   });
 }
 
