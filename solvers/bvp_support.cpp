@@ -27,6 +27,14 @@ ceres::CallbackReturnType IterationObserver::operator()(const ceres::IterationSu
 
 double StopNorm(const LogMapOptions& options) { return options.stop_factor * options.tol; }
 
+GeodesicOptions PresolveShots(const LogMapOptions& options, double rtol) {
+  GeodesicOptions shots = options.shots;
+  shots.ode.atol *= rtol / shots.ode.rtol;
+  shots.ode.rtol = rtol;
+  shots.ode.max_steps = options.presolve_max_steps;
+  return shots;
+}
+
 ceres::Solver::Options SolverOptions(const LogMapOptions& options, ceres::LinearSolverType linear_solver,
                                      IterationObserver* observer) {
   ceres::Solver::Options o;

@@ -35,6 +35,10 @@ ceres::Solver::Options SolverOptions(const LogMapOptions& options, ceres::Linear
 // The residual norm below which the minimiser stops: bvp_stop_factor * bvp_tol.
 double StopNorm(const LogMapOptions& options);
 
+// The shot integrator of a presolve level: options.shots at relative tolerance `rtol` (atol scaled alike), limited
+// to -bvp_presolve_max_steps steps.
+GeodesicOptions PresolveShots(const LogMapOptions& options, double rtol);
+
 // Fills `result` for the final initial velocity u: re-integrates it with options.verify, sets the end-point error,
 // length and energy, and the status (success only if the error is within bvp_tol). `how` describes the solve
 // ("12 Levenberg-Marquardt iterations ..."), `advice` is appended to failure messages.

@@ -142,13 +142,10 @@ class MultipleShooting : public BvpSolver {
     std::string how;
     const double loose = options_.presolve_rtol;
     if (loose > options_.shots.ode.rtol) {
-      GeodesicOptions shots = options_.shots;
-      shots.ode.atol *= loose / shots.ode.rtol;
-      shots.ode.rtol = loose;
-      shots.ode.max_steps = options_.presolve_max_steps;
       Unknowns y = x;
       const double stop = std::max(options_.tol, loose);
-      const Phase pre = Run(metric, z0, z1, shots, stop, "multiple_shooting (presolve)", monitor, &y);
+      const Phase pre =
+          Run(metric, z0, z1, bvp::PresolveShots(options_, loose), stop, "multiple_shooting (presolve)", monitor, &y);
       result.iterations += pre.iterations;
       if (pre.started && pre.final_norm <= stop && y.AllFinite()) {
         x = y;

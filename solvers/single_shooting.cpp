@@ -98,18 +98,13 @@ class SingleShooting : public BvpSolver {
     // A coarse level (-bvp_presolve_coarse_rtol) takes the first, long steps from the guess with cheaper shots still.
     const double loose = options_.presolve_rtol;
     if (loose > options_.shots.ode.rtol) {
-      GeodesicOptions shots = options_.shots;
-      shots.ode.atol *= loose / shots.ode.rtol;
-      shots.ode.rtol = loose;
-      shots.ode.max_steps = options_.presolve_max_steps;
+      const GeodesicOptions shots = bvp::PresolveShots(options_, loose);
       VectorXd v = u;
       const double coarse = options_.presolve_coarse_rtol;
       if (coarse > loose) {
-        GeodesicOptions coarse_shots = shots;
-        coarse_shots.ode.atol *= coarse / loose;
-        coarse_shots.ode.rtol = coarse;
         VectorXd w = v;
-        const Phase level = Run(metric, z0, z1, coarse_shots, coarse, "shooting (coarse presolve)", monitor, &w);
+        const Phase level = Run(metric, z0, z1, bvp::PresolveShots(options_, coarse), coarse,
+                                "shooting (coarse presolve)", monitor, &w);
         result.iterations += level.iterations;
         if (level.started && w.allFinite() && level.final_norm <= coarse) {
           v = w;
