@@ -46,7 +46,7 @@ const int kEventExpMap = EventLog::Global().Register("ExpMap");
 const int kEventShot = EventLog::Global().Register("ShotWithJacobian");
 const int kEventJacobian = EventLog::Global().Register("GeodesicAccelJacobian");
 
-// y = [g; v], quadratures [v^T M v, sqrt(v^T M v)] (not error-controlled).
+// y = [g; v], quadratures [v^T M v, sqrt(v^T M v)] (not error-controlled) when the length is integrated.
 //
 // For the variational equations (WithFlowJacobian), Rhs evaluates the whole Jacobian of the acceleration along with
 // it (Metric::AccelerationJacobian, one decoder pass for a pullback metric) and keeps it for JvpMany, which CVODES

@@ -224,7 +224,8 @@ class MultipleShooting : public BvpSolver {
     phase.how = bvp::Describe(summary);
     for (int k = 0; k < K; ++k) {
       if (!costs[static_cast<std::size_t>(k)]->failure().empty()) {
-        phase.failure = "segment " + std::to_string(k) + " failed once: " + costs[static_cast<std::size_t>(k)]->failure();
+        phase.failure =
+            "segment " + std::to_string(k) + " failed once: " + costs[static_cast<std::size_t>(k)]->failure();
         break;
       }
     }

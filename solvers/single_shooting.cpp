@@ -6,8 +6,8 @@
 #include <ceres/solver.h>
 
 #include <Eigen/Core>
-#include <algorithm>
 #include <Eigen/LU>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -248,7 +248,9 @@ class SingleShooting : public BvpSolver {
     while (!cost->Evaluate(&p, r.data(), nullptr)) {
       if (halvings == options.start_halvings) {
         phase.failure = cost->last_failure();
-        if (halvings > 0) phase.failure += " (also with the initial velocity halved " + std::to_string(halvings) + " times)";
+        if (halvings > 0) {
+          phase.failure += " (also with the initial velocity halved " + std::to_string(halvings) + " times)";
+        }
         return phase;
       }
       *u *= 0.5;

@@ -21,7 +21,8 @@ class OptionsDatabase;
 
 struct GeodesicOptions {
   // The integrator of the geodesic system [g; g'] (2d states) and, for the end-point Jacobian, of its variational
-  // equations (always CVODES BDF with forward sensitivities). Options -<prefix>ode_rtol etc.
+  // equations (CVODES forward sensitivities: Adams with fixed-point iteration for "adams", BDF with Newton
+  // otherwise). Options -<prefix>ode_rtol etc.
   OdeOptions ode = DefaultOde();
   // Whether the sensitivities of ExpMapWithJacobian / ExpMapWithStateJacobian take part in error control (set by
   // -bvp_jacobian_error_control for the shots; the exponential map itself has none).
