@@ -1,9 +1,7 @@
 // Closed-form geometries for validation (MATH.md section 4) and an autodiff MLP reference decoder.
 //
-// Decoders are written once as templated functors; their first, second and third derivatives come from nested
-// forward-mode dual numbers (forward_dual.hpp; ceres::Jet 2.1 does not nest): Jacobian: Dual<T> per column;
-// f''[u, u]: Dual<Dual<T>> with both infinitesimals along u; the tangents for the geodesic Jacobian:
-// T = Dual<double>.
+// Decoders are written once as templated functors (FunctorDecoder, functor_decoder.hpp): their first, second and
+// third derivatives come from nested forward-mode dual numbers (dual.hpp; ceres::Jet 2.1 does not nest).
 #include <Eigen/Dense>
 #include <algorithm>
 #include <type_traits>
@@ -11,8 +9,9 @@
 #include <cmath>
 #include <utility>
 
-#include "forward_dual.hpp"
+#include "pushpull/dual.hpp"
 #include "pushpull/errors.hpp"
+#include "pushpull/functor_decoder.hpp"
 #include "pushpull/metric.hpp"
 #include "pushpull/options.hpp"
 
@@ -27,103 +26,8 @@ using ad::Const;
 using ad::Dual;
 template <class T>
 using Vec = std::vector<T>;
-using D1 = Dual<double>;
-
-Vec<double> ToStd(const VectorXd& x) { return Vec<double>(x.data(), x.data() + x.size()); }
-VectorXd ToEigen(const Vec<double>& x) { return Eigen::Map<const VectorXd>(x.data(), static_cast<Eigen::Index>(x.size())); }
-
-// J = df/dz at z (row-major D x d), one Dual<T> pass per column.
-template <class T, class F>
-Vec<T> JacobianT(const F& f, const Vec<T>& z) {
-  const std::size_t d = z.size(), D = static_cast<std::size_t>(f.output_dim());
-  Vec<T> out(D * d);
-  Vec<Dual<T>> x(d);
-  for (std::size_t k = 0; k < d; ++k) {
-    for (std::size_t i = 0; i < d; ++i) x[i] = Dual<T>{z[i], Const<T>(i == k ? 1.0 : 0.0)};
-    const Vec<Dual<T>> y = f(x);
-    for (std::size_t i = 0; i < D; ++i) out[i * d + k] = y[i].v;
-  }
-  return out;
-}
-
-// f''[u, u]: f(z + e1 u + e2 u) (e1^2 = e2^2 = 0), coefficient of e1 e2.
-template <class T, class F>
-Vec<T> SecondT(const F& f, const Vec<T>& z, const Vec<T>& u) {
-  using D2 = Dual<Dual<T>>;
-  const std::size_t d = z.size();
-  Vec<D2> x(d);
-  for (std::size_t i = 0; i < d; ++i) x[i] = D2{Dual<T>{z[i], u[i]}, Dual<T>{u[i], Const<T>(0.0)}};
-  const Vec<D2> y = f(x);
-  Vec<T> out(y.size());
-  for (std::size_t i = 0; i < y.size(); ++i) out[i] = y[i].v.v;
-  return out;
-}
-
-Vec<D1> MakeDuals(const VectorXd& a, const VectorXd& da) {
-  Vec<D1> x(static_cast<std::size_t>(a.size()));
-  for (std::size_t i = 0; i < x.size(); ++i) x[i] = D1{a[static_cast<Eigen::Index>(i)], da[static_cast<Eigen::Index>(i)]};
-  return x;
-}
-
-MatrixXd RowMajor(const Vec<double>& x, int rows, int cols) {
-  return Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(x.data(), rows,
-                                                                                                     cols);
-}
-
-// A Decoder from a templated functor F: std::vector<T> -> std::vector<T>, differentiated by nested dual numbers.
-template <class F>
-class AutodiffDecoder : public Decoder {
- public:
-  explicit AutodiffDecoder(F f) : f_(std::move(f)) {}
-  int input_dim() const override { return f_.input_dim(); }
-  int output_dim() const override { return f_.output_dim(); }
-  VectorXd Value(const VectorXd& z) const override {
-    Check(z);
-    return ToEigen(f_(ToStd(z)));
-  }
-  MatrixXd Jacobian(const VectorXd& z) const override {
-    Check(z);
-    return RowMajor(JacobianT<double>(f_, ToStd(z)), output_dim(), input_dim());
-  }
-  VectorXd SecondDirectional(const VectorXd& z, const VectorXd& u) const override {
-    Check(z);
-    return ToEigen(SecondT<double>(f_, ToStd(z), ToStd(u)));
-  }
-  void Tangents(const VectorXd& z, const VectorXd& u, const VectorXd& dz, const VectorXd& du, MatrixXd* J,
-                MatrixXd* dJ, VectorXd* f2, VectorXd* df2) const override {
-    Check(z);
-    const Vec<D1> zd = MakeDuals(z, dz);
-    Vec<double> a, v;
-    if (J || dJ) {
-      const Vec<D1> Jd = JacobianT<D1>(f_, zd);
-      for (const D1& x : Jd) {
-        a.push_back(x.a);
-        v.push_back(x.v);
-      }
-      if (J) *J = RowMajor(a, output_dim(), input_dim());
-      if (dJ) *dJ = RowMajor(v, output_dim(), input_dim());
-    }
-    if (f2 || df2) {
-      a.clear();
-      v.clear();
-      for (const D1& x : SecondT<D1>(f_, zd, MakeDuals(u, du))) {
-        a.push_back(x.a);
-        v.push_back(x.v);
-      }
-      if (f2) *f2 = ToEigen(a);
-      if (df2) *df2 = ToEigen(v);
-    }
-  }
-
- private:
-  void Check(const VectorXd& z) const {
-    if (z.size() != f_.input_dim()) {
-      throw InputError("decoder: point of dimension " + std::to_string(z.size()) + ", expected " +
-                       std::to_string(f_.input_dim()));
-    }
-  }
-  F f_;
-};
+using functor_detail::ToEigen;
+using functor_detail::ToStd;
 
 // ---- Functors --------------------------------------------------------------------------------------------------
 
@@ -271,14 +175,14 @@ class DiagonalHalfPlaneField : public MetricTensorField {
 std::shared_ptr<const Decoder> MakeLinearDecoder(const MatrixXd& W, const VectorXd& c) {
   if (c.size() != W.rows()) throw InputError("MakeLinearDecoder: c has " + std::to_string(c.size()) +
                                              " entries, W has " + std::to_string(W.rows()) + " rows");
-  return std::make_shared<AutodiffDecoder<LinearMap>>(LinearMap{W, c});
+  return std::make_shared<FunctorDecoder<LinearMap>>(LinearMap{W, c});
 }
 
 double LinearDistance(const MatrixXd& W, const VectorXd& z0, const VectorXd& z1) { return (W * (z1 - z0)).norm(); }
 
 std::shared_ptr<const Decoder> MakeStereographicSphereDecoder(int d) {
   if (d < 1) throw InputError("MakeStereographicSphereDecoder: d = " + std::to_string(d) + " must be >= 1");
-  return std::make_shared<AutodiffDecoder<StereographicSphere>>(StereographicSphere{d});
+  return std::make_shared<FunctorDecoder<StereographicSphere>>(StereographicSphere{d});
 }
 
 double SphereDistance(const VectorXd& z0, const VectorXd& z1) {
@@ -291,13 +195,13 @@ std::shared_ptr<const Decoder> MakeTorusDecoder(double R, double r) {
   if (!(r > 0) || !(R > r)) {
     throw InputError("MakeTorusDecoder: need R > r > 0, got R = " + FormatReal(R) + ", r = " + FormatReal(r));
   }
-  return std::make_shared<AutodiffDecoder<Torus>>(Torus{R, r});
+  return std::make_shared<FunctorDecoder<Torus>>(Torus{R, r});
 }
 
 double TorusMeridianDistance(double r, const VectorXd& z0, const VectorXd& z1) { return r * std::abs(z1[0] - z0[0]); }
 
 std::shared_ptr<const Decoder> MakeGaussianBumpDecoder(double A) {
-  return std::make_shared<AutodiffDecoder<GaussianBump>>(GaussianBump{A});
+  return std::make_shared<FunctorDecoder<GaussianBump>>(GaussianBump{A});
 }
 
 VectorXd GaussianBumpAcceleration(double A, const VectorXd& z, const VectorXd& u) {
@@ -328,7 +232,7 @@ double PoincareDistance(const VectorXd& z0, const VectorXd& z1) {
 
 std::shared_ptr<const Decoder> MakeAutodiffReferenceDecoder(const Mlp& mlp) {
   if (mlp.time_input != TimeInput::kNone) throw InputError(mlp.source + ": a decoder needs time_input none");
-  return std::make_shared<AutodiffDecoder<MlpForward>>(MlpForward{mlp});
+  return std::make_shared<FunctorDecoder<MlpForward>>(MlpForward{mlp});
 }
 
 }  // namespace pushpull

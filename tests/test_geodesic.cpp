@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "pushpull/errors.hpp"
+#include "pushpull/functor_decoder.hpp"
 #include "pushpull/geodesic.hpp"
 #include "pushpull/log_map.hpp"
 #include "pushpull/metric.hpp"
@@ -374,6 +375,75 @@ BOOST_AUTO_TEST_CASE(flow_jacobian_does_not_depend_on_what_the_thread_integrated
   BOOST_TEST((reused_state.end_jacobian.array() == fresh_state.end_jacobian.array()).all());
   BOOST_TEST(reused_velocity.stats.steps == fresh_velocity.stats.steps);
   BOOST_TEST(reused_velocity.stats.rhs_evals == fresh_velocity.stats.rhs_evals);
+}
+
+// A user's decoder as a templated functor (functor_decoder.hpp): the unit sphere by inverse stereographic projection,
+// written here independently of the library's closed forms.
+struct UserSphere {
+  int input_dim() const { return 2; }
+  int output_dim() const { return 3; }
+  template <class T>
+  std::vector<T> operator()(const std::vector<T>& z) const {
+    const T one = ad::Const<T>(1.0), two = ad::Const<T>(2.0);
+    const T r2 = z[0] * z[0] + z[1] * z[1];
+    const T s = one / (one + r2);
+    return {two * z[0] * s, two * z[1] * s, (r2 - one) * s};
+  }
+};
+
+// Every function of dual.hpp, for derivative checks.
+struct UserMixed {
+  int input_dim() const { return 2; }
+  int output_dim() const { return 4; }
+  template <class T>
+  std::vector<T> operator()(const std::vector<T>& z) const {
+    using std::cos;
+    using std::exp;
+    using std::log1p;
+    using std::sin;
+    using std::sqrt;
+    using std::tanh;
+    const T one = ad::Const<T>(1.0);
+    return {tanh(z[0] * z[1]), sqrt(one + z[0] * z[0]) * sin(z[1]), exp(-z[1] * z[1]) * cos(z[0]),
+            log1p(z[0] * z[0] + z[1] * z[1]) - z[0] / (one + z[1] * z[1])};
+  }
+};
+
+BOOST_AUTO_TEST_CASE(a_templated_functor_decoder_gives_derivatives_and_geodesics) {
+  // Derivatives against central differences (test only).
+  const auto mixed = MakeFunctorDecoder(UserMixed{});
+  const VectorXd z = V({0.4, -0.7}), u = V({0.9, 0.3}), dz = V({-0.5, 0.8}), du = V({0.2, -0.6});
+  const double h = 1e-5;
+  const MatrixXd J = mixed->Jacobian(z);
+  MatrixXd Jfd(4, 2);
+  for (int k = 0; k < 2; ++k) {
+    const VectorXd e = VectorXd::Unit(2, k) * h;
+    Jfd.col(k) = (mixed->Value(z + e) - mixed->Value(z - e)) / (2 * h);
+  }
+  BOOST_TEST((J - Jfd).cwiseAbs().maxCoeff() < 1e-9);
+  const VectorXd f2 = mixed->SecondDirectional(z, u);
+  const VectorXd f2fd = (mixed->Value(z + h * u) - 2 * mixed->Value(z) + mixed->Value(z - h * u)) / (h * h);
+  BOOST_TEST((f2 - f2fd).cwiseAbs().maxCoeff() < 1e-4);
+  MatrixXd Jt, dJ;
+  VectorXd f2t, df2;
+  mixed->Tangents(z, u, dz, du, &Jt, &dJ, &f2t, &df2);
+  const MatrixXd dJfd = (mixed->Jacobian(z + h * dz) - mixed->Jacobian(z - h * dz)) / (2 * h);
+  const VectorXd df2fd =
+      (mixed->SecondDirectional(z + h * dz, u + h * du) - mixed->SecondDirectional(z - h * dz, u - h * du)) / (2 * h);
+  BOOST_TEST((dJ - dJfd).cwiseAbs().maxCoeff() < 1e-8);
+  BOOST_TEST((df2 - df2fd).cwiseAbs().maxCoeff() < 1e-7);
+  BOOST_TEST((Jt - J).cwiseAbs().maxCoeff() == 0.0);
+  BOOST_CHECK_EXCEPTION(mixed->Value(V({1.0, 2.0, 3.0})), InputError, [](const InputError& e) {
+    return std::string(e.what()).find("functor decoder") != std::string::npos;
+  });
+  // Geodesics of the user's sphere: the closed-form distance, with the jet of the default GeodesicJet.
+  const PullbackMetric sphere(MakeFunctorDecoder(UserSphere{}));
+  for (const auto& [a, b] : std::vector<std::pair<VectorXd, VectorXd>>{{V({0.3, -0.2}), V({-0.5, 0.7})},
+                                                                      {V({1.2, 0.1}), V({-0.4, -1.1})}}) {
+    const LogMapResult r = LogMap(sphere, a, b, LogMapOptions());
+    BOOST_TEST_REQUIRE(r.usable(), r.message);
+    BOOST_TEST(std::abs(r.length - SphereDistance(a, b)) < 1e-7 * SphereDistance(a, b));
+  }
 }
 
 BOOST_AUTO_TEST_CASE(torus_clairaut_integral) {

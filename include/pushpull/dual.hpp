@@ -1,6 +1,8 @@
-// A minimal forward-mode dual number that nests to any depth (Dual<Dual<Dual<double>>>), for the closed-form
-// geometries: first, second and third directional derivatives of small templated functors. (ceres::Jet 2.1 does
-// not nest beyond one level inside Eigen products and its transcendental functions.) Internal to the library.
+// A minimal forward-mode dual number that nests to any depth (Dual<Dual<Dual<double>>>): first, second and third
+// directional derivatives of small templated functors, such as the decoders of functor_decoder.hpp and the
+// closed-form geometries. (ceres::Jet 2.1 does not nest beyond one level inside Eigen products and its
+// transcendental functions.) Write functors with +, -, *, /, ad::Const<T>(x) for constants and the functions below
+// (exp, log, log1p, sqrt, sin, cos, tanh), called unqualified so that double and Dual overloads are both found.
 #pragma once
 
 #include <cmath>
@@ -98,6 +100,12 @@ Dual<T> cos(const Dual<T>& x) {
   using std::cos;
   using std::sin;
   return {cos(x.a), -(sin(x.a) * x.v)};
+}
+template <class T>
+Dual<T> sqrt(const Dual<T>& x) {
+  using std::sqrt;
+  const T r = sqrt(x.a);
+  return {r, x.v / (Const<T>(2.0) * r)};
 }
 template <class T>
 Dual<T> tanh(const Dual<T>& x) {
