@@ -14,6 +14,7 @@
 
 #include "pushpull/errors.hpp"
 #include "pushpull/functor_decoder.hpp"
+#include "pushpull/functor_metric.hpp"
 #include "pushpull/geodesic.hpp"
 #include "pushpull/log_map.hpp"
 #include "pushpull/metric.hpp"
@@ -444,6 +445,70 @@ BOOST_AUTO_TEST_CASE(a_templated_functor_decoder_gives_derivatives_and_geodesics
     BOOST_TEST_REQUIRE(r.usable(), r.message);
     BOOST_TEST(std::abs(r.length - SphereDistance(a, b)) < 1e-7 * SphereDistance(a, b));
   }
+}
+
+// A user's metric tensor field as a templated functor (functor_metric.hpp): the Poincare half-plane.
+struct UserHalfPlane {
+  int dim() const { return 2; }
+  template <class T>
+  std::vector<T> operator()(const std::vector<T>& z) const {
+    const T w = ad::Const<T>(1.0) / (z[1] * z[1]);
+    return {w, ad::Const<T>(0.0), ad::Const<T>(0.0), w};
+  }
+  bool InDomain(const VectorXd& z, std::string* why) const {
+    if (z[1] > 0) return true;
+    if (why) *why = "y = " + std::to_string(z[1]) + " <= 0 outside the half-plane";
+    return false;
+  }
+};
+
+// A field without a domain of its own and with a coupling term, for derivative checks.
+struct UserCoupled {
+  int dim() const { return 2; }
+  template <class T>
+  std::vector<T> operator()(const std::vector<T>& z) const {
+    using std::exp;
+    using std::sin;
+    const T one = ad::Const<T>(1.0);
+    const T c = ad::Const<T>(0.3) * sin(z[0] * z[1]);
+    return {one + z[0] * z[0], c, c, exp(z[1])};
+  }
+};
+
+BOOST_AUTO_TEST_CASE(a_templated_functor_metric_field_gives_derivatives_and_geodesics) {
+  const auto coupled = MakeFunctorMetricField(UserCoupled{});
+  const VectorXd z = V({0.4, -0.3}), dz = V({0.7, -0.2});
+  const double h = 1e-5;
+  std::vector<MatrixXd> dM, dMp, dMm, dMdot;
+  coupled->Derivatives(z, &dM);
+  for (int k = 0; k < 2; ++k) {
+    const VectorXd e = VectorXd::Unit(2, k) * h;
+    const MatrixXd fd = (coupled->Value(z + e) - coupled->Value(z - e)) / (2 * h);
+    BOOST_TEST((dM[static_cast<std::size_t>(k)] - fd).cwiseAbs().maxCoeff() < 1e-9);
+  }
+  BOOST_TEST_REQUIRE(coupled->HasSecondDerivatives());
+  MatrixXd Mdot;
+  coupled->SecondDerivatives(z, dz, &Mdot, &dMdot);
+  BOOST_TEST((Mdot - (coupled->Value(z + h * dz) - coupled->Value(z - h * dz)) / (2 * h)).cwiseAbs().maxCoeff() <
+             1e-9);
+  coupled->Derivatives(z + h * dz, &dMp);
+  coupled->Derivatives(z - h * dz, &dMm);
+  for (std::size_t k = 0; k < 2; ++k) {
+    BOOST_TEST((dMdot[k] - (dMp[k] - dMm[k]) / (2 * h)).cwiseAbs().maxCoeff() < 1e-8);
+  }
+  // Geodesics by shooting through the general Christoffel form: the half-plane's closed-form distance.
+  const TensorMetric plane(MakeFunctorMetricField(UserHalfPlane{}));
+  for (const auto& [a, b] : std::vector<std::pair<VectorXd, VectorXd>>{{V({0.0, 1.0}), V({1.5, 0.6})},
+                                                                      {V({-0.4, 0.3}), V({0.8, 2.0})}}) {
+    const LogMapResult r = LogMap(plane, a, b, LogMapOptions());
+    BOOST_TEST_REQUIRE(r.usable(), r.message);
+    BOOST_TEST(std::abs(r.length - PoincareDistance(a, b)) < 1e-7 * PoincareDistance(a, b));
+  }
+  // The functor's domain is the metric's: a point below the axis is refused with its reason.
+  const LogMapResult outside = LogMap(plane, V({0.0, 1.0}), V({0.5, -0.2}), LogMapOptions());
+  BOOST_TEST(std::string(ToString(outside.status)) == "outside_domain");
+  BOOST_TEST(outside.message.find("outside the half-plane") != std::string::npos, outside.message);
+  BOOST_CHECK_THROW(coupled->Value(V({1.0, 2.0, 3.0})), InputError);
 }
 
 BOOST_AUTO_TEST_CASE(torus_clairaut_integral) {
