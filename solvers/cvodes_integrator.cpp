@@ -76,13 +76,17 @@ OdeStatus MapFlag(int flag) {
   }
 }
 
-// Tolerances (divided by sqrt(num_blocks) for per-block error control: `scale`), step limits and the stop time.
-void ConfigureSteps(void* mem, const OdeOptions& o, double t0, double t1, double scale) {
+// Tolerances (divided by sqrt(num_blocks) for per-block error control: `scale`), step limits, the stop time and the
+// corrector test. Every option is set, defaults included (order: the method's maximum, 12 for Adams and 5 for BDF;
+// initial step 0: CVODE's estimate; maximum step 0: none), so that a re-used instance keeps nothing of the previous
+// integration's options.
+void ConfigureSteps(void* mem, const OdeOptions& o, double t0, double t1, double scale, bool adams) {
   CVodeSStolerances(mem, o.rtol * scale, o.atol * scale);
   CVodeSetMaxNumSteps(mem, static_cast<long>(o.max_steps));
-  if (o.max_order > 0) CVodeSetMaxOrd(mem, o.max_order);
-  if (o.initial_step > 0) CVodeSetInitStep(mem, t1 >= t0 ? o.initial_step : -o.initial_step);
-  if (o.max_step > 0) CVodeSetMaxStep(mem, o.max_step);
+  const int method_max_order = adams ? 12 : 5;
+  CVodeSetMaxOrd(mem, o.max_order > 0 ? std::min(o.max_order, method_max_order) : method_max_order);
+  CVodeSetInitStep(mem, o.initial_step > 0 ? (t1 >= t0 ? o.initial_step : -o.initial_step) : 0.0);
+  CVodeSetMaxStep(mem, o.max_step);
   CVodeSetStopTime(mem, t1);
   CVodeSetNonlinConvCoef(mem, o.nonlinear_convergence);
 }
@@ -113,7 +117,7 @@ class CvodesIntegrator : public OdeIntegrator {
     CVodeSetErrHandlerFn(mem, ErrorHandler, nullptr);
     int flag = CVodeInit(mem, RhsY, t0, yv.get());
     if (flag != CV_SUCCESS) return Fail(OdeStatus::kOtherFailure, "CVodeInit failed", message);
-    ConfigureSteps(mem, options_, t0, t1, scale);
+    ConfigureSteps(mem, options_, t0, t1, scale, method_ == CV_ADAMS);
     CVodeSetUserData(mem, &user);
 
     sundials::Vector qv;
@@ -325,17 +329,6 @@ AdamsVariationalWorkspace* ThreadWorkspace(sunindextype n, int directions) {
   return cache.back()->ok ? cache.back().get() : nullptr;
 }
 
-// Every step option set explicitly (a re-used instance keeps what the previous integration set).
-void ConfigureAllSteps(void* mem, const OdeOptions& o, double t0, double t1, double scale, int default_order) {
-  CVodeSStolerances(mem, o.rtol * scale, o.atol * scale);
-  CVodeSetMaxNumSteps(mem, static_cast<long>(o.max_steps));
-  CVodeSetMaxOrd(mem, o.max_order > 0 ? o.max_order : default_order);
-  CVodeSetInitStep(mem, o.initial_step > 0 ? (t1 >= t0 ? o.initial_step : -o.initial_step) : 0.0);
-  CVodeSetMaxStep(mem, o.max_step);  // 0: unlimited
-  CVodeSetStopTime(mem, t1);
-  CVodeSetNonlinConvCoef(mem, o.nonlinear_convergence);
-}
-
 OdeStatus RunVariational(void* mem, N_Vector yv, N_Vector* yS, sunindextype n, double t1, double* y,
                          int num_directions, double* S, OdeStats* st, std::string* message) {
   double t = 0;
@@ -389,7 +382,7 @@ OdeStatus IntegrateVariational(OdeSystem& system, const OdeOptions& options, dou
       if (message) *message = "re-initialising CVODES for the variational equations failed";
       return OdeStatus::kOtherFailure;
     }
-    ConfigureAllSteps(w->mem, options, t0, t1, scale, 12);
+    ConfigureSteps(w->mem, options, t0, t1, scale, true);
     w->user.system = &system;
     w->user.scratch.resize(static_cast<std::size_t>(n));
     CVodeSensEEtolerances(w->mem);
@@ -419,9 +412,7 @@ OdeStatus IntegrateVariational(OdeSystem& system, const OdeOptions& options, dou
     if (message) *message = "CVodeInit failed";
     return OdeStatus::kOtherFailure;
   }
-  OdeOptions method_options = options;
-  method_options.max_order = std::min(options.max_order, 5);
-  ConfigureSteps(mem, method_options, t0, t1, scale);
+  ConfigureSteps(mem, options, t0, t1, scale, false);
   CVodeSetUserData(mem, &user);  // before CVodeSensInit, which keeps it for the sensitivity right-hand side
   const auto preconditioner = std::make_unique<sundials::BlockJacobiPreconditioner>(system, false, st);
   user.preconditioner = preconditioner.get();
