@@ -19,6 +19,11 @@
 //   h2. = s3 .* a. .* av^2 + 2 s2 .* av .* av. + s2 .* a. .* a2 + s1 .* a2.
 // which needs the third derivative s3 of the activation.
 //
+// Jet pass (GeodesicJet). For the Jacobian of the geodesic flow in every direction at once, the stack carries
+// [h | H1 | the d(d+1)/2 distinct h''[e_i, e_j] | h'''[u, u, e_k] for each k] (ActivateJet has the chain rule): every
+// tangent quantity of Tangents is a contraction of these columns, so one pass (1 + 2.5 d + d^2 / 2 columns) replaces
+// one tangent pass per direction.
+//
 // Kernels. The layer product is a register-blocked SIMD kernel that reads W in place (never copied): Eigen's GEMM
 // spends longer packing W than multiplying when the stack has a handful of columns. s, s1, s2, s3 come from SIMD
 // kernels on Eigen's packet primitives (vectorized exp and log); std::tanh alone would cost more than a 64-wide
@@ -462,8 +467,7 @@ void ActivateJet(Activation act, const Layout& L, const VectorXd& u, MapMat A, S
   double* const A2u = buf + 6 * m;  // m x d, column k: p''[u, e_k]
   EvaluateActivation(act, A.col(0).data(), m, s, s1, s2, s3);
   auto col = [&](Index c) { return A.data() + c * m; };
-  // Plain loops over the rows (contiguous, vectorised by the compiler): the expressions are a few flops per entry,
-  // where Eigen's dynamic-size column expressions would cost more than the arithmetic.
+  // Plain loops over the rows (contiguous columns, vectorised by the compiler).
   std::fill(av, av + m, 0.0);
   std::fill(a2uu, a2uu + m, 0.0);
   for (Index k = 0; k < d; ++k) {
