@@ -20,6 +20,7 @@
 #include "pushpull/metric.hpp"
 #include "pushpull/mlp.hpp"
 #include "pushpull/options.hpp"
+#include "test_support.hpp"
 
 using namespace pushpull;
 using Eigen::MatrixXd;
@@ -960,17 +961,10 @@ BOOST_AUTO_TEST_CASE(acceleration_jacobian_matches_finite_differences_for_every_
       BOOST_TEST(MaxRel(a, a0) < 1e-12);
       MatrixXd fd(2, 4);
       for (int k = 0; k < 4; ++k) {
-        VectorXd zp = z, zm = z, up = u, um = u;
-        if (k < 2) {
-          zp[k] += h;
-          zm[k] -= h;
-        } else {
-          up[k - 2] += h;
-          um[k - 2] -= h;
-        }
+        const pushpull::testing::StateNeighbours n = pushpull::testing::PerturbState(z, u, k, h);
         VectorXd ap, am;
-        BOOST_REQUIRE(metric->Acceleration(zp, up, &ap, nullptr));
-        BOOST_REQUIRE(metric->Acceleration(zm, um, &am, nullptr));
+        BOOST_REQUIRE(metric->Acceleration(n.zp, n.up, &ap, nullptr));
+        BOOST_REQUIRE(metric->Acceleration(n.zm, n.um, &am, nullptr));
         fd.col(k) = (ap - am) / (2 * h);
       }
       BOOST_TEST((A - fd).cwiseAbs().maxCoeff() < 1e-7 * (1 + A.cwiseAbs().maxCoeff()), name << ": " << A);

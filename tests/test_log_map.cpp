@@ -125,15 +125,8 @@ BOOST_AUTO_TEST_CASE(state_jacobian_of_the_geodesic_flow_matches_finite_differen
   BOOST_TEST_REQUIRE(r.end_jacobian.cols() == 4);
   const double h = 1e-6;
   for (int k = 0; k < 4; ++k) {
-    VectorXd zp = z, up = u, zm = z, um = u;
-    if (k < 2) {
-      zp[k] += h;
-      zm[k] -= h;
-    } else {
-      up[k - 2] += h;
-      um[k - 2] -= h;
-    }
-    const ExpMapResult p = ExpMap(metric, zp, up, g), m = ExpMap(metric, zm, um, g);
+    const pushpull::testing::StateNeighbours n = pushpull::testing::PerturbState(z, u, k, h);
+    const ExpMapResult p = ExpMap(metric, n.zp, n.up, g), m = ExpMap(metric, n.zm, n.um, g);
     VectorXd col(4);
     col << (p.end_point - m.end_point) / (2 * h), (p.end_velocity - m.end_velocity) / (2 * h);
     BOOST_TEST((col - r.end_jacobian.col(k)).cwiseAbs().maxCoeff() <= 1e-6 * std::max(1.0, col.cwiseAbs().maxCoeff()),

@@ -3,6 +3,8 @@
 
 #include <hdf5.h>
 
+#include <Eigen/Core>
+
 #include <initializer_list>
 #include <sstream>
 #include <string>
@@ -13,6 +15,24 @@
 #include "pushpull/errors.hpp"
 
 namespace pushpull::testing {
+
+// The state (z, u) moved by +h and -h along its coordinate k (k < d: z_k, otherwise u_{k-d}), for central
+// differences with respect to the whole state (test only).
+struct StateNeighbours {
+  Eigen::VectorXd zp, up, zm, um;
+};
+inline StateNeighbours PerturbState(const Eigen::VectorXd& z, const Eigen::VectorXd& u, Eigen::Index k, double h) {
+  StateNeighbours n{z, u, z, u};
+  const Eigen::Index d = z.size();
+  if (k < d) {
+    n.zp[k] += h;
+    n.zm[k] -= h;
+  } else {
+    n.up[k - d] += h;
+    n.um[k - d] -= h;
+  }
+  return n;
+}
 
 // Checks that `f` throws InputError whose message contains every fragment.
 template <class F>
