@@ -166,7 +166,10 @@ class CvodesIntegrator : public OdeIntegrator {
       }
     } nls_guard{fixed_point};
 
-    // One step at a time: outputs are interpolated from CVODE's dense output, and the monitor sees every step.
+    // Without outputs or a monitor: one call to t1 (the stop time), CVODE's own step limit applying to the whole
+    // integration. Otherwise one step at a time: outputs are interpolated from CVODE's dense output, and the
+    // monitor sees every step.
+    const bool one_call = !output && !step_monitor;
     const double direction = t1 >= t0 ? 1.0 : -1.0;
     std::size_t next_output = 0;
     std::vector<double> y_out(static_cast<std::size_t>(n)), q_out(static_cast<std::size_t>(nq));
@@ -175,7 +178,11 @@ class CvodesIntegrator : public OdeIntegrator {
     double t = t0;
     OdeStatus status = OdeStatus::kSuccess;
     std::int64_t steps_taken = 0;
-    while (direction * (t1 - t) > 0) {
+    if (one_call) {
+      flag = CVode(mem, t1, yv.get(), &t, CV_NORMAL);
+      if (flag < 0) status = MapFlag(flag);
+    }
+    while (!one_call && direction * (t1 - t) > 0) {
       // One-step mode never reaches the solver's own step limit (it counts within one call): count here.
       if (++steps_taken > options_.max_steps) {
         status = OdeStatus::kTooMuchWork;

@@ -164,13 +164,43 @@ BOOST_AUTO_TEST_CASE(nonlinear_convergence_coefficient_reaches_the_integrator) {
   LogMapOptions o;
   o.SetFromOptions(db);
   BOOST_TEST(o.shots.ode.nonlinear_convergence == 0.5);
-  BOOST_TEST(o.verify.ode.nonlinear_convergence == 0.1);
+  BOOST_TEST(o.verify.ode.nonlinear_convergence == LogMapOptions::TightGeodesic().ode.nonlinear_convergence);
   OptionsDatabase bad;
   bad.Set("geo_ode_nonlin_conv_coef", "0");
   GeodesicOptions g;
   BOOST_CHECK_EXCEPTION(g.SetFromOptions(bad), InputError, [](const InputError& e) {
     return std::string(e.what()).find("geo_ode_nonlin_conv_coef") != std::string::npos;
   });
+}
+
+BOOST_AUTO_TEST_CASE(exp_map_steps_do_not_depend_on_output_times_and_the_step_limit_holds) {
+  // Without output times the CVODES integrators run to t = 1 in one call, with them one step at a time: the steps
+  // are the same, so is the end point (bitwise), and the step limit stops both.
+  Mlp mlp = RandomMlp(2, 8, {16, 16}, TimeInput::kNone, Activation::kTanh, 4u);
+  mlp.output_activation = Activation::kSigmoid;
+  const PullbackMetric metric(std::make_shared<MlpDecoder>(mlp));
+  const VectorXd z = V({0.2, -0.3}), u = V({0.9, 0.6});
+  for (const char* type : {"adams", "bdf"}) {
+    BOOST_TEST_CONTEXT(type) {
+      GeodesicOptions g;
+      g.ode.type = type;
+      g.ode.rtol = 1e-9;
+      g.ode.atol = 1e-11;
+      const ExpMapResult plain = ExpMap(metric, z, u, g);
+      const ExpMapResult sampled = ExpMap(metric, z, u, g, {0.25, 0.5, 1.0});
+      BOOST_TEST_REQUIRE(plain.usable());
+      BOOST_TEST_REQUIRE(sampled.usable());
+      BOOST_TEST((plain.end_point.array() == sampled.end_point.array()).all());
+      BOOST_TEST((sampled.curve.back().array() == sampled.end_point.array()).all());
+      BOOST_TEST(plain.stats.steps == sampled.stats.steps);
+      BOOST_TEST(plain.stats.steps > 5);
+      g.ode.max_steps = 5;
+      for (const ExpMapResult& r : {ExpMap(metric, z, u, g), ExpMap(metric, z, u, g, {0.5, 1.0})}) {
+        BOOST_TEST(!r.usable());
+        BOOST_TEST(r.message.find(ToString(OdeStatus::kTooMuchWork)) != std::string::npos, r.message);
+      }
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(options_defaults_and_prefixes) {
