@@ -46,6 +46,12 @@ void LogMapOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix)
           "bvp_presolve_coarse_rtol (the first, long steps from the guess need no accurate shots); 0 (or a value <= "
           "-bvp_presolve_rtol) = no coarse level",
           "LogMapOptions::presolve_coarse_rtol", RealBounds::NonNegative());
+  db.Real(prefix, "bvp_presolve_coarse_trust_radius", presolve_coarse_trust_radius,
+          "Initial trust-region radius of the coarse level's Levenberg-Marquardt: Ceres damps the first step with "
+          "1 / radius times the diagonal of J^T J (10: a tenth; the other phases start at Ceres' 1e4, "
+          "nearly Gauss-Newton). The first steps from a straight-line guess overshoot often, and a rejected step "
+          "costs a shot",
+          "LogMapOptions::presolve_coarse_trust_radius", RealBounds::Positive());
   db.Int(prefix, "bvp_presolve_max_steps", presolve_max_steps,
          "Step limit of a presolve shot: a trial velocity whose geodesic runs into a singularity of the metric "
          "fails after this many steps instead of -bvp_ode_max_steps (converged loose shots of smooth metrics take "
@@ -79,6 +85,9 @@ std::string LogMapOptions::Validate() const {
   if (!(presolve_rtol >= 0)) return "bvp_presolve_rtol: " + FormatReal(presolve_rtol) + " must be >= 0";
   if (!(presolve_coarse_rtol >= 0)) {
     return "bvp_presolve_coarse_rtol: " + FormatReal(presolve_coarse_rtol) + " must be >= 0";
+  }
+  if (!(presolve_coarse_trust_radius > 0)) {
+    return "bvp_presolve_coarse_trust_radius: " + FormatReal(presolve_coarse_trust_radius) + " must be > 0";
   }
   if (presolve_max_steps < 1) {
     return "bvp_presolve_max_steps: " + std::to_string(presolve_max_steps) + " must be >= 1";

@@ -104,7 +104,7 @@ class SingleShooting : public BvpSolver {
       if (coarse > loose) {
         VectorXd w = v;
         const Phase level = Run(metric, z0, z1, bvp::PresolveShots(options_, coarse), coarse,
-                                "shooting (coarse presolve)", monitor, &w);
+                                "shooting (coarse presolve)", monitor, &w, options_.presolve_coarse_trust_radius);
         result.iterations += level.iterations;
         if (level.started && w.allFinite() && level.final_norm <= coarse) {
           v = w;
@@ -228,10 +228,11 @@ class SingleShooting : public BvpSolver {
     return out;
   }
 
-  // Levenberg-Marquardt on u (in place) with the given shot integrator until |r|_2 <= stop_norm.
+  // Levenberg-Marquardt on u (in place) with the given shot integrator until |r|_2 <= stop_norm, from the initial
+  // trust-region radius `initial_radius` (0: Ceres' default).
   static Phase Run(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const GeodesicOptions& shots,
                    double stop_norm, const char* label, BvpMonitor* monitor, const LogMapOptions& options,
-                   VectorXd* u) {
+                   VectorXd* u, double initial_radius) {
     Phase phase;
     auto* cost = new ShootingCost(metric, z0, z1, shots);
     ceres::Problem::Options problem_options;
@@ -258,7 +259,8 @@ class SingleShooting : public BvpSolver {
     }
     phase.started = true;
     bvp::IterationObserver observer(label, stop_norm, monitor);
-    const ceres::Solver::Options solver_options = bvp::SolverOptions(options, ceres::DENSE_QR, &observer);
+    ceres::Solver::Options solver_options = bvp::SolverOptions(options, ceres::DENSE_QR, &observer);
+    if (initial_radius > 0) solver_options.initial_trust_region_radius = initial_radius;
     ceres::Solver::Summary summary;
     ceres::Solve(solver_options, &problem, &summary);
     phase.iterations = summary.num_successful_steps + summary.num_unsuccessful_steps;
@@ -273,8 +275,8 @@ class SingleShooting : public BvpSolver {
     return phase;
   }
   Phase Run(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const GeodesicOptions& shots,
-            double stop_norm, const char* label, BvpMonitor* monitor, VectorXd* u) const {
-    return Run(metric, z0, z1, shots, stop_norm, label, monitor, options_, u);
+            double stop_norm, const char* label, BvpMonitor* monitor, VectorXd* u, double initial_radius = 0) const {
+    return Run(metric, z0, z1, shots, stop_norm, label, monitor, options_, u, initial_radius);
   }
 
   LogMapOptions options_;

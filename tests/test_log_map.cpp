@@ -1,5 +1,6 @@
 #define BOOST_TEST_MODULE log_map
 #include <boost/test/unit_test.hpp>
+#include <ceres/solver.h>
 
 #include <cmath>
 #include <numbers>
@@ -228,6 +229,23 @@ BOOST_AUTO_TEST_CASE(the_monitor_sees_every_iteration_with_falling_cost) {
     previous = e.cost;
   }
   BOOST_TEST(r.endpoint_error <= std::sqrt(2 * rec.events.back().cost) * (1 + 1e-12));
+  // The coarse level starts from its own trust-region radius (-bvp_presolve_coarse_trust_radius), the presolve from
+  // Ceres' default.
+  auto first_radius = [](const std::vector<BvpIterationEvent>& events, const std::string& phase) {
+    for (const auto& e : events) {
+      if (e.solver == phase) return e.trust_region_radius;
+    }
+    return -1.0;
+  };
+  BOOST_TEST(first_radius(rec.events, "shooting (coarse presolve)") == LogMapOptions().presolve_coarse_trust_radius);
+  BOOST_TEST(first_radius(rec.events, "shooting (presolve)") == ceres::Solver::Options().initial_trust_region_radius);
+  LogMapOptions wide = At(1e-10, "shooting");
+  wide.presolve_coarse_trust_radius = 1e3;
+  Recorder wide_rec;
+  const LogMapResult w = LogMap(metric, V2(0.3, -0.2), V2(-0.5, 0.7), wide, nullptr, &wide_rec);
+  BOOST_TEST_REQUIRE(w.usable(), w.message);
+  BOOST_TEST(first_radius(wide_rec.events, "shooting (coarse presolve)") == 1e3);
+  BOOST_TEST(std::abs(w.length - r.length) <= 1e-8 * r.length);
 
   // Without the refinement the tight Levenberg-Marquardt iterations finish the solve.
   LogMapOptions o = At(1e-10, "shooting");
@@ -323,6 +341,7 @@ BOOST_AUTO_TEST_CASE(options_are_validated_naming_the_option) {
   ExpectInputError([&] { parse({"-bvp_refine_iterations", "-1"}); }, {"bvp_refine_iterations"});
   ExpectInputError([&] { parse({"-bvp_start_halvings", "-2"}); }, {"bvp_start_halvings"});
   ExpectInputError([&] { parse({"-bvp_presolve_max_steps", "0"}); }, {"bvp_presolve_max_steps"});
+  ExpectInputError([&] { parse({"-bvp_presolve_coarse_trust_radius", "0"}); }, {"bvp_presolve_coarse_trust_radius"});
 
   const PullbackMetric metric = Sphere();
   InitialCurve bad = InitialCurve::Line(V2(0, 0), V2(1, 1));

@@ -37,6 +37,7 @@ struct LogMapOptions {
   bool fallback = true;           // -bvp_fallback: retry a failed single shooting with multiple shooting
   double presolve_rtol = 1e-4;    // -bvp_presolve_rtol: single shooting first iterates with shots this loose; 0 = off
   double presolve_coarse_rtol = 1e-2;  // -bvp_presolve_coarse_rtol: and before, with shots this loose; 0 = off
+  double presolve_coarse_trust_radius = 10;  // -bvp_presolve_coarse_trust_radius: its initial trust-region radius
   std::int64_t presolve_max_steps = 150;  // -bvp_presolve_max_steps: step limit of a presolve shot
   int refine_iterations = 4;      // -bvp_refine_iterations: Newton steps on verification shots after the presolve
   int start_halvings = 6;         // -bvp_start_halvings: halve a first shot's velocity that fails, this often at most
