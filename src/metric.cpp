@@ -110,8 +110,9 @@ bool Factor(const Mat& M, const VectorXd& z, Eigen::LLT<Mat>* llt, std::string* 
   double rcond = 0.0;
   if (llt->info() == Eigen::Success) {
     if constexpr (Mat::RowsAtCompileTime != Eigen::Dynamic) {
-      // Small fixed sizes: the exact L1 reciprocal condition number (what LLT::rcond estimates) is cheaper.
-      const Mat inverse = llt->solve(Mat::Identity());
+      // Small fixed sizes: the exact L1 reciprocal condition number (what LLT::rcond estimates) is cheaper, with
+      // the inverse from cofactors (Eigen's closed form up to 4 x 4; a triangular solve would call its GEMM).
+      const Mat inverse = M.inverse();
       rcond = 1.0 / (M.cwiseAbs().colwise().sum().maxCoeff() * inverse.cwiseAbs().colwise().sum().maxCoeff());
     } else {
       rcond = llt->rcond();
