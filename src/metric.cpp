@@ -101,7 +101,7 @@ namespace {
 
 // Cholesky factorisation of M with a check for a non-finite, indefinite or numerically singular metric.
 template <class Mat>
-bool Factor(const Mat& M, const VectorXd& z, Eigen::LLT<Mat>* llt, std::string* why) {
+bool Factor(const Mat& M, const VectorXd& z, double min_rcond, Eigen::LLT<Mat>* llt, std::string* why) {
   if (!M.allFinite()) {
     if (why) *why = "non-finite metric at z = " + FormatPoint(z);
     return false;
@@ -118,10 +118,11 @@ bool Factor(const Mat& M, const VectorXd& z, Eigen::LLT<Mat>* llt, std::string* 
       rcond = llt->rcond();
     }
   }
-  if (!(rcond > 1e-13)) {
+  if (!(rcond > min_rcond)) {
     if (why) {
       *why = "singular or indefinite metric at z = " + FormatPoint(z) + " (reciprocal condition number " +
-             FormatReal(rcond) + "): the decoder's Jacobian is rank deficient there";
+             FormatReal(rcond) + ", at most -metric_min_rcond " + FormatReal(min_rcond) +
+             "): the decoder's Jacobian is (nearly) rank deficient there";
     }
     return false;
   }
@@ -129,6 +130,13 @@ bool Factor(const Mat& M, const VectorXd& z, Eigen::LLT<Mat>* llt, std::string* 
 }
 
 }  // namespace
+
+void Metric::set_min_rcond(double rcond) {
+  if (!(rcond >= 0.0 && rcond < 1.0)) {
+    throw InputError("metric_min_rcond: " + FormatReal(rcond) + " must be in [0, 1)");
+  }
+  min_rcond_ = rcond;
+}
 
 // ---- StackedDecoder ------------------------------------------------------------------------------------------
 
@@ -270,13 +278,13 @@ bool NonFiniteAcceleration(const VectorXd& z, std::string* why) {
 
 // a = -M^{-1} J^T f2 with M = J^T J.
 template <class S>
-bool PullbackAccelerationImpl(const MatrixXd& Jm, const VectorXd& f2, const VectorXd& z, VectorXd* acc,
-                              std::string* why) {
+bool PullbackAccelerationImpl(const MatrixXd& Jm, const VectorXd& f2, const VectorXd& z, double min_rcond,
+                              VectorXd* acc, std::string* why) {
   const typename S::Cols J(Jm.data(), Jm.rows(), Jm.cols());
   typename S::Mat M;
   Gram(J, &M);
   Eigen::LLT<typename S::Mat> llt;
-  if (!Factor(M, z, &llt, why)) return false;
+  if (!Factor(M, z, min_rcond, &llt, why)) return false;
   typename S::Vec a(J.cols());
   a.noalias() = J.transpose() * f2;
   llt.solveInPlace(a);
@@ -287,14 +295,14 @@ bool PullbackAccelerationImpl(const MatrixXd& Jm, const VectorXd& f2, const Vect
 
 // M a = -J^T f2 differentiated along (dz, du): dM a + M da = -(dJ^T f2 + J^T df2), dM = dJ^T J + J^T dJ.
 template <class S>
-bool PullbackAccelerationTangentImpl(const PullbackScratch& t, const VectorXd& z, VectorXd* acc, VectorXd* dacc,
-                                     std::string* why) {
+bool PullbackAccelerationTangentImpl(const PullbackScratch& t, const VectorXd& z, double min_rcond, VectorXd* acc,
+                                     VectorXd* dacc, std::string* why) {
   const Eigen::Index d = t.J.cols();
   const typename S::Cols J(t.J.data(), t.J.rows(), d), dJ(t.dJ.data(), t.dJ.rows(), d);
   typename S::Mat M, G;
   Gram(J, &M);
   Eigen::LLT<typename S::Mat> llt;
-  if (!Factor(M, z, &llt, why)) return false;
+  if (!Factor(M, z, min_rcond, &llt, why)) return false;
   CrossGram(J, dJ, &G);  // dM = G + G^T
   typename S::Vec a(d), r(d);
   a.noalias() = -(J.transpose() * t.f2);
@@ -316,15 +324,15 @@ bool PullbackAccelerationTangentImpl(const PullbackScratch& t, const VectorXd& z
 // With w = J a + f2 (the part of f2 normal to the tangent space: J^T w = 0) the first right-hand side is
 // dJ_k^T w + J^T (dJ_k a + T_k): O(D d) per direction, no d x d products of D-long columns.
 template <class S>
-bool PullbackAccelerationJacobianImpl(PullbackScratch& t, const VectorXd& z, const VectorXd& u, VectorXd* acc,
-                                      MatrixXd* jacobian, std::string* why) {
+bool PullbackAccelerationJacobianImpl(PullbackScratch& t, const VectorXd& z, const VectorXd& u, double min_rcond,
+                                      VectorXd* acc, MatrixXd* jacobian, std::string* why) {
   const Eigen::Index d = t.J.cols(), D = t.J.rows();
   const typename S::Cols J(t.J.data(), D, d);
   auto H = [&](Eigen::Index k) { return typename S::Cols(t.H.data() + k * d * D, D, d); };  // dJ_k
   typename S::Mat M;
   Gram(J, &M);
   Eigen::LLT<typename S::Mat> llt;
-  if (!Factor(M, z, &llt, why)) return false;
+  if (!Factor(M, z, min_rcond, &llt, why)) return false;
   const typename S::Vec uu = u;
   t.dJ.resize(D, d);
   typename S::MutableCols Hu(t.dJ.data(), D, d);  // column k: f''[u, e_k]
@@ -354,9 +362,10 @@ bool PullbackAccelerationJacobianImpl(PullbackScratch& t, const VectorXd& z, con
   return true;
 }
 
-bool PullbackAcceleration(const MatrixXd& J, const VectorXd& f2, const VectorXd& z, VectorXd* acc,
+bool PullbackAcceleration(const MatrixXd& J, const VectorXd& f2, const VectorXd& z, double min_rcond, VectorXd* acc,
                           std::string* why) {
-  return WithDim(J.cols(), [&](auto s) { return PullbackAccelerationImpl<decltype(s)>(J, f2, z, acc, why); });
+  return WithDim(J.cols(),
+                 [&](auto s) { return PullbackAccelerationImpl<decltype(s)>(J, f2, z, min_rcond, acc, why); });
 }
 
 }  // namespace
@@ -371,7 +380,7 @@ bool PullbackMetric::Acceleration(const VectorXd& z, const VectorXd& u, VectorXd
   if (!decoder_->InDomain(z, why)) return false;
   PullbackScratch& t = ThreadPullbackScratch();
   decoder_->JacobianAndSecond(z, u, &t.J, &t.f2);
-  return PullbackAcceleration(t.J, t.f2, z, acc, why);
+  return PullbackAcceleration(t.J, t.f2, z, min_rcond(), acc, why);
 }
 
 bool PullbackMetric::AccelerationAndSpeed(const VectorXd& z, const VectorXd& u, VectorXd* acc, double* speed2,
@@ -379,7 +388,7 @@ bool PullbackMetric::AccelerationAndSpeed(const VectorXd& z, const VectorXd& u, 
   if (!decoder_->InDomain(z, why)) return false;
   PullbackScratch& t = ThreadPullbackScratch();
   decoder_->JacobianAndSecond(z, u, &t.J, &t.f2);
-  if (!PullbackAcceleration(t.J, t.f2, z, acc, why)) return false;
+  if (!PullbackAcceleration(t.J, t.f2, z, min_rcond(), acc, why)) return false;
   if (speed2) {
     t.Ju.noalias() = t.J * u;
     *speed2 = t.Ju.squaredNorm();
@@ -393,7 +402,9 @@ bool PullbackMetric::AccelerationTangent(const VectorXd& z, const VectorXd& u, c
   PullbackScratch& t = ThreadPullbackScratch();
   decoder_->Tangents(z, u, dz, du, &t.J, &t.dJ, &t.f2, &t.df2);
   return WithDim(t.J.cols(),
-                 [&](auto s) { return PullbackAccelerationTangentImpl<decltype(s)>(t, z, acc, dacc, why); });
+                 [&](auto s) {
+                   return PullbackAccelerationTangentImpl<decltype(s)>(t, z, min_rcond(), acc, dacc, why);
+                 });
 }
 
 bool PullbackMetric::AccelerationJacobian(const VectorXd& z, const VectorXd& u, VectorXd* acc, MatrixXd* jacobian,
@@ -402,7 +413,9 @@ bool PullbackMetric::AccelerationJacobian(const VectorXd& z, const VectorXd& u, 
   PullbackScratch& t = ThreadPullbackScratch();
   decoder_->GeodesicJet(z, u, &t.J, &t.H, &t.T);
   return WithDim(t.J.cols(),
-                 [&](auto s) { return PullbackAccelerationJacobianImpl<decltype(s)>(t, z, u, acc, jacobian, why); });
+                 [&](auto s) {
+                   return PullbackAccelerationJacobianImpl<decltype(s)>(t, z, u, min_rcond(), acc, jacobian, why);
+                 });
 }
 
 // ---- TensorMetric --------------------------------------------------------------------------------------------
@@ -415,7 +428,7 @@ bool TensorMetric::Acceleration(const VectorXd& z, const VectorXd& u, VectorXd* 
   if (!field_->InDomain(z, why)) return false;
   const Eigen::Index d = z.size();
   Eigen::LLT<MatrixXd> llt;
-  if (!Factor(field_->Value(z), z, &llt, why)) return false;
+  if (!Factor(field_->Value(z), z, min_rcond(), &llt, why)) return false;
   std::vector<MatrixXd> dM;
   field_->Derivatives(z, &dM);
   // r = 2 (sum_k u_k dM_k) u - (u^T dM_i u)_i;  a = -1/2 M^{-1} r.
@@ -442,7 +455,7 @@ bool TensorMetric::AccelerationTangent(const VectorXd& z, const VectorXd& u, con
   if (!field_->InDomain(z, why)) return false;
   const Eigen::Index d = z.size();
   Eigen::LLT<MatrixXd> llt;
-  if (!Factor(field_->Value(z), z, &llt, why)) return false;
+  if (!Factor(field_->Value(z), z, min_rcond(), &llt, why)) return false;
   std::vector<MatrixXd> dM, dMdot;
   MatrixXd Mdot;
   field_->Derivatives(z, &dM);

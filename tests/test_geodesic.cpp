@@ -636,6 +636,44 @@ BOOST_AUTO_TEST_CASE(singular_metric_is_reported) {
   BOOST_TEST((r.status == GeodesicStatus::kSingularMetric), ToString(r.status) << ": " << r.message);
 }
 
+// M = diag(1, 1e-10) everywhere (the functor form of the linear decoder diag(1, 1e-5)).
+struct UserNearlySingular {
+  int dim() const { return 2; }
+  template <class T>
+  std::vector<T> operator()(const std::vector<T>&) const {
+    return {ad::Const<T>(1.0), ad::Const<T>(0.0), ad::Const<T>(0.0), ad::Const<T>(1e-10)};
+  }
+};
+
+BOOST_AUTO_TEST_CASE(the_singularity_threshold_is_the_metrics_min_rcond) {
+  // M = diag(1, 1e-10): reciprocal condition number 1e-10, regular under the default threshold (1e-13), singular
+  // under 1e-8, for the pullback and the tensor-field metrics alike, and for every acceleration kind.
+  MatrixXd W(2, 2);
+  W << 1.0, 0.0, 0.0, 1e-5;
+  PullbackMetric pullback(MakeLinearDecoder(W, VectorXd::Zero(2)));
+  TensorMetric tensor(MakeFunctorMetricField(UserNearlySingular{}));
+  const VectorXd z = V({0.1, 0.2}), u = V({1.0, 0.5});
+  for (Metric* metric : std::vector<Metric*>{&pullback, &tensor}) {
+    BOOST_TEST(metric->min_rcond() == Metric::kDefaultMinRcond);
+    VectorXd a, da;
+    MatrixXd A;
+    BOOST_TEST(metric->Acceleration(z, u, &a, nullptr));
+    BOOST_TEST(metric->AccelerationJacobian(z, u, &a, &A, nullptr));
+    BOOST_TEST(ExpMap(*metric, z, u, Tol(1e-8)).usable());
+    metric->set_min_rcond(1e-8);
+    std::string why;
+    BOOST_TEST(!metric->Acceleration(z, u, &a, &why));
+    BOOST_TEST(why.find("-metric_min_rcond 1e-08") != std::string::npos, why);
+    BOOST_TEST(!metric->AccelerationTangent(z, u, u, u, &a, &da, nullptr));
+    BOOST_TEST(!metric->AccelerationJacobian(z, u, &a, &A, nullptr));
+    const ExpMapResult r = ExpMap(*metric, z, u, Tol(1e-8));
+    BOOST_TEST((r.status == GeodesicStatus::kSingularMetric), ToString(r.status) << ": " << r.message);
+    BOOST_CHECK_THROW(metric->set_min_rcond(1.0), InputError);
+    BOOST_CHECK_THROW(metric->set_min_rcond(-1e-3), InputError);
+    BOOST_TEST(metric->min_rcond() == 1e-8);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(stochastic_metric_is_pullback_of_stacked_map) {
   MatrixXd W(3, 2), C(3, 2);
   W << 1.0, 0.5, -0.3, 2.0, 0.7, 0.2;

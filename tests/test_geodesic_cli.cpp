@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cli/commands.hpp"
+#include "pushpull/geodesic.hpp"
 #include "pushpull/io.hpp"
 #include "pushpull/metric.hpp"
 #include "pushpull/mlp.hpp"
@@ -173,6 +174,29 @@ BOOST_AUTO_TEST_CASE(failed_pairs_are_statuses_with_exit_code_1) {
   BOOST_TEST(st.data[0] == 4);  // not_converged
   BOOST_TEST(st.data[1] == 0);  // identical end points: zero velocity
   BOOST_TEST(r.err.find("bvp_tol") != std::string::npos, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(metric_min_rcond_decides_what_counts_as_singular) {
+  // f(z) = diag(1, 1e-5) z: M = diag(1, 1e-10), reciprocal condition number 1e-10.
+  WriteData("geocli_rcond_z.h5", "z", {1, 2}, {0.1, 0.2});
+  WriteData("geocli_rcond_u.h5", "u", {1, 2}, {1.0, 0.5});
+  const std::vector<std::string> args = {"exp", "-metric_type", "linear", "-linear_weights", "1,0,0,1e-5",
+                                         "-points", "geocli_rcond_z.h5:/z", "-velocities", "geocli_rcond_u.h5:/u",
+                                         "-output", "geocli_rcond.h5"};
+  Run r = Cli(args);
+  BOOST_TEST(r.code == 0, r.err);
+  BOOST_TEST(Read("geocli_rcond.h5", "/status", {1}).data[0] == 0);
+  std::vector<std::string> strict = args;
+  strict.insert(strict.end(), {"-metric_min_rcond", "1e-8"});
+  r = Cli(strict);
+  BOOST_TEST(r.code == 1, r.err);
+  BOOST_TEST(Read("geocli_rcond.h5", "/status", {1}).data[0] == static_cast<int>(GeodesicStatus::kSingularMetric));
+  BOOST_TEST(r.err.find("-metric_min_rcond 1e-08") != std::string::npos, r.err);
+  std::vector<std::string> bad = args;
+  bad.insert(bad.end(), {"-metric_min_rcond", "1"});
+  r = Cli(bad);
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.err.find("metric_min_rcond") != std::string::npos, r.err);
 }
 
 BOOST_AUTO_TEST_CASE(mlp_decoder_geodesics_with_curves) {

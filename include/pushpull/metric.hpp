@@ -139,6 +139,16 @@ class Metric {
   virtual bool AccelerationJacobian(const Eigen::VectorXd& z, const Eigen::VectorXd& u, Eigen::VectorXd* acc,
                                     Eigen::MatrixXd* jacobian, std::string* why) const;
   virtual bool InDomain(const Eigen::VectorXd& z, std::string* why) const;
+
+  // The singularity test of the accelerations: M(z) counts as singular (the acceleration fails with a reason)
+  // when the reciprocal of its L1 condition number is at most this (-metric_min_rcond). The built-in metrics
+  // apply it; a Metric of research code may ignore it.
+  static constexpr double kDefaultMinRcond = 1e-13;
+  double min_rcond() const { return min_rcond_; }
+  void set_min_rcond(double rcond);  // InputError unless 0 <= rcond < 1
+
+ private:
+  double min_rcond_ = kDefaultMinRcond;
 };
 
 // M = J^T J of a decoder; g'' = -M^{-1} J^T f''[g', g'] (never the d^3 Christoffel tensor).

@@ -50,7 +50,7 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // One worker's metric and, when the metric is a pullback, the decoder that maps latent curves to data space.
 struct Geometry {
-  std::shared_ptr<const Metric> metric;
+  std::shared_ptr<Metric> metric;  // configured by GeometryOptions::Make, then only read
   std::shared_ptr<const Decoder> decoder;  // null for metrics given directly (no data space)
 };
 
@@ -137,6 +137,7 @@ struct GeometryOptions {
   std::string metric = "mean";
   std::string metric_type;
   ClosedFormParameters closed_form;
+  double min_rcond = Metric::kDefaultMinRcond;
 
   void SetFromOptions(OptionsDatabase& db) {
     db.SetSection("Geometry (model file or closed-form metric)");
@@ -161,6 +162,11 @@ struct GeometryOptions {
             "ClosedFormParameters::torus_r", RealBounds::Positive());
     db.Real("", "height_amplitude", closed_form.height_amplitude,
             "-metric_type height_field: amplitude A of the Gaussian bump", "ClosedFormParameters::height_amplitude");
+    db.Real("", "metric_min_rcond", min_rcond,
+            "A metric M(z) counts as singular (the geodesic fails there with status singular_metric and the reason) "
+            "when the reciprocal of its L1 condition number is at most this; 0 = only an exactly singular or "
+            "indefinite M",
+            "Metric::set_min_rcond", RealBounds{0.0, 1.0, false, true});
     if (!metric_type.empty() && !ClosedFormGeometries().Has(metric_type)) {
       throw InputError(detail::UnknownTypeMessage("metric_type", metric_type, names));
     }
@@ -194,6 +200,7 @@ struct GeometryOptions {
       Geometry g;
       const auto stacked = ReadDecoder(model, metric == "stochastic");
       g.metric = std::make_shared<PullbackMetric>(stacked);
+      g.metric->set_min_rcond(min_rcond);
       g.decoder = metric == "stochastic" ? ReadDecoder(model, false) : stacked;
       if (stacked->input_dim() != d) {
         throw InputError("the points have " + std::to_string(d) + " coordinates, but the decoder of " + model +
@@ -202,7 +209,9 @@ struct GeometryOptions {
       return g;
     }
     if (d < 1) throw InputError("the points have no coordinates");
-    return *ClosedFormGeometries().Create(metric_type, closed_form, d);
+    Geometry g = *ClosedFormGeometries().Create(metric_type, closed_form, d);
+    g.metric->set_min_rcond(min_rcond);
+    return g;
   }
 
   // One geometry per worker, built on the calling thread.
