@@ -400,6 +400,40 @@ void FirstLayer(const MlpLayer& layer, const Layout& L, const VectorXd& z, const
   }
 }
 
+// The activation step of the layout [h | H1 | h2] (JacobianAndSecond, the geodesic right-hand side) for d = kD in
+// one pass over the rows, each row block's columns in registers: h2 = s2 av^2 + s1 h2, H1 = s1 A1, h = s.
+template <int kD>
+void ActivateSecondFixed(const Layout& L, const VectorXd& u, MapMat A, const double* s, const double* s1,
+                         const double* s2) {
+  using simd::Packet;
+  namespace ei = Eigen::internal;
+  constexpr Index kLanes = simd::kLanes;
+  const Index m = A.rows();
+  double* const base = A.data();
+  double* const h2c = base + L.h2() * m;
+  Packet uk[kD];
+  for (int k = 0; k < kD; ++k) uk[k] = ei::pset1<Packet>(u[k]);
+  auto rows = [&](Index i, auto load, auto store) {
+    const Packet vs1 = load(s1 + i);
+    Packet a1[kD];
+    for (int k = 0; k < kD; ++k) a1[k] = load(base + (1 + k) * m + i);
+    Packet av = ei::pmul(uk[0], a1[0]);
+    for (int k = 1; k < kD; ++k) av = ei::pmadd(uk[k], a1[k], av);
+    store(h2c + i, ei::pmadd(vs1, load(h2c + i), ei::pmul(load(s2 + i), ei::pmul(av, av))));
+    for (int k = 0; k < kD; ++k) store(base + (1 + k) * m + i, ei::pmul(vs1, a1[k]));
+    store(base + i, load(s + i));
+  };
+  Index i = 0;
+  auto load = [](const double* x) { return ei::ploadu<Packet>(x); };
+  auto store = [](double* x, const Packet& v) { ei::pstoreu(x, v); };
+  for (; i + kLanes <= m; i += kLanes) rows(i, load, store);
+  for (; i < m; ++i) {  // the last m mod kLanes rows, one at a time through the first lane
+    auto load1 = [](const double* x) { return ei::pset1<Packet>(*x); };
+    auto store1 = [](double* x, const Packet& v) { *x = ei::pfirst(v); };
+    rows(i, load1, store1);
+  }
+}
+
 // The activation step on a stack of pre-activations A (rows = layer width), in place (formulas at the top of the
 // file). The dotted block is updated first: it needs the undotted pre-activation columns.
 void ActivateStack(Activation act, const Layout& L, const VectorXd* u, const VectorXd* du, MapMat A,
@@ -408,6 +442,8 @@ void ActivateStack(Activation act, const Layout& L, const VectorXd* u, const Vec
   const Index m = A.rows();
   double* buf = Grow(&scratch->act, static_cast<std::size_t>(7 * m));
   EvaluateActivation(act, A.col(0).data(), m, buf, buf + m, buf + 2 * m, buf + 3 * m);
+  if (L.second && !L.tangent && L.nj == 2) return ActivateSecondFixed<2>(L, *u, A, buf, buf + m, buf + 2 * m);
+  if (L.second && !L.tangent && L.nj == 3) return ActivateSecondFixed<3>(L, *u, A, buf, buf + m, buf + 2 * m);
   const auto s = ConstVecMap(buf, m).array();
   const auto s1 = ConstVecMap(buf + m, m).array();
   const auto s2 = ConstVecMap(buf + 2 * m, m).array();
@@ -453,6 +489,71 @@ void ActivateStack(Activation act, const Layout& L, const VectorXd* u, const Vec
 //   h = s,  H1_i = s1 A1_i,  H2_ij = s2 A1_i A1_j + s1 A2_ij,
 //   T_k = s3 av^2 A1_k + s2 (2 av A2u_k + a2uu A1_k) + s1 A3_k.
 // T is updated first (it needs the old A1 and A2), then H2, then H1.
+//
+// For d = 2 and 3 (kD) one pass over the rows does it all with every column of a row block in registers
+// (ActivateJetFixed); other d take the column-by-column loops below.
+template <int kD>
+void ActivateJetFixed(const Layout& L, const VectorXd& u, MapMat A, const double* s, const double* s1,
+                      const double* s2, const double* s3) {
+  using simd::Packet;
+  namespace ei = Eigen::internal;
+  constexpr Index kLanes = simd::kLanes;
+  constexpr int kP = kD * (kD + 1) / 2;
+  const Index m = A.rows();
+  double* const base = A.data();
+  double* a1c[kD];
+  double* tc[kD];
+  double* h2c[kP];
+  int pair[kD][kD];
+  for (int k = 0; k < kD; ++k) {
+    a1c[k] = base + (1 + k) * m;
+    tc[k] = base + (L.t3() + k) * m;
+    for (int j = 0; j < kD; ++j) pair[k][j] = static_cast<int>(L.Pair(k, j) - L.h2());
+  }
+  for (int p = 0; p < kP; ++p) h2c[p] = base + (L.h2() + p) * m;
+  Packet uk[kD];
+  for (int k = 0; k < kD; ++k) uk[k] = ei::pset1<Packet>(u[k]);
+  // One row block: the same formulas as the loops below, in registers.
+  auto rows = [&](Index i, auto load, auto store) {
+    const Packet vs1 = load(s1 + i), vs2 = load(s2 + i), vs3 = load(s3 + i);
+    Packet a1[kD], a2[kP], a2u[kD];
+    for (int k = 0; k < kD; ++k) a1[k] = load(a1c[k] + i);
+    for (int p = 0; p < kP; ++p) a2[p] = load(h2c[p] + i);
+    Packet av = ei::pmul(uk[0], a1[0]);
+    for (int k = 1; k < kD; ++k) av = ei::pmadd(uk[k], a1[k], av);
+    Packet a2uu = ei::pzero(av);
+    for (int k = 0; k < kD; ++k) {
+      a2u[k] = ei::pmul(uk[0], a2[pair[0][k]]);
+      for (int j = 1; j < kD; ++j) a2u[k] = ei::pmadd(uk[j], a2[pair[j][k]], a2u[k]);
+      a2uu = ei::pmadd(uk[k], a2u[k], a2uu);
+    }
+    const Packet s3avav = ei::pmul(vs3, ei::pmul(av, av));
+    const Packet two_av = ei::padd(av, av);
+    for (int k = 0; k < kD; ++k) {  // T first: it needs the old A1 and A2
+      const Packet inner = ei::pmadd(two_av, a2u[k], ei::pmul(a2uu, a1[k]));
+      const Packet t = ei::pmadd(vs1, load(tc[k] + i), ei::pmadd(vs2, inner, ei::pmul(s3avav, a1[k])));
+      store(tc[k] + i, t);
+    }
+    for (int a = 0; a < kD; ++a) {
+      for (int b = a; b < kD; ++b) {
+        const int p = pair[a][b];
+        store(h2c[p] + i, ei::pmadd(vs1, a2[p], ei::pmul(vs2, ei::pmul(a1[a], a1[b]))));
+      }
+    }
+    for (int k = 0; k < kD; ++k) store(a1c[k] + i, ei::pmul(vs1, a1[k]));
+    store(base + i, load(s + i));
+  };
+  Index i = 0;
+  auto load = [](const double* x) { return ei::ploadu<Packet>(x); };
+  auto store = [](double* x, const Packet& v) { ei::pstoreu(x, v); };
+  for (; i + kLanes <= m; i += kLanes) rows(i, load, store);
+  for (; i < m; ++i) {  // the last m mod kLanes rows, one at a time through the first lane
+    auto load1 = [](const double* x) { return ei::pset1<Packet>(*x); };
+    auto store1 = [](double* x, const Packet& v) { *x = ei::pfirst(v); };
+    rows(i, load1, store1);
+  }
+}
+
 void ActivateJet(Activation act, const Layout& L, const VectorXd& u, MapMat A, Scratch* scratch) {
   if (act == Activation::kIdentity) return;
   const Index m = A.rows();
@@ -466,6 +567,8 @@ void ActivateJet(Activation act, const Layout& L, const VectorXd& u, MapMat A, S
   double* const a2uu = buf + 5 * m;
   double* const A2u = buf + 6 * m;  // m x d, column k: p''[u, e_k]
   EvaluateActivation(act, A.col(0).data(), m, s, s1, s2, s3);
+  if (d == 2) return ActivateJetFixed<2>(L, u, A, s, s1, s2, s3);
+  if (d == 3) return ActivateJetFixed<3>(L, u, A, s, s1, s2, s3);
   auto col = [&](Index c) { return A.data() + c * m; };
   // Plain loops over the rows (contiguous columns, vectorised by the compiler).
   std::fill(av, av + m, 0.0);
