@@ -113,7 +113,9 @@ bool Factor(const Mat& M, const VectorXd& z, double min_rcond, Eigen::LLT<Mat>* 
       // Small fixed sizes: the exact L1 reciprocal condition number (what LLT::rcond estimates) is cheaper, with
       // the inverse from cofactors (Eigen's closed form up to 4 x 4; a triangular solve would call its GEMM).
       const Mat inverse = M.inverse();
-      rcond = 1.0 / (M.cwiseAbs().colwise().sum().maxCoeff() * inverse.cwiseAbs().colwise().sum().maxCoeff());
+      if (inverse.allFinite()) {  // else M is singular to rounding (a zero determinant): rcond stays 0
+        rcond = 1.0 / (M.cwiseAbs().colwise().sum().maxCoeff() * inverse.cwiseAbs().colwise().sum().maxCoeff());
+      }
     } else {
       rcond = llt->rcond();
     }
