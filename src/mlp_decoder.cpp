@@ -235,6 +235,20 @@ void Apply(const double* x, Index n, double* s, double* s1, double* s2, double* 
   }
 }
 
+// Calls rows(i, load, store) for the rows [0, m) of column-major data: for each block of kLanes rows starting at i
+// with full-packet loads and stores, then for each of the last m mod kLanes rows with a load that broadcasts the
+// row's value and a store of the first lane. rows computes with packets either way.
+template <class Rows>
+void ForEachRowBlock(Index m, Rows&& rows) {
+  Index i = 0;
+  auto load = [](const double* x) { return ei::ploadu<Packet>(x); };
+  auto store = [](double* x, const Packet& v) { ei::pstoreu(x, v); };
+  for (; i + kLanes <= m; i += kLanes) rows(i, load, store);
+  auto load1 = [](const double* x) { return ei::pset1<Packet>(*x); };
+  auto store1 = [](double* x, const Packet& v) { *x = ei::pfirst(v); };
+  for (; i < m; ++i) rows(i, load1, store1);
+}
+
 // ---- The layer product A = W S for a thin stack S (few columns) ------------------------------------------------
 // Eigen's general GEMM spends most of its time packing W when S has only a handful of columns; this register-
 // blocked outer-product kernel reads W in place instead. A tile of kP packets of rows times kC columns of A stays in
@@ -407,7 +421,6 @@ void ActivateSecondFixed(const Layout& L, const VectorXd& u, MapMat A, const dou
                          const double* s2) {
   using simd::Packet;
   namespace ei = Eigen::internal;
-  constexpr Index kLanes = simd::kLanes;
   const Index m = A.rows();
   double* const base = A.data();
   double* const h2c = base + L.h2() * m;
@@ -423,15 +436,7 @@ void ActivateSecondFixed(const Layout& L, const VectorXd& u, MapMat A, const dou
     for (int k = 0; k < kD; ++k) store(base + (1 + k) * m + i, ei::pmul(vs1, a1[k]));
     store(base + i, load(s + i));
   };
-  Index i = 0;
-  auto load = [](const double* x) { return ei::ploadu<Packet>(x); };
-  auto store = [](double* x, const Packet& v) { ei::pstoreu(x, v); };
-  for (; i + kLanes <= m; i += kLanes) rows(i, load, store);
-  for (; i < m; ++i) {  // the last m mod kLanes rows, one at a time through the first lane
-    auto load1 = [](const double* x) { return ei::pset1<Packet>(*x); };
-    auto store1 = [](double* x, const Packet& v) { *x = ei::pfirst(v); };
-    rows(i, load1, store1);
-  }
+  simd::ForEachRowBlock(m, rows);
 }
 
 // The activation step on a stack of pre-activations A (rows = layer width), in place (formulas at the top of the
@@ -497,7 +502,6 @@ void ActivateJetFixed(const Layout& L, const VectorXd& u, MapMat A, const double
                       const double* s2, const double* s3) {
   using simd::Packet;
   namespace ei = Eigen::internal;
-  constexpr Index kLanes = simd::kLanes;
   constexpr int kP = kD * (kD + 1) / 2;
   const Index m = A.rows();
   double* const base = A.data();
@@ -543,15 +547,7 @@ void ActivateJetFixed(const Layout& L, const VectorXd& u, MapMat A, const double
     for (int k = 0; k < kD; ++k) store(a1c[k] + i, ei::pmul(vs1, a1[k]));
     store(base + i, load(s + i));
   };
-  Index i = 0;
-  auto load = [](const double* x) { return ei::ploadu<Packet>(x); };
-  auto store = [](double* x, const Packet& v) { ei::pstoreu(x, v); };
-  for (; i + kLanes <= m; i += kLanes) rows(i, load, store);
-  for (; i < m; ++i) {  // the last m mod kLanes rows, one at a time through the first lane
-    auto load1 = [](const double* x) { return ei::pset1<Packet>(*x); };
-    auto store1 = [](double* x, const Packet& v) { *x = ei::pfirst(v); };
-    rows(i, load1, store1);
-  }
+  simd::ForEachRowBlock(m, rows);
 }
 
 void ActivateJet(Activation act, const Layout& L, const VectorXd& u, MapMat A, Scratch* scratch) {
