@@ -28,7 +28,9 @@
 // spends longer packing W than multiplying when the stack has a handful of columns. s, s1, s2, s3 come from SIMD
 // kernels on Eigen's packet primitives (vectorized exp and log); std::tanh alone would cost more than a 64-wide
 // layer product. Their formulas avoid cancellation in the derivatives (e.g. tanh' = 4 E / (1 + E)^2 with
-// E = exp(-2|x|) for large |x|, not 1 - tanh^2), and NaN propagates.
+// E = exp(-2|x|) for large |x|, not 1 - tanh^2), and NaN propagates. The activation steps of the geodesic passes
+// (jet and JacobianAndSecond) for latent dimension 2 and 3 go over the rows once, with a row block's columns in
+// registers (ActivateJetFixed, ActivateSecondFixed): column by column they cost as much as the layer product.
 //
 // Memory. The stacks live in thread_local scratch buffers that grow to the largest size seen, so a steady ODE loop
 // does not allocate apart from the returned Eigen objects (reused when the caller passes them back with the right
