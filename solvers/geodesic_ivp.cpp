@@ -70,17 +70,16 @@ class GeodesicSystem : public OdeSystem {
       return 0;
     }
     ScopedEvent event(kEventAcceleration);
-    const Eigen::Map<const VectorXd> g(y, d_), v(y + d_, d_);
-    VectorXd a;
+    LoadState(y);
     double s2 = 0;
     // recoverable failures: a smaller step may stay inside the domain
-    if (!qdot && !metric_.Acceleration(g, v, &a, &failure_)) return 1;
-    if (qdot && !metric_.AccelerationAndSpeed(g, v, &a, &s2, &failure_)) return 1;
-    Eigen::Map<VectorXd>(ydot, d_) = v;
-    Eigen::Map<VectorXd>(ydot + d_, d_) = a;
+    if (!qdot && !metric_.Acceleration(g_, v_, &a_, &failure_)) return 1;
+    if (qdot && !metric_.AccelerationAndSpeed(g_, v_, &a_, &s2, &failure_)) return 1;
+    Eigen::Map<VectorXd>(ydot, d_) = v_;
+    Eigen::Map<VectorXd>(ydot + d_, d_) = a_;
     if (qdot) {
       if (!std::isfinite(s2)) {
-        failure_ = "non-finite speed along the geodesic at z = " + FormatPoint(g);
+        failure_ = "non-finite speed along the geodesic at z = " + FormatPoint(g_);
         return 1;
       }
       qdot[0] = s2;
@@ -135,7 +134,8 @@ class GeodesicSystem : public OdeSystem {
     if (has_cache_ && state == cached_y_) return 0;
     ScopedEvent event(kEventJacobian);
     has_cache_ = false;
-    if (!metric_.AccelerationJacobian(state.head(d_), state.tail(d_), &cached_a_, &cached_jacobian_, &failure_)) {
+    LoadState(y);
+    if (!metric_.AccelerationJacobian(g_, v_, &cached_a_, &cached_jacobian_, &failure_)) {
       return 1;  // recoverable: a smaller step may stay inside the domain
     }
     cached_y_ = state;
@@ -151,6 +151,13 @@ class GeodesicSystem : public OdeSystem {
   bool has_cache_ = false;
   VectorXd cached_y_, cached_a_;
   MatrixXd cached_jacobian_;  // [da/dg | da/dv], d x 2d
+  // The state (position g, velocity v) and the acceleration as the metric takes them: members, so that a step's
+  // evaluations re-use their storage instead of allocating.
+  VectorXd g_, v_, a_;
+  void LoadState(const double* y) {
+    g_ = Eigen::Map<const VectorXd>(y, d_);
+    v_ = Eigen::Map<const VectorXd>(y + d_, d_);
+  }
 };
 
 void CheckInput(const Metric& metric, const VectorXd& z, const VectorXd& u, const GeodesicOptions& options) {
