@@ -32,6 +32,11 @@ bool Decoder::InDomain(const VectorXd& z, std::string* why) const {
   return true;
 }
 
+void Decoder::ValueAndJacobian(const VectorXd& z, VectorXd* value, MatrixXd* J) const {
+  if (value) *value = Value(z);
+  if (J) *J = Jacobian(z);
+}
+
 void Decoder::JacobianAndSecond(const VectorXd& z, const VectorXd& u, MatrixXd* J, VectorXd* f2) const {
   if (J) *J = Jacobian(z);
   if (f2) *f2 = SecondDirectional(z, u);
@@ -163,6 +168,14 @@ VectorXd StackedDecoder::Value(const VectorXd& z) const { return VStack(mean_->V
 MatrixXd StackedDecoder::Jacobian(const VectorXd& z) const { return VStack(mean_->Jacobian(z), std_->Jacobian(z)); }
 VectorXd StackedDecoder::SecondDirectional(const VectorXd& z, const VectorXd& u) const {
   return VStack(mean_->SecondDirectional(z, u), std_->SecondDirectional(z, u));
+}
+void StackedDecoder::ValueAndJacobian(const VectorXd& z, VectorXd* value, MatrixXd* J) const {
+  VectorXd v1, v2;
+  MatrixXd J1, J2;
+  mean_->ValueAndJacobian(z, value ? &v1 : nullptr, J ? &J1 : nullptr);
+  std_->ValueAndJacobian(z, value ? &v2 : nullptr, J ? &J2 : nullptr);
+  if (value) *value = VStack(v1, v2);
+  if (J) *J = VStack(J1, J2);
 }
 void StackedDecoder::JacobianAndSecond(const VectorXd& z, const VectorXd& u, MatrixXd* J, VectorXd* f2) const {
   MatrixXd J1, J2;

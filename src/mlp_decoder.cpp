@@ -685,6 +685,14 @@ MatrixXd MlpDecoder::Jacobian(const VectorXd& z) const {
   return Forward(mlp_, L, z, nullptr, nullptr, nullptr).middleCols(1, L.nj);
 }
 
+void MlpDecoder::ValueAndJacobian(const VectorXd& z, VectorXd* value, MatrixXd* J) const {
+  CheckDim(z, input_dim(), "MlpDecoder::ValueAndJacobian", "point");
+  const Layout L{z.size(), false, false};
+  const auto S = Forward(mlp_, L, z, nullptr, nullptr, nullptr);
+  if (value) *value = S.col(0);
+  if (J) *J = S.middleCols(1, L.nj);
+}
+
 VectorXd MlpDecoder::SecondDirectional(const VectorXd& z, const VectorXd& u) const {
   CheckDim(z, input_dim(), "MlpDecoder::SecondDirectional", "point");
   CheckDim(u, input_dim(), "MlpDecoder::SecondDirectional", "direction");

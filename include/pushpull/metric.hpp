@@ -33,6 +33,8 @@ class Decoder {
   virtual Eigen::VectorXd Value(const Eigen::VectorXd& z) const = 0;
   // J = df/dz (D x d).
   virtual Eigen::MatrixXd Jacobian(const Eigen::VectorXd& z) const = 0;
+  // f(z) and J(z) at once. The default calls Value and Jacobian; decoders that get both from one pass override it.
+  virtual void ValueAndJacobian(const Eigen::VectorXd& z, Eigen::VectorXd* value, Eigen::MatrixXd* J) const;
   // f''[u, u] = d^2/ds^2 f(z + s u) at s = 0 (D).
   virtual Eigen::VectorXd SecondDirectional(const Eigen::VectorXd& z, const Eigen::VectorXd& u) const = 0;
   // J(z) and f''(z)[u, u] at once (what the geodesic acceleration needs). The default calls Jacobian and
@@ -66,6 +68,7 @@ class MlpDecoder : public Decoder {
   int output_dim() const override { return mlp_.output_dim; }
   Eigen::VectorXd Value(const Eigen::VectorXd& z) const override;
   Eigen::MatrixXd Jacobian(const Eigen::VectorXd& z) const override;
+  void ValueAndJacobian(const Eigen::VectorXd& z, Eigen::VectorXd* value, Eigen::MatrixXd* J) const override;
   Eigen::VectorXd SecondDirectional(const Eigen::VectorXd& z, const Eigen::VectorXd& u) const override;
   void JacobianAndSecond(const Eigen::VectorXd& z, const Eigen::VectorXd& u, Eigen::MatrixXd* J,
                          Eigen::VectorXd* f2) const override;
@@ -92,6 +95,7 @@ class StackedDecoder : public Decoder {
   int output_dim() const override { return mean_->output_dim() + std_->output_dim(); }
   Eigen::VectorXd Value(const Eigen::VectorXd& z) const override;
   Eigen::MatrixXd Jacobian(const Eigen::VectorXd& z) const override;
+  void ValueAndJacobian(const Eigen::VectorXd& z, Eigen::VectorXd* value, Eigen::MatrixXd* J) const override;
   Eigen::VectorXd SecondDirectional(const Eigen::VectorXd& z, const Eigen::VectorXd& u) const override;
   void JacobianAndSecond(const Eigen::VectorXd& z, const Eigen::VectorXd& u, Eigen::MatrixXd* J,
                          Eigen::VectorXd* f2) const override;
