@@ -39,6 +39,10 @@ VectorXd InitialCurve::VelocityAt(double t) const {
   return (points[i + 1] - points[i]) / (times[i + 1] - times[i]);
 }
 
+VectorXd InitialCurve::InitialVelocity() const {
+  return start_velocity.size() > 0 ? start_velocity : VelocityAt(0.0);
+}
+
 std::string InitialCurve::Validate(const VectorXd& z0, const VectorXd& z1) const {
   if (times.size() < 2 || times.size() != points.size()) {
     return "an initial curve needs at least 2 vertices and one time per vertex (got " +
@@ -53,6 +57,9 @@ std::string InitialCurve::Validate(const VectorXd& z0, const VectorXd& z1) const
       return "the times of the initial curve must increase strictly (vertex " + std::to_string(i) + ": " +
              FormatReal(times[i]) + ")";
     }
+  }
+  if (start_velocity.size() > 0 && (start_velocity.size() != z0.size() || !start_velocity.allFinite())) {
+    return "the start velocity of the initial curve has the wrong dimension or is not finite";
   }
   if (points.front() != z0 || points.back() != z1) {
     return "the initial curve must start at z0 = " + FormatPoint(z0) + " and end at z1 = " + FormatPoint(z1);

@@ -16,6 +16,13 @@ struct InitialCurve {
   std::vector<double> times;            // strictly increasing, times.front() == 0, times.back() == 1
   std::vector<Eigen::VectorXd> points;  // same count as times, at least 2; points.front() == z0, back() == z1
   std::string description;              // how the guess was made (stored with the results)
+  // Optional (empty: none): an estimate of g'(0) better than the first edge's slope, e.g. from a quadratic through
+  // the first vertices of a fine polyline. Single shooting starts from InitialVelocity().
+  Eigen::VectorXd start_velocity;
+  // Whether the curve already approximates a geodesic (the discrete geodesic does; a line or a graph path does
+  // not). Single shooting's coarse presolve level, which takes the long first steps from a rough guess, is skipped
+  // for a refined one.
+  bool refined = false;
 
   // The straight line z0 -> z1.
   static InitialCurve Line(const Eigen::VectorXd& z0, const Eigen::VectorXd& z1);
@@ -24,6 +31,8 @@ struct InitialCurve {
   // starts there (of the last edge at t = 1).
   Eigen::VectorXd PointAt(double t) const;
   Eigen::VectorXd VelocityAt(double t) const;
+  // start_velocity when given, else VelocityAt(0).
+  Eigen::VectorXd InitialVelocity() const;
 
   // Empty when valid; otherwise what is wrong (sizes, times, non-finite points, end points not z0/z1).
   std::string Validate(const Eigen::VectorXd& z0, const Eigen::VectorXd& z1) const;

@@ -1,0 +1,255 @@
+// The discrete geodesic of a decoder (include/pushpull/discrete_geodesic.hpp): Levenberg-Marquardt on the interior
+// points of a latent polyline, Gauss-Newton matrix of the decoded edges, block tridiagonal solve.
+#include "pushpull/discrete_geodesic.hpp"
+
+#include <Eigen/Cholesky>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <utility>
+
+#include "pushpull/errors.hpp"
+#include "pushpull/options.hpp"
+
+namespace pushpull {
+
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+// ---- Options -----------------------------------------------------------------------------------------------------
+
+void DiscreteGeodesicOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix) {
+  db.SetSection("Discrete-geodesic initial guess of the logarithm map (prefix '" + std::string(prefix) + "')");
+  db.Int(prefix, "segments", segments,
+         "With -bvp_init discrete: segments N of the latent polyline whose decoded energy N sum |f(x_{i+1}) - "
+         "f(x_i)|^2 is minimised (its error against the geodesic falls like 1/N^2; each iteration costs N - 1 "
+         "decoder Jacobians)",
+         "DiscreteGeodesicOptions::segments", IntBounds{2, 1 << 20});
+  db.Int(prefix, "max_iterations", max_iterations,
+         "Levenberg-Marquardt iterations (accepted and rejected steps) of the discrete-geodesic minimisation",
+         "DiscreteGeodesicOptions::max_iterations", IntBounds::AtLeast(1));
+  db.Real(prefix, "rtol", rtol,
+          "The discrete-geodesic minimisation stops once an accepted step lowers the decoded energy by less than "
+          "rtol times the energy (the shooting that follows solves the exact geodesic equation in any case)",
+          "DiscreteGeodesicOptions::rtol", RealBounds::Positive());
+  const std::string problem = Validate();
+  if (!problem.empty()) throw InputError("option -" + std::string(prefix) + problem);
+}
+
+std::string DiscreteGeodesicOptions::Validate() const {
+  if (segments < 2) return "segments: " + std::to_string(segments) + " must be >= 2";
+  if (max_iterations < 1) return "max_iterations: " + std::to_string(max_iterations) + " must be >= 1";
+  if (!(rtol > 0)) return "rtol: " + FormatReal(rtol) + " must be > 0";
+  return {};
+}
+
+// ---- The polyline as an initial curve ------------------------------------------------------------------------------
+
+InitialCurve DiscreteGeodesic::ToInitialCurve() const {
+  InitialCurve c;
+  c.points = points;
+  const std::size_t n = points.size();
+  // Times in proportion to the decoded edge lengths; uniform when an edge has no (finite, positive) length.
+  std::vector<double> cumulative(n, 0.0);
+  bool proportional = n >= 2;
+  for (std::size_t i = 1; i < n; ++i) {
+    const double edge = edge_lengths.size() == n - 1 ? edge_lengths[i - 1] : 0.0;
+    if (!(edge > 0) || !std::isfinite(edge)) proportional = false;
+    cumulative[i] = cumulative[i - 1] + edge;
+  }
+  c.times.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    c.times[i] = proportional ? cumulative[i] / cumulative[n - 1] : static_cast<double>(i) / static_cast<double>(n - 1);
+  }
+  c.times.front() = 0.0;
+  c.times.back() = 1.0;
+  if (n >= 3) {
+    // Derivative at t = 0 of the quadratic through (0, x_0), (t1, x_1), (t2, x_2).
+    const double t1 = c.times[1], t2 = c.times[2];
+    c.start_velocity = -(t1 + t2) / (t1 * t2) * points[0] + t2 / (t1 * (t2 - t1)) * points[1] -
+                       t1 / (t2 * (t2 - t1)) * points[2];
+  }
+  c.refined = converged;
+  c.description = "discrete geodesic (" + std::to_string(n - 1) + " segments, " + std::to_string(iterations) +
+                  " iterations" + (converged ? "" : ", not converged: " + message) + ")";
+  return c;
+}
+
+// ---- Minimisation ------------------------------------------------------------------------------------------------
+
+namespace {
+
+// Values and Jacobians of the decoder at the vertices of a polyline, and its energy.
+struct Evaluation {
+  std::vector<VectorXd> f;  // f(x_i), i = 0..N
+  std::vector<MatrixXd> J;  // J(x_i) for the interior vertices (index i; the end points' entries stay empty)
+  double energy = 0;
+  bool ok = false;
+  std::string why;
+};
+
+void Evaluate(const Decoder& decoder, const std::vector<VectorXd>& x, Evaluation* e) {
+  const std::size_t n = x.size();
+  e->f.resize(n);
+  e->J.resize(n);
+  e->ok = false;
+  for (std::size_t i = 1; i + 1 < n; ++i) {
+    if (!decoder.InDomain(x[i], &e->why)) return;
+    decoder.ValueAndJacobian(x[i], &e->f[i], &e->J[i]);
+    if (!e->f[i].allFinite() || !e->J[i].allFinite()) {
+      e->why = "the decoder is not finite at " + FormatPoint(x[i]);
+      return;
+    }
+  }
+  double sum = 0;
+  for (std::size_t i = 0; i + 1 < n; ++i) sum += (e->f[i + 1] - e->f[i]).squaredNorm();
+  e->energy = static_cast<double>(n - 1) * sum;
+  e->ok = std::isfinite(e->energy);
+  if (!e->ok) e->why = "the energy is not finite";
+}
+
+// Solves (A + mu I) delta = -b for the block tridiagonal A with diagonal blocks D[k] and super-diagonal blocks
+// C[k] = A_{k,k+1} (k = 0..m-1) by block Cholesky. False when a pivot block is not positive definite.
+bool SolveBlockTridiagonal(const std::vector<MatrixXd>& D, const std::vector<MatrixXd>& C,
+                           const std::vector<VectorXd>& b, double mu, std::vector<Eigen::LLT<MatrixXd>>* pivots,
+                           std::vector<VectorXd>* y, std::vector<VectorXd>* delta) {
+  const std::size_t m = D.size();
+  const Eigen::Index d = D.front().rows();
+  MatrixXd S(d, d);
+  for (std::size_t k = 0; k < m; ++k) {
+    S = D[k];
+    S.diagonal().array() += mu;
+    (*y)[k] = -b[k];
+    if (k > 0) {
+      // S_k = A_k - C_{k-1}^T S_{k-1}^{-1} C_{k-1}, y_k = r_k - C_{k-1}^T S_{k-1}^{-1} y_{k-1}
+      S.noalias() -= C[k - 1].transpose() * (*pivots)[k - 1].solve(C[k - 1]);
+      (*y)[k].noalias() -= C[k - 1].transpose() * (*pivots)[k - 1].solve((*y)[k - 1]);
+    }
+    (*pivots)[k].compute(S);
+    if ((*pivots)[k].info() != Eigen::Success) return false;
+  }
+  for (std::size_t k = m; k-- > 0;) {
+    VectorXd r = (*y)[k];
+    if (k + 1 < m) r.noalias() -= C[k] * (*delta)[k + 1];
+    (*delta)[k] = (*pivots)[k].solve(r);
+    if (!(*delta)[k].allFinite()) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+DiscreteGeodesic MinimizeDiscreteEnergy(const Decoder& decoder, const VectorXd& z0, const VectorXd& z1,
+                                        const DiscreteGeodesicOptions& options) {
+  const std::string problem = options.Validate();
+  if (!problem.empty()) throw InputError("DiscreteGeodesicOptions: " + problem);
+  const int d = decoder.input_dim();
+  if (z0.size() != d || z1.size() != d) {
+    throw InputError("MinimizeDiscreteEnergy: z0 has " + std::to_string(z0.size()) + " and z1 " +
+                     std::to_string(z1.size()) + " entries, the decoder's input dimension is " + std::to_string(d));
+  }
+  const int N = options.segments;
+  const std::size_t m = static_cast<std::size_t>(N - 1);  // unknown blocks: block k is vertex k + 1
+
+  DiscreteGeodesic out;
+  std::vector<VectorXd> x(static_cast<std::size_t>(N) + 1);
+  for (int i = 0; i <= N; ++i) x[static_cast<std::size_t>(i)] = z0 + (z1 - z0) * (static_cast<double>(i) / N);
+  x.back() = z1;
+
+  Evaluation current, trial;
+  current.f.resize(x.size());
+  current.f.front() = decoder.Value(z0);
+  current.f.back() = decoder.Value(z1);
+  trial.f = current.f;
+  Evaluate(decoder, x, &current);
+  if (!current.ok) {
+    out.message = "the straight line cannot be evaluated (" + current.why + ")";
+  } else {
+    std::vector<MatrixXd> D(m), C(m - 1);
+    std::vector<VectorXd> b(m), y(m), delta(m);
+    std::vector<Eigen::LLT<MatrixXd>> pivots(m);
+    std::vector<VectorXd> candidate = x;
+    // Levenberg damping mu = lambda * (mean diagonal entry of the Gauss-Newton matrix), so that lambda does not
+    // depend on the scale of the decoder; divided by 3 after an accepted step, multiplied by 4 after a rejected one.
+    constexpr double kInitialLambda = 1e-6;  // nearly Gauss-Newton: from the line it usually converges in a step
+    double lambda = kInitialLambda;
+    constexpr double kMaxLambda = 1e12;  // the step is then ~1e-12 of a gradient step: nothing lowers E any more
+    bool assembled = false;
+    double mean_diagonal = 0;
+    out.message = "the iteration limit (" + std::to_string(options.max_iterations) + ") was reached";
+    while (out.iterations < options.max_iterations) {
+      if (!assembled) {
+        // Gauss-Newton matrix and gradient (both divided by 2 N) of E at the current points.
+        double trace = 0, gradient = 0;
+        for (std::size_t k = 0; k < m; ++k) {
+          const std::size_t i = k + 1;
+          const MatrixXd& Ji = current.J[i];
+          D[k].noalias() = 2.0 * Ji.transpose().lazyProduct(Ji);
+          b[k].noalias() = Ji.transpose() * (2.0 * current.f[i] - current.f[i - 1] - current.f[i + 1]);
+          if (k + 1 < m) C[k].noalias() = -Ji.transpose().lazyProduct(current.J[i + 1]);
+          trace += D[k].trace();
+          gradient = std::max(gradient, b[k].cwiseAbs().maxCoeff());
+        }
+        if (!(gradient > 0) || !(trace > 0)) {  // E = 0, or a flat decoder: nothing to improve
+          out.converged = true;
+          out.message = "stationary";
+          break;
+        }
+        mean_diagonal = trace / static_cast<double>(m * static_cast<std::size_t>(d));
+        assembled = true;
+      }
+      ++out.iterations;
+      bool accepted = false;
+      if (SolveBlockTridiagonal(D, C, b, lambda * mean_diagonal, &pivots, &y, &delta)) {
+        // The decrease of E the Gauss-Newton model predicts for this step: -N (2 b.delta + delta^T A delta) (b and
+        // A are the gradient and Gauss-Newton matrix divided by 2 N). If even that is below rtol * E, the points
+        // are converged and the step is not taken.
+        double predicted = 0;
+        for (std::size_t k = 0; k < m; ++k) {
+          predicted -= 2.0 * b[k].dot(delta[k]) + delta[k].dot(D[k] * delta[k]);
+          if (k + 1 < m) predicted -= 2.0 * delta[k].dot(C[k] * delta[k + 1]);
+        }
+        predicted *= N;
+        if (lambda <= kInitialLambda && predicted <= options.rtol * current.energy) {
+          out.converged = true;
+          out.message = "converged";
+          --out.iterations;
+          break;
+        }
+        for (std::size_t k = 0; k < m; ++k) candidate[k + 1] = x[k + 1] + delta[k];
+        Evaluate(decoder, candidate, &trial);
+        accepted = trial.ok && trial.energy < current.energy;
+      }
+      if (accepted) {
+        const double decrease = current.energy - trial.energy;
+        std::swap(x, candidate);
+        std::swap(current, trial);
+        assembled = false;
+        lambda = std::max(kInitialLambda, lambda / 3.0);
+        if (decrease <= options.rtol * current.energy) {
+          out.converged = true;
+          out.message = "converged";
+          break;
+        }
+      } else {
+        lambda *= 4.0;
+        if (lambda > kMaxLambda) {
+          out.message = "no step lowers the energy";
+          break;
+        }
+      }
+    }
+  }
+  out.points = std::move(x);
+  out.edge_lengths.resize(out.points.size() - 1);
+  out.length = 0;
+  for (std::size_t i = 0; i + 1 < out.points.size(); ++i) {
+    out.edge_lengths[i] = current.ok ? (current.f[i + 1] - current.f[i]).norm() : 0.0;
+    out.length += out.edge_lengths[i];
+  }
+  out.energy = current.ok ? current.energy : std::numeric_limits<double>::quiet_NaN();
+  return out;
+}
+
+}  // namespace pushpull
