@@ -21,6 +21,12 @@ void LogMapOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix)
   db.SetSection("Logarithm map (geodesic boundary-value problem)" +
                 (p.empty() ? std::string() : " (prefix '" + p + "')"));
   db.Enum(prefix, "bvp_type", type, "Boundary-value solver", "LogMapOptions::type", BvpSolvers().Names());
+  db.Enum(prefix, "bvp_init", init,
+          "Initial guess: discrete = the discrete geodesic of the decoder (the latent polyline of least decoded "
+          "energy, -bvp_discrete_*; metrics without a decoder start from the line); line = the straight segment "
+          "z0 -> z1; graph = the shortest path on a k-nearest-neighbour graph of -graph_points, edge weights the "
+          "metric lengths of the segments",
+          "LogMapOptions::init", {"discrete", "line", "graph"});
   db.Int(prefix, "bvp_segments", segments, "Segments of multiple shooting (also used by the fallback)",
          "LogMapOptions::segments", IntBounds::AtLeast(2));
   db.Real(prefix, "bvp_tol", tol,
@@ -43,8 +49,9 @@ void LogMapOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix)
           "LogMapOptions::presolve_rtol", RealBounds::NonNegative());
   db.Real(prefix, "bvp_presolve_coarse_rtol", presolve_coarse_rtol,
           "Before the presolve, single shooting iterates with shots at this rtol down to a residual of "
-          "bvp_presolve_coarse_rtol (the first, long steps from the guess need no accurate shots); 0 (or a value <= "
-          "-bvp_presolve_rtol) = no coarse level",
+          "bvp_presolve_coarse_rtol (the first, long steps from a rough guess need no accurate shots; skipped for "
+          "a converged discrete-geodesic guess, which needs no long steps); 0 (or a value <= -bvp_presolve_rtol) = "
+          "no coarse level",
           "LogMapOptions::presolve_coarse_rtol", RealBounds::NonNegative());
   db.Real(prefix, "bvp_presolve_coarse_trust_radius", presolve_coarse_trust_radius,
           "Initial trust-region radius of the coarse level's Levenberg-Marquardt: Ceres damps the first step with "
@@ -73,12 +80,16 @@ void LogMapOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix)
           "GeodesicOptions::jacobian_error_control");
   shots.SetFromOptions(db, p + "bvp_");
   verify.SetFromOptions(db, p + "bvp_verify_");
+  discrete.SetFromOptions(db, p + "bvp_discrete_");
   const std::string problem = Validate();
   if (!problem.empty()) throw InputError("option -" + p + problem);
 }
 
 std::string LogMapOptions::Validate() const {
   if (!BvpSolvers().Has(type)) return "bvp_type: unknown solver '" + type + "'";
+  if (init != "discrete" && init != "line" && init != "graph") {
+    return "bvp_init: unknown initial guess '" + init + "' (discrete, line or graph)";
+  }
   if (segments < 2) return "bvp_segments: " + std::to_string(segments) + " must be >= 2";
   if (!(tol > 0)) return "bvp_tol: " + FormatReal(tol) + " must be > 0";
   if (max_iterations < 1) return "bvp_max_iterations: " + std::to_string(max_iterations) + " must be >= 1";
@@ -105,6 +116,8 @@ std::string LogMapOptions::Validate() const {
   if (!p.empty()) return "bvp_" + p;
   p = verify.Validate();
   if (!p.empty()) return "bvp_verify_" + p;
+  p = discrete.Validate();
+  if (!p.empty()) return "bvp_discrete_" + p;
   return {};
 }
 
@@ -122,6 +135,31 @@ BvpSolverRegistry& BvpSolvers() {
   return *registry;
 }
 
+namespace {
+
+// The -bvp_init guess when the caller gives none: the discrete geodesic for a metric of a decoder, else the line.
+InitialCurve DefaultGuess(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const LogMapOptions& options) {
+  static const int kEventDiscrete = EventLog::Global().Register("DiscreteGeodesic");
+  if (options.init == "discrete") {
+    if (const auto* pullback = dynamic_cast<const PullbackMetric*>(&metric)) {
+      ScopedEvent event(kEventDiscrete);
+      const DiscreteGeodesic discrete = MinimizeDiscreteEnergy(pullback->decoder(), z0, z1, options.discrete);
+      InitialCurve curve = discrete.ToInitialCurve();
+      const std::string problem = curve.Validate(z0, z1);
+      if (problem.empty()) return curve;
+      InitialCurve line = InitialCurve::Line(z0, z1);
+      line.description = "line (the discrete geodesic is not usable: " + problem + ")";
+      return line;
+    }
+    InitialCurve line = InitialCurve::Line(z0, z1);
+    line.description = "line (the metric has no decoder for a discrete geodesic)";
+    return line;
+  }
+  return InitialCurve::Line(z0, z1);
+}
+
+}  // namespace
+
 LogMapResult LogMap(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const LogMapOptions& options,
                     const InitialCurve* guess, BvpMonitor* monitor) {
   static const int kEventLogMap = EventLog::Global().Register("LogMap");
@@ -133,10 +171,13 @@ LogMapResult LogMap(const Metric& metric, const VectorXd& z0, const VectorXd& z1
   }
   const std::string problem = options.Validate();
   if (!problem.empty()) throw InputError("LogMapOptions: " + problem);
-  const InitialCurve line = InitialCurve::Line(z0, z1);
-  const InitialCurve& start = guess ? *guess : line;
-  const std::string bad_guess = start.Validate(z0, z1);
-  if (!bad_guess.empty()) throw InputError("LogMap: " + bad_guess);
+  if (!guess && options.init == "graph") {
+    throw InputError("LogMap: -bvp_init graph needs the graph's guess (GeodesicGraph::ShortestPath) passed as guess");
+  }
+  if (guess) {
+    const std::string bad_guess = guess->Validate(z0, z1);
+    if (!bad_guess.empty()) throw InputError("LogMap: " + bad_guess);
+  }
 
   LogMapResult result;
   result.solver = options.type;
@@ -146,6 +187,7 @@ LogMapResult LogMap(const Metric& metric, const VectorXd& z0, const VectorXd& z1
     result.message = "end point outside the domain: " + why;
     return result;
   }
+  const InitialCurve start = guess ? *guess : DefaultGuess(metric, z0, z1, options);
   result = BvpSolvers().Create(options.type, options)->Solve(metric, z0, z1, start, monitor);
   if (result.usable() || !options.fallback || options.type != "shooting" ||
       result.status == GeodesicStatus::kOutsideDomain || !metric.HasAccelerationTangent()) {

@@ -89,19 +89,21 @@ class SingleShooting : public BvpSolver {
     bool usable = false;
     LogMapResult result = bvp::StartResult(metric, "shooting", &usable);
     if (!usable) return result;
-    VectorXd u = guess.VelocityAt(0.0);
+    VectorXd u = guess.InitialVelocity();
     std::string how;
     MatrixXd jacobian;  // d g(1) / d u at u from the last presolve shot
     // Presolve: the same iteration with cheap, loose shots, so that the expensive tight shots start next to the
     // solution. Its shots' end points are accurate to about the loose rtol, so iterating below a residual of that
     // size would not bring the true residual down: it stops at |r|_2 <= max(bvp_tol, bvp_presolve_rtol).
-    // A coarse level (-bvp_presolve_coarse_rtol) takes the first, long steps from the guess with cheaper shots still.
+    // A coarse level (-bvp_presolve_coarse_rtol) takes the first, long steps from a rough guess with cheaper shots
+    // still; a refined guess (the discrete geodesic) needs no long steps, and the coarse level's first shot would
+    // only measure a residual below its own accuracy.
     const double loose = options_.presolve_rtol;
     if (loose > options_.shots.ode.rtol) {
       const GeodesicOptions shots = bvp::PresolveShots(options_, loose);
       VectorXd v = u;
       const double coarse = options_.presolve_coarse_rtol;
-      if (coarse > loose) {
+      if (coarse > loose && !guess.refined) {
         VectorXd w = v;
         const Phase level = Run(metric, z0, z1, bvp::PresolveShots(options_, coarse), coarse,
                                 "shooting (coarse presolve)", monitor, &w, options_.presolve_coarse_trust_radius);

@@ -355,7 +355,7 @@ BOOST_AUTO_TEST_CASE(distances_report_failed_pairs) {
 
 BOOST_AUTO_TEST_CASE(multiple_shooting_and_the_graph_guess_from_the_command_line) {
   // Nearly antipodal points on the sphere: from the straight line single shooting lands on the long arc of the great
-  // circle; the graph guess (points spread over the sphere) starts on the short side.
+  // circle; the graph guess (points spread over the sphere) and the discrete geodesic start on the short side.
   auto from_sphere = [](double x, double y, double z) { return V({x / (1 - z), y / (1 - z)}); };
   const double gap = 0.2;
   const VectorXd a = from_sphere(1, 0, 0), b = from_sphere(-std::cos(gap), std::sin(gap), 0);
@@ -373,10 +373,24 @@ BOOST_AUTO_TEST_CASE(multiple_shooting_and_the_graph_guess_from_the_command_line
   const double d = SphereDistance(a, b), d2 = SphereDistance(V({0.1, 0.2}), V({0.8, -0.3}));
 
   const Run line = Cli({"geodesic", "-metric_type", "sphere", "-pairs", "geocli_anti_pairs.h5:/pairs", "-output",
-                        "geocli_anti_line.h5", "-bvp_ode_rtol", "1e-10", "-bvp_ode_atol", "1e-12"});
+                        "geocli_anti_line.h5", "-bvp_ode_rtol", "1e-10", "-bvp_ode_atol", "1e-12", "-bvp_init",
+                        "line"});
   BOOST_TEST(line.code == 0, line.err);
   const Array line_length = Read("geocli_anti_line.h5", "/length", {1});
   BOOST_TEST(std::abs(line_length.data[0] - (2 * std::numbers::pi - d)) < 1e-6, "long arc expected from the line");
+  BOOST_TEST(ReadRootStringAttribute("geocli_anti_line.h5", "bvp_init") == "line");
+
+  // The default guess, the discrete geodesic next to the line.
+  const Run discrete = Cli({"geodesic", "-metric_type", "sphere", "-pairs", "geocli_anti_pairs.h5:/pairs",
+                            "-output", "geocli_anti_discrete.h5", "-bvp_ode_rtol", "1e-10", "-bvp_ode_atol",
+                            "1e-12"});
+  BOOST_TEST(discrete.code == 0, discrete.err);
+  const Array discrete_length = Read("geocli_anti_discrete.h5", "/length", {1});
+  BOOST_TEST_MESSAGE("near-antipodal pair from the discrete geodesic: L = " << discrete_length.data[0] << ", d = "
+                                                                            << d);
+  BOOST_TEST(std::abs(discrete_length.data[0] - d) < 1e-6, "the short arc expected from the discrete geodesic");
+  BOOST_TEST(std::abs(discrete_length.data[1] - d2) < 1e-6);
+  BOOST_TEST(ReadRootStringAttribute("geocli_anti_discrete.h5", "bvp_init") == "discrete");
 
   const Run graph = Cli({"geodesic", "-metric_type", "sphere", "-pairs", "geocli_anti_pairs.h5:/pairs", "-output",
                          "geocli_anti_graph.h5", "-bvp_ode_rtol", "1e-10", "-bvp_ode_atol", "1e-12", "-bvp_init",

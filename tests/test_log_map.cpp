@@ -158,8 +158,16 @@ BOOST_AUTO_TEST_CASE(the_graph_guess_finds_the_minimal_geodesic_where_the_line_f
   for (double gap : {0.2, 0.1}) {
     const auto [a, b] = NearAntipodal(gap);
     const double d = SphereDistance(a, b);
-    const LogMapResult line = LogMap(metric, a, b, At(1e-9, "shooting"));
+    LogMapOptions from_line = At(1e-9, "shooting");
+    from_line.init = "line";
+    const LogMapResult line = LogMap(metric, a, b, from_line);
     if (line.usable() && std::abs(line.length - (2 * std::numbers::pi - d)) < 1e-4) ++line_long_arcs;
+    const LogMapResult discrete = LogMap(metric, a, b, At(1e-9, "shooting"));
+    BOOST_TEST_MESSAGE("gap " << gap << ": from the line L = " << line.length << ", from the discrete geodesic L = "
+                              << discrete.length << " (" << discrete.message << "), d = " << d);
+    // The discrete geodesic (the default guess) bends to the short side of the sphere: the minimal geodesic.
+    BOOST_TEST_REQUIRE(discrete.usable(), discrete.message);
+    BOOST_TEST(std::abs(discrete.length - d) / d <= 1e-6, "gap " << gap << ": L = " << discrete.length);
     const InitialCurve guess = graph.ShortestPath(metric, a, b);
     BOOST_TEST(guess.description.find("graph") == 0, guess.description);
     const LogMapResult r = LogMap(metric, a, b, At(1e-9, "shooting"), &guess);
@@ -197,9 +205,12 @@ BOOST_AUTO_TEST_CASE(a_failed_single_shooting_falls_back_to_multiple_shooting_an
 
 BOOST_AUTO_TEST_CASE(the_monitor_sees_every_iteration_with_falling_cost) {
   const PullbackMetric metric = Sphere();
-  // Default: presolve (Levenberg-Marquardt on loose shots), then Newton steps on verification shots (refine).
+  // From the line: coarse presolve and presolve (Levenberg-Marquardt on loose shots), then Newton steps on
+  // verification shots (refine).
+  LogMapOptions from_line = At(1e-10, "shooting");
+  from_line.init = "line";
   Recorder rec;
-  const LogMapResult r = LogMap(metric, V2(0.3, -0.2), V2(-0.5, 0.7), At(1e-10, "shooting"), nullptr, &rec);
+  const LogMapResult r = LogMap(metric, V2(0.3, -0.2), V2(-0.5, 0.7), from_line, nullptr, &rec);
   BOOST_TEST_REQUIRE(r.usable(), r.message);
   BOOST_TEST_REQUIRE(rec.events.size() >= 3u);
   BOOST_TEST(rec.events.front().iteration == 0);
@@ -239,7 +250,7 @@ BOOST_AUTO_TEST_CASE(the_monitor_sees_every_iteration_with_falling_cost) {
   };
   BOOST_TEST(first_radius(rec.events, "shooting (coarse presolve)") == LogMapOptions().presolve_coarse_trust_radius);
   BOOST_TEST(first_radius(rec.events, "shooting (presolve)") == ceres::Solver::Options().initial_trust_region_radius);
-  LogMapOptions wide = At(1e-10, "shooting");
+  LogMapOptions wide = from_line;
   wide.presolve_coarse_trust_radius = 1e3;
   Recorder wide_rec;
   const LogMapResult w = LogMap(metric, V2(0.3, -0.2), V2(-0.5, 0.7), wide, nullptr, &wide_rec);
@@ -247,8 +258,18 @@ BOOST_AUTO_TEST_CASE(the_monitor_sees_every_iteration_with_falling_cost) {
   BOOST_TEST(first_radius(wide_rec.events, "shooting (coarse presolve)") == 1e3);
   BOOST_TEST(std::abs(w.length - r.length) <= 1e-8 * r.length);
 
+  // From the discrete geodesic (the default guess, refined): no coarse level, the same geodesic.
+  Recorder discrete_rec;
+  const LogMapResult dg = LogMap(metric, V2(0.3, -0.2), V2(-0.5, 0.7), At(1e-10, "shooting"), nullptr, &discrete_rec);
+  BOOST_TEST_REQUIRE(dg.usable(), dg.message);
+  const std::vector<std::string> expected_discrete = {"shooting (presolve)", "shooting (refine)"};
+  BOOST_TEST(phases(discrete_rec.events) == expected_discrete, boost::test_tools::per_element());
+  BOOST_TEST(dg.message.find("from the discrete geodesic") != std::string::npos, dg.message);
+  BOOST_TEST(std::abs(dg.length - r.length) <= 1e-8 * r.length);
+  BOOST_TEST(dg.iterations < r.iterations);
+
   // Without the refinement the tight Levenberg-Marquardt iterations finish the solve.
-  LogMapOptions o = At(1e-10, "shooting");
+  LogMapOptions o = from_line;
   o.refine_iterations = 0;
   Recorder tight;
   const LogMapResult t = LogMap(metric, V2(0.3, -0.2), V2(-0.5, 0.7), o, nullptr, &tight);
@@ -296,6 +317,7 @@ BOOST_AUTO_TEST_CASE(a_first_shot_into_a_singularity_is_retried_with_a_halved_ve
   const ExpMapResult first = ExpMap(metric, a, b - a, LogMapOptions().shots);
   BOOST_TEST_REQUIRE(!first.usable());
   LogMapOptions o;
+  o.init = "line";
   o.fallback = false;
   o.start_halvings = 0;
   const LogMapResult none = LogMap(metric, a, b, o);
@@ -311,6 +333,14 @@ BOOST_AUTO_TEST_CASE(a_first_shot_into_a_singularity_is_retried_with_a_halved_ve
   const LogMapResult m = LogMap(metric, a, b, o);
   BOOST_TEST_REQUIRE(m.usable(), m.message);
   BOOST_TEST(std::abs(m.length - r.length) <= 1e-6 * r.length);
+  // The discrete geodesic's start velocity does not run into the singularity: no halving, the same geodesic.
+  LogMapOptions discrete;
+  discrete.fallback = false;
+  discrete.start_halvings = 0;
+  const LogMapResult dg = LogMap(metric, a, b, discrete);
+  BOOST_TEST_REQUIRE(dg.usable(), dg.message);
+  BOOST_TEST(dg.message.find("from the discrete geodesic") != std::string::npos, dg.message);
+  BOOST_TEST(std::abs(dg.length - r.length) <= 1e-6 * r.length);
 }
 
 BOOST_AUTO_TEST_CASE(options_are_validated_naming_the_option) {

@@ -397,14 +397,19 @@ void RunSphere(CaseReport& report, const Settings& settings, const MetricWrapper
   graph_options.neighbors = 12;
   const GeodesicGraph graph(*metric, cloud, graph_options);
 
+  // The guess: the straight line, the graph's shortest path, or the discrete geodesic (LogMap's default).
+  enum class Guess { kLine, kGraph, kDiscrete };
   struct HardVariant {
     std::string method, type;
-    bool fallback, graph;
+    bool fallback;
+    Guess guess;
   };
-  const HardVariant variants[] = {{"single-shooting, near-antipodal", "shooting", false, false},
-                                  {"shooting + fallback, near-antipodal", "shooting", true, false},
-                                  {"multiple-shooting, near-antipodal", "multiple_shooting", false, false},
-                                  {"graph + shooting + fallback, near-antipodal", "shooting", true, true}};
+  const HardVariant variants[] = {
+      {"single-shooting, near-antipodal", "shooting", false, Guess::kLine},
+      {"shooting + fallback, near-antipodal", "shooting", true, Guess::kLine},
+      {"multiple-shooting, near-antipodal", "multiple_shooting", false, Guess::kLine},
+      {"graph + shooting + fallback, near-antipodal", "shooting", true, Guess::kGraph},
+      {"discrete + shooting + fallback, near-antipodal", "shooting", true, Guess::kDiscrete}};
   for (const HardVariant& variant : variants) {
     const std::string& method = variant.method;
     for (double tol : tols) {
@@ -422,8 +427,9 @@ void RunSphere(CaseReport& report, const Settings& settings, const MetricWrapper
       for (std::size_t k = 0; k < hard.size(); ++k) {
         const Pair& h = hard[k];
         InitialCurve guess = InitialCurve::Line(h.z0, h.z1);
-        if (variant.graph) guess = graph.ShortestPath(*metric, h.z0, h.z1);
-        const LogMapResult l = LogMap(*metric, h.z0, h.z1, o, &guess);
+        if (variant.guess == Guess::kGraph) guess = graph.ShortestPath(*metric, h.z0, h.z1);
+        const LogMapResult l =
+            LogMap(*metric, h.z0, h.z1, o, variant.guess == Guess::kDiscrete ? nullptr : &guess);
         iters += l.iterations;
         nfe += static_cast<double>(l.final_shot.stats.rhs_evals);
         outcomes += (k ? "; " : "") + std::string("gap ") + Fmt(gaps[k]) + ": ";
@@ -474,7 +480,7 @@ void RunSphere(CaseReport& report, const Settings& settings, const MetricWrapper
                                         silent, "<=", 0,
                                         std::to_string(row.failed) + " failures" +
                                             (first_failure.empty() ? "" : "; first: " + first_failure)));
-      if (variant.graph) {
+      if (variant.guess == Guess::kGraph) {
         // A shortest path on the graph starts on the short side of the great circle: the solve must not end on
         // the long arc.
         report.checks.push_back(MakeCheck(
@@ -482,6 +488,14 @@ void RunSphere(CaseReport& report, const Settings& settings, const MetricWrapper
             std::to_string(long_arc) + " of " + std::to_string(hard.size()) + " pairs ended on the long arc; graph of " +
                 std::to_string(graph.num_vertices()) + " sphere points, k = " +
                 std::to_string(graph_options.neighbors) + " (" + outcomes + ")"));
+      }
+      if (variant.guess == Guess::kDiscrete) {
+        // The discrete geodesic next to the line bends to the short side as well.
+        report.checks.push_back(MakeCheck(
+            "near-antipodal, discrete-geodesic guess: no success on the non-minimal long arc", method, tol, long_arc,
+            "<=", 0,
+            std::to_string(long_arc) + " of " + std::to_string(hard.size()) + " pairs ended on the long arc; " +
+                std::to_string(o.discrete.segments) + " segments (" + outcomes + ")"));
       }
     }
   }

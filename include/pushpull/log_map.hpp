@@ -18,6 +18,7 @@
 
 #include <Eigen/Core>
 
+#include "pushpull/discrete_geodesic.hpp"
 #include "pushpull/geodesic.hpp"
 #include "pushpull/initial_curve.hpp"
 #include "pushpull/metric.hpp"
@@ -30,6 +31,11 @@ class OptionsDatabase;
 
 struct LogMapOptions {
   std::string type = "shooting";  // -bvp_type: a name of BvpSolvers()
+  // -bvp_init: the initial guess LogMap makes when it is given none. "discrete": the discrete geodesic of the
+  // metric's decoder (-bvp_discrete_*; metrics without a decoder start from the line); "line": the straight segment
+  // z0 -> z1; "graph": the caller passes GeodesicGraph::ShortestPath (the CLI does, from -graph_points).
+  std::string init = "discrete";
+  DiscreteGeodesicOptions discrete;  // -bvp_discrete_segments, -bvp_discrete_max_iterations, -bvp_discrete_rtol
   int segments = 8;               // -bvp_segments: segments of multiple shooting
   double tol = 1e-6;              // -bvp_tol: max |g_u(1) - z1| after re-integrating the final u
   int max_iterations = 50;        // -bvp_max_iterations: Levenberg-Marquardt iterations
@@ -117,7 +123,9 @@ using BvpSolverRegistry = Registry<BvpSolver, const LogMapOptions&>;
 // shooting, multiple_shooting; research code may register its own.
 BvpSolverRegistry& BvpSolvers();
 
-// Log_{z0}(z1) with the -bvp_type solver from `guess` (the straight line when null), then the fallback.
+// Log_{z0}(z1) with the -bvp_type solver from `guess` (when null, the -bvp_init guess: the discrete geodesic of a
+// decoder's metric or the straight line), then the fallback. Throws InputError for invalid options, end points of
+// the wrong dimension, an invalid guess, or no guess with -bvp_init graph.
 LogMapResult LogMap(const Metric& metric, const Eigen::VectorXd& z0, const Eigen::VectorXd& z1,
                     const LogMapOptions& options, const InitialCurve* guess = nullptr,
                     BvpMonitor* monitor = nullptr);

@@ -396,11 +396,10 @@ class LockedBvpPrinter : public BvpMonitor {
   std::mutex& mutex_;
 };
 
-// The log-map options, the initial guesses (-bvp_init line|graph) and the -bvp_monitor of `geodesic` and
+// The log-map options, the graph of the -bvp_init graph guess and the -bvp_monitor of `geodesic` and
 // `distances`.
 struct LogMapSetup {
   LogMapOptions bvp;
-  std::string init = "line";
   std::string graph_points;
   GeodesicGraphOptions graph_options;
   bool monitor = false;
@@ -408,27 +407,23 @@ struct LogMapSetup {
   void SetFromOptions(OptionsDatabase& db) {
     bvp.SetFromOptions(db);
     db.SetSection("Logarithm map (geodesic boundary-value problem)");
-    db.Enum("", "bvp_init", init,
-            "Initial guess: line = the straight segment z0 -> z1; graph = the shortest path on a k-nearest-neighbour "
-            "graph of -graph_points, edge weights the pullback lengths of the segments",
-            "LogMapSetup::init", {"line", "graph"});
     db.String("", "graph_points", graph_points, "Latent points of the -bvp_init graph guess as FILE.h5:/path (N x d)",
               "LogMapSetup::graph_points");
     graph_options.SetFromOptions(db, "graph_");
     db.Bool("", "bvp_monitor", monitor,
             "Print every Levenberg-Marquardt iteration of every solve to stderr (labelled by pair)",
             "LogMapSetup::monitor");
-    if (init == "graph" && graph_points.empty()) {
+    if (bvp.init == "graph" && graph_points.empty()) {
       throw InputError("-bvp_init graph needs -graph_points FILE.h5:/path (the latent points of the graph)");
     }
-    if (init == "line" && !graph_points.empty()) {
+    if (bvp.init != "graph" && !graph_points.empty()) {
       throw InputError("-graph_points " + graph_points + " is only used with -bvp_init graph");
     }
   }
 
   // Builds the graph (once, before the workers start) when -bvp_init graph.
   void Prepare(const Metric& metric) {
-    if (init != "graph") return;
+    if (bvp.init != "graph") return;
     ScopedEvent event(kEventGraph);
     const DatasetName name = DatasetName::Parse(graph_points, "graph_points");
     const RowMatrix points = ReadMatrix(name, metric.dim(), "graph_points");
@@ -451,7 +446,7 @@ struct LogMapSetup {
   void Describe(OutputFile& out) const {
     out.SetAttribute("/", "bvp_type", bvp.type);
     out.SetAttribute("/", "bvp_tol", bvp.tol);
-    out.SetAttribute("/", "bvp_init", init);
+    out.SetAttribute("/", "bvp_init", bvp.init);
     if (graph_) {
       out.SetAttribute("/", "graph_points", graph_source_);
       out.SetAttribute("/", "graph_edges", static_cast<std::int64_t>(graph_->num_edges()));

@@ -1,0 +1,244 @@
+#define BOOST_TEST_MODULE discrete_geodesic
+#include <boost/test/unit_test.hpp>
+
+#include <Eigen/Cholesky>
+#include <Eigen/Geometry>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pushpull/discrete_geodesic.hpp"
+#include "pushpull/errors.hpp"
+#include "pushpull/initial_curve.hpp"
+#include "pushpull/log_map.hpp"
+#include "pushpull/metric.hpp"
+#include "pushpull/options.hpp"
+
+using namespace pushpull;
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+namespace {
+
+VectorXd V(double x, double y) { return (VectorXd(2) << x, y).finished(); }
+
+MatrixXd LinearW() { return (MatrixXd(3, 2) << 1.0, 0.5, -0.3, 2.0, 0.7, -0.4).finished(); }
+
+bool Mentions(const InputError& e, const std::string& what) {
+  BOOST_TEST_MESSAGE("InputError: " << e.what());
+  return std::string(e.what()).find(what) != std::string::npos;
+}
+
+DiscreteGeodesicOptions Segments(int n, double rtol = 1e-12) {
+  DiscreteGeodesicOptions o;
+  o.segments = n;
+  o.rtol = rtol;
+  return o;
+}
+
+// The great circle through f(z0), f(z1) on the unit sphere (f the inverse stereographic projection): its plane's
+// unit normal, the arc angle, and the geodesic's initial velocity in latent space, J(z0)^+ v with v the circle's
+// tangent at f(z0) of length theta (a geodesic on [0, 1] has constant speed theta).
+struct GreatCircle {
+  VectorXd normal;
+  double theta = 0;
+  VectorXd u;
+};
+
+GreatCircle Circle(const Decoder& f, const VectorXd& z0, const VectorXd& z1) {
+  const VectorXd a = f.Value(z0), b = f.Value(z1);
+  GreatCircle c;
+  c.theta = std::acos(a.dot(b));
+  c.normal = a.head<3>().cross(b.head<3>()).normalized();
+  const VectorXd v = c.theta * (b - std::cos(c.theta) * a) / std::sin(c.theta);
+  const MatrixXd J = f.Jacobian(z0);
+  c.u = (J.transpose() * J).ldlt().solve(J.transpose() * v);
+  return c;
+}
+
+// A decoder (z, 0) defined only outside the disc |z| <= 0.5.
+class PuncturedPlane : public Decoder {
+ public:
+  int input_dim() const override { return 2; }
+  int output_dim() const override { return 3; }
+  VectorXd Value(const VectorXd& z) const override { return (VectorXd(3) << z, 0.0).finished(); }
+  MatrixXd Jacobian(const VectorXd&) const override { return MatrixXd::Identity(3, 2); }
+  VectorXd SecondDirectional(const VectorXd&, const VectorXd&) const override { return VectorXd::Zero(3); }
+  void Tangents(const VectorXd& z, const VectorXd& u, const VectorXd&, const VectorXd&, MatrixXd* J, MatrixXd* dJ,
+                VectorXd* f2, VectorXd* df2) const override {
+    if (J) *J = Jacobian(z);
+    if (dJ) *dJ = MatrixXd::Zero(3, 2);
+    if (f2) *f2 = SecondDirectional(z, u);
+    if (df2) *df2 = VectorXd::Zero(3);
+  }
+  bool InDomain(const VectorXd& z, std::string* why) const override {
+    if (z.norm() > 0.5) return true;
+    if (why) *why = "point " + FormatPoint(z) + " inside the hole |z| <= 0.5";
+    return false;
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(linear_decoder_the_line_is_the_discrete_geodesic) {
+  const auto f = MakeLinearDecoder(LinearW(), VectorXd::Constant(3, 0.25));
+  const VectorXd z0 = V(-0.3, 1.2), z1 = V(2.1, -0.7);
+  const double L = (LinearW() * (z1 - z0)).norm();
+  for (int n : {2, 5, 16}) {
+    const DiscreteGeodesic g = MinimizeDiscreteEnergy(*f, z0, z1, Segments(n));
+    BOOST_TEST(g.converged, g.message);
+    BOOST_TEST(g.iterations == 0);  // the straight line with even spacing is already the minimiser
+    BOOST_REQUIRE_EQUAL(g.points.size(), static_cast<std::size_t>(n + 1));
+    for (int i = 0; i <= n; ++i) {
+      BOOST_TEST((g.points[static_cast<std::size_t>(i)] - (z0 + (z1 - z0) * (double(i) / n))).norm() < 1e-14);
+    }
+    BOOST_TEST(g.length == L, boost::test_tools::tolerance(1e-13));
+    BOOST_TEST(g.energy == L * L, boost::test_tools::tolerance(1e-13));
+    const InitialCurve c = g.ToInitialCurve();
+    BOOST_TEST(c.Validate(z0, z1).empty(), c.Validate(z0, z1));
+    BOOST_TEST(c.refined);
+    BOOST_TEST((c.InitialVelocity() - (z1 - z0)).norm() < 1e-12);
+    for (std::size_t i = 0; i < c.times.size(); ++i) {
+      BOOST_TEST(c.times[i] == double(i) / n, boost::test_tools::tolerance(1e-13));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(sphere_discrete_geodesic_approaches_the_great_circle) {
+  // Not a straight line in latent space: the discrete geodesic must bend onto the great circle. By the reflection
+  // symmetry of the sphere in the circle's plane its decoded vertices lie on the circle for every N (up to the
+  // minimisation's accuracy); its chord length against the arc and its start velocity against the exact initial
+  // velocity fall like 1/N^2.
+  const auto f = MakeStereographicSphereDecoder(2);
+  const VectorXd z0 = V(0.9, 0.4), z1 = V(-0.2, 1.6);
+  const GreatCircle exact = Circle(*f, z0, z1);
+  double previous_length = 1e300, previous_u = 1e300;
+  for (int n : {4, 8, 16, 32}) {
+    const DiscreteGeodesic g = MinimizeDiscreteEnergy(*f, z0, z1, Segments(n));
+    BOOST_TEST(g.converged, g.message);
+    BOOST_TEST(g.iterations >= 1);
+    double plane = 0;
+    for (const VectorXd& x : g.points) plane = std::max(plane, std::abs(f->Value(x).dot(exact.normal)));
+    const double length = std::abs(g.length - exact.theta);
+    const InitialCurve c = g.ToInitialCurve();
+    BOOST_TEST(c.Validate(z0, z1).empty(), c.Validate(z0, z1));
+    const double u = (c.InitialVelocity() - exact.u).norm() / exact.u.norm();
+    BOOST_TEST_MESSAGE(n << " segments: off the plane " << plane << ", length error " << length
+                         << ", start velocity error " << u << ", iterations " << g.iterations);
+    BOOST_TEST(plane < 1e-5);
+    BOOST_TEST(length < 0.3 * previous_length);
+    BOOST_TEST(u < 0.3 * previous_u);
+    previous_length = length;
+    previous_u = u;
+  }
+  BOOST_TEST(previous_length < 2e-4 * exact.theta);
+  BOOST_TEST(previous_u < 1e-3);
+}
+
+BOOST_AUTO_TEST_CASE(the_stopping_tolerance_decides_how_far_it_iterates) {
+  const auto f = MakeStereographicSphereDecoder(2);
+  const VectorXd z0 = V(1.4, -0.3), z1 = V(-0.6, 1.1);
+  const DiscreteGeodesic loose = MinimizeDiscreteEnergy(*f, z0, z1, Segments(16, 1e-1));
+  const DiscreteGeodesic tight = MinimizeDiscreteEnergy(*f, z0, z1, Segments(16, 1e-12));
+  BOOST_TEST(loose.converged, loose.message);
+  BOOST_TEST(tight.converged, tight.message);
+  BOOST_TEST(loose.iterations < tight.iterations);
+  BOOST_TEST(tight.energy <= loose.energy);
+  // One iteration from the line is not the minimum here.
+  DiscreteGeodesicOptions one = Segments(16);
+  one.max_iterations = 1;
+  const DiscreteGeodesic capped = MinimizeDiscreteEnergy(*f, z0, z1, one);
+  BOOST_TEST(!capped.converged);
+  BOOST_TEST(capped.iterations == 1);
+  BOOST_TEST(capped.message.find("iteration limit (1)") != std::string::npos, capped.message);
+  BOOST_TEST(!capped.ToInitialCurve().refined);
+  BOOST_TEST(capped.energy > tight.energy);
+}
+
+BOOST_AUTO_TEST_CASE(a_line_outside_the_domain_is_reported_not_used) {
+  const PuncturedPlane f;
+  const DiscreteGeodesic g = MinimizeDiscreteEnergy(f, V(-1, 0.1), V(1, 0.1), Segments(8));
+  BOOST_TEST(!g.converged);
+  BOOST_TEST(g.message.find("inside the hole") != std::string::npos, g.message);
+  BOOST_TEST(std::isnan(g.energy));
+  const InitialCurve c = g.ToInitialCurve();
+  BOOST_TEST(c.Validate(V(-1, 0.1), V(1, 0.1)).empty());  // still a valid (straight) curve with uniform times
+  BOOST_TEST(!c.refined);
+  BOOST_TEST(c.description.find("not converged") != std::string::npos, c.description);
+  // Around the hole the line is fine and optimal.
+  const DiscreteGeodesic around = MinimizeDiscreteEnergy(f, V(-1, 1), V(1, 1), Segments(8));
+  BOOST_TEST(around.converged, around.message);
+  BOOST_TEST(around.length == 2.0, boost::test_tools::tolerance(1e-13));
+}
+
+BOOST_AUTO_TEST_CASE(bad_options_and_points) {
+  const auto f = MakeStereographicSphereDecoder(2);
+  BOOST_CHECK_EXCEPTION(MinimizeDiscreteEnergy(*f, V(0, 0), V(1, 1), Segments(1)), InputError,
+                        [](const InputError& e) { return Mentions(e, "segments: 1"); });
+  BOOST_CHECK_EXCEPTION(MinimizeDiscreteEnergy(*f, V(0, 0), V(1, 1), Segments(8, 0.0)), InputError,
+                        [](const InputError& e) { return Mentions(e, "rtol"); });
+  BOOST_CHECK_EXCEPTION(MinimizeDiscreteEnergy(*f, VectorXd::Zero(3), V(1, 1), Segments(8)), InputError,
+                        [](const InputError& e) { return Mentions(e, "input dimension is 2"); });
+  {
+    OptionsDatabase db;
+    db.Set("-bvp_discrete_segments", "1");
+    DiscreteGeodesicOptions o;
+    BOOST_CHECK_EXCEPTION(o.SetFromOptions(db), InputError,
+                          [](const InputError& e) { return Mentions(e, "-bvp_discrete_segments"); });
+  }
+  {
+    OptionsDatabase db;
+    db.Set("-bvp_init", "spline");
+    LogMapOptions o;
+    BOOST_CHECK_EXCEPTION(o.SetFromOptions(db), InputError,
+                          [](const InputError& e) { return Mentions(e, "bvp_init"); });
+  }
+}
+
+BOOST_AUTO_TEST_CASE(log_map_starts_from_the_discrete_geodesic_of_a_decoder) {
+  const PullbackMetric sphere(MakeStereographicSphereDecoder(2));
+  const VectorXd z0 = V(0.9, 0.4), z1 = V(-0.2, 1.6);
+  const double exact = SphereDistance(z0, z1);
+  LogMapOptions discrete;  // the default
+  BOOST_TEST(discrete.init == "discrete");
+  LogMapOptions line;
+  line.init = "line";
+  for (const double tol : {1e-4, 1e-6, 1e-8}) {
+    discrete.tol = line.tol = tol;
+    const LogMapResult a = LogMap(sphere, z0, z1, discrete);
+    const LogMapResult b = LogMap(sphere, z0, z1, line);
+    BOOST_TEST(a.usable(), a.message);
+    BOOST_TEST(b.usable(), b.message);
+    BOOST_TEST(a.message.find("from the discrete geodesic (16 segments") != std::string::npos, a.message);
+    BOOST_TEST(a.message.find("coarse") == std::string::npos, a.message);  // a refined guess skips that level
+    BOOST_TEST(b.message.find("from the line guess") != std::string::npos, b.message);
+    BOOST_TEST_MESSAGE("bvp_tol " << tol << ": discrete " << a.length - exact << ", line " << b.length - exact
+                                  << ", iterations " << a.iterations << " vs " << b.iterations);
+    BOOST_TEST(std::abs(a.length - exact) < tol);
+    BOOST_TEST(std::abs(b.length - exact) < tol);
+    BOOST_TEST(a.iterations <= b.iterations);
+  }
+  // Multiple shooting from the same guess.
+  LogMapOptions ms;
+  ms.type = "multiple_shooting";
+  const LogMapResult m = LogMap(sphere, z0, z1, ms);
+  BOOST_TEST(m.usable(), m.message);
+  BOOST_TEST(std::abs(m.length - exact) < 1e-6);
+}
+
+BOOST_AUTO_TEST_CASE(log_map_of_a_metric_without_decoder_starts_from_the_line) {
+  const TensorMetric poincare(MakePoincareHalfPlaneField());
+  const VectorXd z0 = V(-0.5, 0.4), z1 = V(0.8, 1.3);
+  const LogMapResult r = LogMap(poincare, z0, z1, LogMapOptions());
+  BOOST_TEST(r.usable(), r.message);
+  BOOST_TEST(r.message.find("line (the metric has no decoder for a discrete geodesic)") != std::string::npos,
+             r.message);
+  const double exact = std::acosh(1.0 + (z1 - z0).squaredNorm() / (2.0 * z0[1] * z1[1]));
+  BOOST_TEST(std::abs(r.length - exact) < 1e-6);
+
+  LogMapOptions graph;
+  graph.init = "graph";
+  BOOST_CHECK_EXCEPTION(LogMap(poincare, z0, z1, graph), InputError,
+                        [](const InputError& e) { return Mentions(e, "-bvp_init graph"); });
+}
