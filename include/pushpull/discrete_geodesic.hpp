@@ -42,12 +42,16 @@ struct DiscreteGeodesic {
   double energy = 0;     // E at the final points
   double length = 0;     // sum |f(x_{i+1}) - f(x_i)|: the length of the decoded polyline in data space
   std::vector<double> edge_lengths;  // |f(x_{i+1}) - f(x_i)|, i = 0..N-1
+  // An estimate of the geodesic's g'(0): the velocity at t = 0 of the quadratic through the first three decoded
+  // vertices (times as in ToInitialCurve), pulled back by least squares with J(z0). Empty when the polyline could
+  // not be evaluated or J(z0) has not full rank.
+  Eigen::VectorXd start_velocity;
   int iterations = 0;    // Levenberg-Marquardt iterations taken
   bool converged = false;  // the relative energy decrease fell below rtol
   std::string message;     // how it stopped
 
   // The polyline as an initial curve: times proportional to the data-space length of the edges (a geodesic has
-  // constant speed), start_velocity from the quadratic through the first three vertices (second order in 1/N).
+  // constant speed), and start_velocity (else the latent quadratic through the first three vertices).
   InitialCurve ToInitialCurve() const;
 };
 
