@@ -255,3 +255,18 @@ BOOST_AUTO_TEST_CASE(log_map_of_a_metric_without_decoder_starts_from_the_line) {
   BOOST_CHECK_EXCEPTION(LogMap(poincare, z0, z1, graph), InputError,
                         [](const InputError& e) { return Mentions(e, "-bvp_init graph"); });
 }
+
+BOOST_AUTO_TEST_CASE(identical_end_points_give_the_constant_curve) {
+  const PullbackMetric sphere(MakeStereographicSphereDecoder(2));
+  const VectorXd z = V(0.4, -0.7);
+  const DiscreteGeodesic g = MinimizeDiscreteEnergy(sphere.decoder(), z, z, Segments(16));
+  BOOST_TEST(g.converged, g.message);
+  BOOST_TEST(g.energy == 0.0);
+  const InitialCurve c = g.ToInitialCurve();
+  BOOST_TEST(c.Validate(z, z).empty(), c.Validate(z, z));  // uniform times: every edge has length 0
+  BOOST_TEST(c.InitialVelocity().norm() < 1e-14);  // a difference formula on equal values: round-off only
+  const LogMapResult r = LogMap(sphere, z, z, LogMapOptions());
+  BOOST_TEST_REQUIRE(r.usable(), r.message);
+  BOOST_TEST(r.length < 1e-14);
+  BOOST_TEST(r.initial_velocity.norm() < 1e-14);
+}
