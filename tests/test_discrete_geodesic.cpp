@@ -144,6 +144,26 @@ BOOST_AUTO_TEST_CASE(sphere_discrete_geodesic_approaches_the_great_circle) {
   BOOST_TEST(previous_u < 1e-3);
 }
 
+BOOST_AUTO_TEST_CASE(three_dimensional_sphere_and_the_logarithm_map_from_it) {
+  // S^3 through the inverse stereographic projection of R^3: 3 x 3 blocks in the block tridiagonal solve.
+  const PullbackMetric sphere(MakeStereographicSphereDecoder(3));
+  const VectorXd z0 = (VectorXd(3) << 0.7, -0.4, 0.2).finished(), z1 = (VectorXd(3) << -0.3, 0.9, 1.1).finished();
+  const double d = SphereDistance(z0, z1);
+  double previous = 1e300;
+  for (int n : {8, 16, 32}) {
+    const DiscreteGeodesic g = MinimizeDiscreteEnergy(sphere.decoder(), z0, z1, Segments(n));
+    BOOST_TEST(g.converged, g.message);
+    const double err = std::abs(g.length - d);
+    BOOST_TEST_MESSAGE("S^3, " << n << " segments: length error " << err);
+    BOOST_TEST(err < 0.3 * previous);
+    previous = err;
+  }
+  const LogMapResult r = LogMap(sphere, z0, z1, LogMapOptions());
+  BOOST_TEST_REQUIRE(r.usable(), r.message);
+  BOOST_TEST(std::abs(r.length - d) < 1e-6);
+  BOOST_TEST(r.message.find("discrete geodesic (16 segments") != std::string::npos, r.message);
+}
+
 BOOST_AUTO_TEST_CASE(the_stopping_tolerance_decides_how_far_it_iterates) {
   const auto f = MakeStereographicSphereDecoder(2);
   const VectorXd z0 = V(1.4, -0.3), z1 = V(-0.6, 1.1);
