@@ -1,7 +1,9 @@
 #include "bvp_support.hpp"
 
+#include <Eigen/LU>
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -105,6 +107,64 @@ void Judge(const Metric& metric, const Eigen::VectorXd& z0, const Eigen::VectorX
   }
   result->status = GeodesicStatus::kSuccess;
   result->message = "converged: end-point error " + FormatReal(result->endpoint_error) + " after " + how;
+}
+
+
+Refinement Refine(const Metric& metric, const Eigen::VectorXd& z0, const Eigen::VectorXd& z1,
+                  const Eigen::MatrixXd& jacobian, const LogMapOptions& options, const char* label,
+                  BvpMonitor* monitor, Eigen::VectorXd* u, ExpMapResult* shot) {
+  Refinement out;
+  const Eigen::PartialPivLU<Eigen::MatrixXd> lu(jacobian);
+  const double stop = StopNorm(options);
+  Eigen::VectorXd best = *u;
+  double previous = std::numeric_limits<double>::infinity();
+  std::string why;
+  for (int k = 0;; ++k) {
+    ExpMapResult s = ExpMap(metric, z0, *u, options.verify);
+    if (!s.usable()) {
+      why = "a verification shot failed: " + s.message;
+      break;
+    }
+    const Eigen::VectorXd r = s.end_point - z1;
+    const double norm = r.norm();
+    const bool falling = norm < previous;
+    if (falling) best = *u;
+    if (monitor) {
+      BvpIterationEvent e;
+      e.solver = label;
+      e.iteration = k;
+      e.cost = 0.5 * norm * norm;
+      e.step_successful = falling;
+      (*monitor)(e);
+    }
+    if (norm <= stop) {
+      out.converged = true;
+      *shot = std::move(s);
+      break;
+    }
+    if (!falling) {
+      why = "the residual stopped falling (" + FormatReal(norm) + " after " + FormatReal(previous) + ")";
+      break;
+    }
+    if (k == options.refine_iterations) {
+      why = "the residual " + FormatReal(norm) + " is still above " + FormatReal(stop);
+      break;
+    }
+    previous = norm;
+    const Eigen::VectorXd step = lu.solve(r);
+    if (!step.allFinite()) {
+      why = "the presolve Jacobian is singular";
+      break;
+    }
+    *u -= step;
+    ++out.steps;
+  }
+  out.how = std::to_string(out.steps) + " Newton steps with the presolve Jacobian on verification shots";
+  if (!out.converged) {
+    out.how += " (" + why + ")";
+    *u = best;
+  }
+  return out;
 }
 
 }  // namespace pushpull::bvp

@@ -49,6 +49,23 @@ void Judge(const Metric& metric, const Eigen::VectorXd& z0, const Eigen::VectorX
            ExpMapResult shot, const LogMapOptions& options, const std::string& how, const std::string& advice,
            LogMapResult* result);
 
+// How a refinement ended (Refine).
+struct Refinement {
+  bool converged = false;  // |r|_2 <= bvp_stop_factor * bvp_tol on a verification shot
+  int steps = 0;
+  std::string how;
+};
+
+// Newton steps u <- u - J^{-1} r with a fixed Jacobian J = d g(1) / d u from the presolve (a chord iteration: J is
+// accurate to about the presolve rtol, so each step shrinks the residual by roughly that factor) and residuals from
+// the verification integrator, so that the last shot is the verification itself. Stops when the residual is below
+// the stop norm (converged; *shot is that shot and *u its velocity), when it fails to fall, when a shot fails, or
+// after -bvp_refine_iterations steps; *u is then the velocity of the smallest residual seen. `label` names the
+// phase for the monitor.
+Refinement Refine(const Metric& metric, const Eigen::VectorXd& z0, const Eigen::VectorXd& z1,
+                  const Eigen::MatrixXd& jacobian, const LogMapOptions& options, const char* label,
+                  BvpMonitor* monitor, Eigen::VectorXd* u, ExpMapResult* shot);
+
 // A result for `solver` (status success); when the metric cannot differentiate its geodesic acceleration (no
 // Jacobian of the geodesic flow, which every shooting method needs), *usable is false and the result says why.
 LogMapResult StartResult(const Metric& metric, const std::string& solver, bool* usable);

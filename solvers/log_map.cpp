@@ -44,8 +44,8 @@ void LogMapOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix)
           "LogMapOptions::fallback");
   db.Real(prefix, "bvp_presolve_rtol", presolve_rtol,
           "Single and multiple shooting first iterate with shots at this rtol (atol scaled alike) down to a "
-          "residual max(bvp_tol, bvp_presolve_rtol); then single shooting refines (-bvp_refine_iterations) and "
-          "multiple shooting finishes with the -bvp_ode_rtol shots; 0 (or a value <= -bvp_ode_rtol) = no presolve",
+          "residual max(bvp_tol, bvp_presolve_rtol); then both refine (-bvp_refine_iterations) and, if that does "
+          "not converge, finish with the -bvp_ode_rtol shots; 0 (or a value <= -bvp_ode_rtol) = no presolve",
           "LogMapOptions::presolve_rtol", RealBounds::NonNegative());
   db.Real(prefix, "bvp_presolve_coarse_rtol", presolve_coarse_rtol,
           "Before the presolve, single shooting iterates with shots at this rtol down to a residual of "
@@ -65,10 +65,10 @@ void LogMapOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix)
          "tens of steps)",
          "LogMapOptions::presolve_max_steps", IntBounds::AtLeast(1));
   db.Int(prefix, "bvp_refine_iterations", refine_iterations,
-         "After the presolve, single shooting takes up to this many Newton steps with the presolve's last "
-         "end-point Jacobian, each residual from a shot of the verification integrator, while the residual "
-         "falls; it stops below bvp_stop_factor * bvp_tol, else the -bvp_ode_rtol Levenberg-Marquardt iteration "
-         "takes over (0 = always the latter)",
+         "After the presolve, up to this many Newton steps with the presolve's end-point Jacobian (multiple "
+         "shooting: composed from its segments), each residual from a shot of the verification integrator over "
+         "[0, 1], while the residual falls; they stop below bvp_stop_factor * bvp_tol, else the -bvp_ode_rtol "
+         "Levenberg-Marquardt iteration takes over (0 = always the latter)",
          "LogMapOptions::refine_iterations", IntBounds::AtLeast(0));
   db.Int(prefix, "bvp_start_halvings", start_halvings,
          "When the shot of single shooting's initial velocity fails (the geodesic meets a singularity of the metric "

@@ -6,8 +6,9 @@
 // block-sparse; its blocks d Phi / d(z, w) come from CVODES forward sensitivities of each segment
 // (ExpMapWithStateJacobian). Ceres solves the Levenberg-Marquardt steps with sparse normal Cholesky (SuiteSparse
 // or Eigen's sparse module, whichever Ceres was built with). Like single shooting it first iterates with loose shots
-// (-bvp_presolve_rtol). The result is u = K w_0, verified like single shooting by one tight integration over
-// [0, 1].
+// (-bvp_presolve_rtol), then takes Newton steps on verification shots over [0, 1] with the end point's Jacobian
+// composed from the segments (bvp::Refine); if those do not converge, the segments iterate on with the
+// -bvp_ode_rtol shots. The result is u = K w_0, verified like single shooting by one tight integration over [0, 1].
 #include <ceres/cost_function.h>
 #include <ceres/problem.h>
 #include <ceres/solver.h>
@@ -85,6 +86,11 @@ class SegmentCost : public ceres::CostFunction {
   }
 
   const std::string& failure() const { return failure_; }
+  // The last successful integration if it started at `start` (the segment's state at the final parameters), else
+  // null.
+  const ExpMapResult* FlowAt(const VectorXd& start) const {
+    return has_last_ && flow_.usable() && last_start_ == start ? &flow_ : nullptr;
+  }
 
  private:
   const Metric& metric_;
@@ -150,6 +156,25 @@ class MultipleShooting : public BvpSolver {
       if (pre.started && pre.final_norm <= stop && y.AllFinite()) {
         x = y;
         how = std::to_string(pre.iterations) + " presolve iterations at rtol " + FormatReal(loose) + ", then ";
+        // As single shooting does: Newton steps on verification shots over [0, 1] with the end point's Jacobian
+        // d g(1) / d u, here the product of the segments' state Jacobians (the segments join within the presolve's
+        // residual). Where one integration over [0, 1] is too sensitive for that, the residual stops falling and
+        // the segments' own iteration below takes over.
+        if (options_.refine_iterations > 0 && pre.jacobian.size() > 0) {
+          VectorXd u = K * x.w0;
+          ExpMapResult shot;
+          const bvp::Refinement refine = bvp::Refine(metric, z0, z1, pre.jacobian, options_,
+                                                     "multiple_shooting (refine)", monitor, &u, &shot);
+          result.iterations += refine.steps;
+          if (refine.converged) {
+            bvp::Judge(metric, z0, z1, u, std::move(shot), options_,
+                       how + refine.how + " (the Jacobian composed from " + std::to_string(K) +
+                           " segments) from the " + guess.description + " guess",
+                       kAdvice, &result);
+            return result;
+          }
+          how += refine.how + ", then ";
+        }
       } else {
         how = "a presolve at rtol " + FormatReal(loose) + " that did not converge (" +
               (pre.started ? pre.how : pre.failure) + "), then ";
@@ -187,6 +212,7 @@ class MultipleShooting : public BvpSolver {
     double final_norm = 0;  // |r|_2 at the end
     std::string how;
     std::string failure;    // the first failed segment (at the start: why nothing could be iterated)
+    MatrixXd jacobian;      // d g(1) / d u (u = K w_0) composed from the segments at the final unknowns, if known
   };
 
   // Levenberg-Marquardt on the unknowns (in place) with the given segment integrator until |r|_2 <= stop_norm.
@@ -222,6 +248,7 @@ class MultipleShooting : public BvpSolver {
     phase.iterations = summary.num_successful_steps + summary.num_unsuccessful_steps;
     phase.final_norm = std::sqrt(2.0 * summary.final_cost);
     phase.how = bvp::Describe(summary);
+    phase.jacobian = ComposedJacobian(costs, z0, *u);
     for (int k = 0; k < K; ++k) {
       if (!costs[static_cast<std::size_t>(k)]->failure().empty()) {
         phase.failure =
@@ -230,6 +257,29 @@ class MultipleShooting : public BvpSolver {
       }
     }
     return phase;
+  }
+
+  // d g(1) / d u for the single shot with u = K w_0: the product of the segments' state Jacobians
+  // d[g; w](end) / d[g; w](start), last one first, its top-right d x d block divided by K. Empty unless every
+  // segment's last integration started at the final unknowns.
+  MatrixXd ComposedJacobian(const std::vector<SegmentCost*>& costs, const VectorXd& z0, const Unknowns& u) const {
+    const Eigen::Index d = z0.size();
+    const int K = options_.segments;
+    MatrixXd product = MatrixXd::Identity(2 * d, 2 * d);
+    for (int k = 0; k < K; ++k) {
+      VectorXd start(2 * d);
+      if (k == 0) {
+        start << z0, u.w0;
+      } else {
+        start = u.x[static_cast<std::size_t>(k)];
+      }
+      const ExpMapResult* flow = costs[static_cast<std::size_t>(k)]->FlowAt(start);
+      if (!flow || flow->end_jacobian.rows() != 2 * d || flow->end_jacobian.cols() != 2 * d) return {};
+      product = flow->end_jacobian * product;
+    }
+    MatrixXd jacobian = product.topRightCorner(d, d) / K;
+    if (!jacobian.allFinite()) return {};
+    return jacobian;
   }
 
   LogMapOptions options_;

@@ -129,7 +129,8 @@ class SingleShooting : public BvpSolver {
     }
     if (options_.refine_iterations > 0 && jacobian.size() > 0) {
       ExpMapResult shot;
-      const Refinement refine = Refine(metric, z0, z1, jacobian, monitor, &u, &shot);
+      const bvp::Refinement refine =
+          bvp::Refine(metric, z0, z1, jacobian, options_, "shooting (refine)", monitor, &u, &shot);
       result.iterations += refine.steps;
       if (refine.converged) {
         bvp::Judge(metric, z0, z1, u, std::move(shot), options_, how + refine.how + " from the " +
@@ -162,73 +163,6 @@ class SingleShooting : public BvpSolver {
     std::string start;      // " (started from ...)" when the guess's velocity had to be halved
     MatrixXd jacobian;      // of the last shot at the final u, when it is known
   };
-
-  struct Refinement {
-    bool converged = false;  // |r|_2 <= bvp_stop_factor * bvp_tol on a verification shot
-    int steps = 0;
-    std::string how;
-  };
-
-  // Newton steps u <- u - J^{-1} r with the fixed presolve Jacobian J (a chord iteration: J is accurate to about the
-  // presolve rtol, so each step shrinks the residual by roughly that factor) and residuals from the verification
-  // integrator, so that the last shot is the verification itself. Stops when the residual is below the stop norm
-  // (converged; *shot is that shot and *u its velocity), when it fails to fall, when a shot fails, or after
-  // -bvp_refine_iterations steps; *u is then the velocity of the smallest residual seen.
-  Refinement Refine(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const MatrixXd& jacobian,
-                    BvpMonitor* monitor, VectorXd* u, ExpMapResult* shot) const {
-    Refinement out;
-    const Eigen::PartialPivLU<MatrixXd> lu(jacobian);
-    const double stop = bvp::StopNorm(options_);
-    VectorXd best = *u;
-    double previous = std::numeric_limits<double>::infinity();
-    std::string why;
-    for (int k = 0;; ++k) {
-      ExpMapResult s = ExpMap(metric, z0, *u, options_.verify);
-      if (!s.usable()) {
-        why = "a verification shot failed: " + s.message;
-        break;
-      }
-      const VectorXd r = s.end_point - z1;
-      const double norm = r.norm();
-      const bool falling = norm < previous;
-      if (falling) best = *u;
-      if (monitor) {
-        BvpIterationEvent e;
-        e.solver = "shooting (refine)";
-        e.iteration = k;
-        e.cost = 0.5 * norm * norm;
-        e.step_successful = falling;
-        (*monitor)(e);
-      }
-      if (norm <= stop) {
-        out.converged = true;
-        *shot = std::move(s);
-        break;
-      }
-      if (!falling) {
-        why = "the residual stopped falling (" + FormatReal(norm) + " after " + FormatReal(previous) + ")";
-        break;
-      }
-      if (k == options_.refine_iterations) {
-        why = "the residual " + FormatReal(norm) + " is still above " + FormatReal(stop);
-        break;
-      }
-      previous = norm;
-      const VectorXd step = lu.solve(r);
-      if (!step.allFinite()) {
-        why = "the presolve Jacobian is singular";
-        break;
-      }
-      *u -= step;
-      ++out.steps;
-    }
-    out.how = std::to_string(out.steps) + " Newton steps with the presolve Jacobian on verification shots";
-    if (!out.converged) {
-      out.how += " (" + why + ")";
-      *u = best;
-    }
-    return out;
-  }
 
   // Levenberg-Marquardt on u (in place) with the given shot integrator until |r|_2 <= stop_norm, from the initial
   // trust-region radius `initial_radius` (0: Ceres' default).

@@ -409,8 +409,8 @@ BOOST_AUTO_TEST_CASE(multiple_shooting_and_the_graph_guess_from_the_command_line
   BOOST_TEST(std::abs(ms_length.data[0] - d) < 1e-5);
   BOOST_TEST(std::abs(ms_length.data[1] - d2) < 1e-5);
   BOOST_TEST(ReadRootStringAttribute("geocli_anti_ms.h5", "bvp_type") == "multiple_shooting");
-  BOOST_TEST(ms.err.find("pair 0: multiple_shooting it   0") != std::string::npos, ms.err);
-  BOOST_TEST(ms.err.find("pair 1: multiple_shooting it") != std::string::npos, ms.err);
+  BOOST_TEST(ms.err.find("pair 0: multiple_shooting (presolve) it   0") != std::string::npos, ms.err);
+  BOOST_TEST(ms.err.find("pair 1: multiple_shooting (refine) it   0") != std::string::npos, ms.err);
 
   // -log_view: the solver events, printed at exit and stored with the results.
   WriteData("geocli_lv_points.h5", "points", {3, 2}, {0.1, 0.2, 0.8, -0.3, -0.5, 0.4});

@@ -47,6 +47,9 @@ LogMapOptions At(double tol, const std::string& type) {
   o.shots.ode.rtol = tol;
   o.shots.ode.atol = tol * 1e-2;
   o.tol = std::max(1e3 * tol, 1e-8);
+  // The verification follows the tolerance (docs: two or three orders below bvp_tol's relative size and more).
+  o.verify.ode.rtol = std::max(1e-2 * tol, 1e-13);
+  o.verify.ode.atol = 1e-2 * o.verify.ode.rtol;
   return o;
 }
 
@@ -94,8 +97,21 @@ BOOST_AUTO_TEST_CASE(multiple_shooting_matches_the_sphere_distance_and_error_fal
   const LogMapResult with = LogMap(metric, pairs[0].first, pairs[0].second, o, nullptr, &pre);
   BOOST_TEST_REQUIRE(with.usable(), with.message);
   BOOST_TEST(pre.events.front().solver == "multiple_shooting (presolve)");
-  BOOST_TEST(pre.events.back().solver == "multiple_shooting");
+  // After the presolve, Newton steps on verification shots with the Jacobian composed from the segments.
+  BOOST_TEST(pre.events.back().solver == "multiple_shooting (refine)");
+  BOOST_TEST(with.message.find("Newton steps with the presolve Jacobian on verification shots (the Jacobian "
+                               "composed from 8 segments)") != std::string::npos,
+             with.message);
   BOOST_TEST(std::abs(with.length - plain.length) <= 1e-7 * plain.length);
+  // Without the refinement the segments' own iteration on -bvp_ode_rtol shots finishes: the same distance.
+  o.refine_iterations = 0;
+  Recorder segments;
+  const LogMapResult own = LogMap(metric, pairs[0].first, pairs[0].second, o, nullptr, &segments);
+  BOOST_TEST_REQUIRE(own.usable(), own.message);
+  BOOST_TEST(segments.events.back().solver == "multiple_shooting");
+  BOOST_TEST(own.message.find("Newton steps") == std::string::npos, own.message);
+  BOOST_TEST(std::abs(own.length - with.length) <= 1e-7 * with.length);
+  BOOST_TEST(own.iterations > with.iterations);
 }
 
 BOOST_AUTO_TEST_CASE(multiple_and_single_shooting_agree_on_an_mlp_decoder) {
