@@ -136,7 +136,7 @@ class MultipleShooting : public BvpSolver {
     const double h = 1.0 / K;
     // Unknowns from the initial curve: velocities in segment time are h times those in curve time.
     Unknowns x;
-    x.w0 = h * guess.InitialVelocity();
+    x.w0 = h * guess.VelocityAt(0.0);
     x.x.resize(static_cast<std::size_t>(K));
     for (int k = 1; k < K; ++k) {
       VectorXd xk(2 * d);

@@ -89,7 +89,7 @@ class SingleShooting : public BvpSolver {
     bool usable = false;
     LogMapResult result = bvp::StartResult(metric, "shooting", &usable);
     if (!usable) return result;
-    VectorXd u = guess.InitialVelocity();
+    VectorXd u = guess.VelocityAt(0.0);
     std::string how;
     MatrixXd jacobian;  // d g(1) / d u at u from the last presolve shot
     // Presolve: the same iteration with cheap, loose shots, so that the expensive tight shots start next to the

@@ -67,9 +67,11 @@ std::vector<double> VertexTimes(const std::vector<double>& edge_lengths, std::si
   return times;
 }
 
-// The derivative at t = 0 of the quadratic through (0, y0), (t1, y1), (t2, y2).
-VectorXd StartDerivative(const VectorXd& y0, const VectorXd& y1, const VectorXd& y2, double t1, double t2) {
-  return -(t1 + t2) / (t1 * t2) * y0 + t2 / (t1 * (t2 - t1)) * y1 - t1 / (t2 * (t2 - t1)) * y2;
+// The derivative at t of the quadratic through (ta, ya), (tb, yb), (tc, yc) (Lagrange form).
+VectorXd QuadraticDerivative(double t, double ta, const VectorXd& ya, double tb, const VectorXd& yb, double tc,
+                             const VectorXd& yc) {
+  return ((t - tb) + (t - tc)) / ((ta - tb) * (ta - tc)) * ya + ((t - ta) + (t - tc)) / ((tb - ta) * (tb - tc)) * yb +
+         ((t - ta) + (t - tb)) / ((tc - ta) * (tc - tb)) * yc;
 }
 
 }  // namespace
@@ -79,11 +81,7 @@ InitialCurve DiscreteGeodesic::ToInitialCurve() const {
   c.points = points;
   const std::size_t n = points.size();
   c.times = VertexTimes(edge_lengths, n);
-  if (start_velocity.size() > 0) {
-    c.start_velocity = start_velocity;
-  } else if (n >= 3) {
-    c.start_velocity = StartDerivative(points[0], points[1], points[2], c.times[1], c.times[2]);
-  }
+  c.velocities = velocities;
   c.refined = converged;
   c.description = "discrete geodesic (" + std::to_string(n - 1) + " segments, " + std::to_string(iterations) +
                   " iterations" + (converged ? "" : ", not converged: " + message) + ")";
@@ -264,19 +262,27 @@ DiscreteGeodesic MinimizeDiscreteEnergy(const Decoder& decoder, const VectorXd& 
   }
   out.energy = current.ok ? current.energy : std::numeric_limits<double>::quiet_NaN();
   if (current.ok) {
-    // g'(0) from the decoded curve, which has constant speed and bends only as much as the decoder's image does:
-    // the velocity of the quadratic through the first three decoded vertices, pulled back by the least-squares
-    // solve J(z0) u = v. Near a point where the latent speed changes fast (a small metric at z0), a quadratic in
-    // latent space is much worse (on the benchmark decoder 2-30 times).
-    const std::vector<double> t = VertexTimes(out.edge_lengths, out.points.size());
-    const VectorXd v = StartDerivative(current.f[0], current.f[1], current.f[2], t[1], t[2]);
-    MatrixXd J0;
-    decoder.ValueAndJacobian(z0, nullptr, &J0);
-    const Eigen::LDLT<MatrixXd> normal(J0.transpose() * J0);
-    if (normal.info() == Eigen::Success && normal.isPositive()) {
-      VectorXd u = normal.solve(J0.transpose() * v);
-      if (u.allFinite()) out.start_velocity = std::move(u);
+    // g'(t_i) from the decoded curve, which has constant speed and bends only as much as the decoder's image does:
+    // the velocity of the quadratic through the decoded vertex and its two neighbours (one-sided at the ends),
+    // pulled back by the least-squares solve J(x_i) u = v. Near a point where the latent speed changes fast (a small
+    // metric), a quadratic in latent space is much worse (at z0 on the benchmark decoder 2-30 times).
+    const std::size_t n = out.points.size();
+    const std::vector<double> t = VertexTimes(out.edge_lengths, n);
+    std::vector<MatrixXd> J = std::move(current.J);
+    decoder.ValueAndJacobian(z0, nullptr, &J.front());
+    decoder.ValueAndJacobian(z1, nullptr, &J.back());
+    std::vector<VectorXd> velocities(n);
+    bool ok = true;
+    for (std::size_t i = 0; i < n && ok; ++i) {
+      const std::size_t a = i == 0 ? 0 : (i + 1 == n ? n - 3 : i - 1);  // the three vertices a, a + 1, a + 2
+      const VectorXd v = QuadraticDerivative(t[i], t[a], current.f[a], t[a + 1], current.f[a + 1], t[a + 2],
+                                             current.f[a + 2]);
+      const Eigen::LDLT<MatrixXd> normal(J[i].transpose() * J[i]);
+      ok = normal.info() == Eigen::Success && normal.isPositive();
+      if (ok) velocities[i] = normal.solve(J[i].transpose() * v);
+      ok = ok && velocities[i].allFinite();
     }
+    if (ok) out.velocities = std::move(velocities);
   }
   return out;
 }

@@ -30,17 +30,22 @@ std::size_t Edge(const std::vector<double>& times, double t) {
 
 VectorXd InitialCurve::PointAt(double t) const {
   const std::size_t i = Edge(times, t);
-  const double s = (t - times[i]) / (times[i + 1] - times[i]);
-  return (1.0 - s) * points[i] + s * points[i + 1];
+  const double dt = times[i + 1] - times[i];
+  const double s = (t - times[i]) / dt;
+  if (velocities.empty()) return (1.0 - s) * points[i] + s * points[i + 1];
+  // Cubic Hermite basis on the edge.
+  const double s2 = s * s, s3 = s2 * s;
+  return (2 * s3 - 3 * s2 + 1) * points[i] + (s3 - 2 * s2 + s) * dt * velocities[i] + (-2 * s3 + 3 * s2) * points[i + 1] +
+         (s3 - s2) * dt * velocities[i + 1];
 }
 
 VectorXd InitialCurve::VelocityAt(double t) const {
   const std::size_t i = Edge(times, t);
-  return (points[i + 1] - points[i]) / (times[i + 1] - times[i]);
-}
-
-VectorXd InitialCurve::InitialVelocity() const {
-  return start_velocity.size() > 0 ? start_velocity : VelocityAt(0.0);
+  const double dt = times[i + 1] - times[i];
+  if (velocities.empty()) return (points[i + 1] - points[i]) / dt;
+  const double s = (t - times[i]) / dt, s2 = s * s;
+  return ((6 * s2 - 6 * s) * points[i] + (-6 * s2 + 6 * s) * points[i + 1]) / dt +
+         (3 * s2 - 4 * s + 1) * velocities[i] + (3 * s2 - 2 * s) * velocities[i + 1];
 }
 
 std::string InitialCurve::Validate(const VectorXd& z0, const VectorXd& z1) const {
@@ -58,8 +63,17 @@ std::string InitialCurve::Validate(const VectorXd& z0, const VectorXd& z1) const
              FormatReal(times[i]) + ")";
     }
   }
-  if (start_velocity.size() > 0 && (start_velocity.size() != z0.size() || !start_velocity.allFinite())) {
-    return "the start velocity of the initial curve has the wrong dimension or is not finite";
+  if (!velocities.empty()) {
+    if (velocities.size() != points.size()) {
+      return "an initial curve's velocities must be one per vertex (got " + std::to_string(velocities.size()) +
+             " for " + std::to_string(points.size()) + " vertices)";
+    }
+    for (std::size_t i = 0; i < velocities.size(); ++i) {
+      if (velocities[i].size() != z0.size() || !velocities[i].allFinite()) {
+        return "the velocity at vertex " + std::to_string(i) + " of the initial curve has the wrong dimension or "
+               "is not finite";
+      }
+    }
   }
   if (points.front() != z0 || points.back() != z1) {
     return "the initial curve must start at z0 = " + FormatPoint(z0) + " and end at z1 = " + FormatPoint(z1);

@@ -42,16 +42,16 @@ struct DiscreteGeodesic {
   double energy = 0;     // E at the final points
   double length = 0;     // sum |f(x_{i+1}) - f(x_i)|: the length of the decoded polyline in data space
   std::vector<double> edge_lengths;  // |f(x_{i+1}) - f(x_i)|, i = 0..N-1
-  // An estimate of the geodesic's g'(0): the velocity at t = 0 of the quadratic through the first three decoded
-  // vertices (times as in ToInitialCurve), pulled back by least squares with J(z0). Empty when the polyline could
-  // not be evaluated or J(z0) has not full rank.
-  Eigen::VectorXd start_velocity;
+  // Estimates of the geodesic's velocity g'(t_i) at every vertex (times as in ToInitialCurve): the velocity of the
+  // quadratic through the decoded vertex and its neighbours (one-sided at the ends), pulled back by least squares
+  // with J(x_i). Empty when the polyline could not be evaluated or a J(x_i) has not full rank.
+  std::vector<Eigen::VectorXd> velocities;
   int iterations = 0;    // Levenberg-Marquardt iterations taken
   bool converged = false;  // the relative energy decrease fell below rtol
   std::string message;     // how it stopped
 
   // The polyline as an initial curve: times proportional to the data-space length of the edges (a geodesic has
-  // constant speed), and start_velocity (else the latent quadratic through the first three vertices).
+  // constant speed), with the vertex velocities (a cubic Hermite curve) when they are known.
   InitialCurve ToInitialCurve() const;
 };
 

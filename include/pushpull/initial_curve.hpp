@@ -16,9 +16,11 @@ struct InitialCurve {
   std::vector<double> times;            // strictly increasing, times.front() == 0, times.back() == 1
   std::vector<Eigen::VectorXd> points;  // same count as times, at least 2; points.front() == z0, back() == z1
   std::string description;              // how the guess was made (stored with the results)
-  // Optional (empty: none): an estimate of g'(0) better than the first edge's slope, e.g. from a quadratic through
-  // the first vertices of a fine polyline. Single shooting starts from InitialVelocity().
-  Eigen::VectorXd start_velocity;
+  // Optional (empty: none): estimates of g'(t_i) at the vertices, e.g. from the decoded discrete geodesic. When
+  // given, PointAt and VelocityAt follow the cubic Hermite interpolant through (t_i, points[i], velocities[i])
+  // instead of the polyline, so that single shooting starts from velocities[0] and multiple shooting's segment
+  // starts are fourth- instead of second-order accurate between vertices.
+  std::vector<Eigen::VectorXd> velocities;
   // Whether the curve already approximates a geodesic (the discrete geodesic does; a line or a graph path does
   // not). Single shooting's coarse presolve level, which takes the long first steps from a rough guess, is skipped
   // for a refined one.
@@ -27,12 +29,10 @@ struct InitialCurve {
   // The straight line z0 -> z1.
   static InitialCurve Line(const Eigen::VectorXd& z0, const Eigen::VectorXd& z1);
 
-  // Piecewise-linear position and velocity at t in [0, 1]. At a vertex the velocity is that of the edge that
-  // starts there (of the last edge at t = 1).
+  // Position and velocity at t in [0, 1]: the cubic Hermite interpolant when velocities are given, else the
+  // polyline (at a vertex the velocity is then that of the edge that starts there, of the last edge at t = 1).
   Eigen::VectorXd PointAt(double t) const;
   Eigen::VectorXd VelocityAt(double t) const;
-  // start_velocity when given, else VelocityAt(0).
-  Eigen::VectorXd InitialVelocity() const;
 
   // Empty when valid; otherwise what is wrong (sizes, times, non-finite points, end points not z0/z1).
   std::string Validate(const Eigen::VectorXd& z0, const Eigen::VectorXd& z1) const;
