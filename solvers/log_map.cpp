@@ -140,22 +140,19 @@ namespace {
 // The -bvp_init guess when the caller gives none: the discrete geodesic for a metric of a decoder, else the line.
 InitialCurve DefaultGuess(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const LogMapOptions& options) {
   static const int kEventDiscrete = EventLog::Global().Register("DiscreteGeodesic");
-  if (options.init == "discrete") {
-    if (const auto* pullback = dynamic_cast<const PullbackMetric*>(&metric)) {
-      ScopedEvent event(kEventDiscrete);
-      const DiscreteGeodesic discrete = MinimizeDiscreteEnergy(pullback->decoder(), z0, z1, options.discrete);
-      InitialCurve curve = discrete.ToInitialCurve();
-      const std::string problem = curve.Validate(z0, z1);
-      if (problem.empty()) return curve;
-      InitialCurve line = InitialCurve::Line(z0, z1);
-      line.description = "line (the discrete geodesic is not usable: " + problem + ")";
-      return line;
-    }
-    InitialCurve line = InitialCurve::Line(z0, z1);
+  InitialCurve line = InitialCurve::Line(z0, z1);
+  if (options.init != "discrete") return line;
+  const auto* pullback = dynamic_cast<const PullbackMetric*>(&metric);
+  if (!pullback) {
     line.description = "line (the metric has no decoder for a discrete geodesic)";
     return line;
   }
-  return InitialCurve::Line(z0, z1);
+  ScopedEvent event(kEventDiscrete);
+  InitialCurve curve = MinimizeDiscreteEnergy(pullback->decoder(), z0, z1, options.discrete).ToInitialCurve();
+  const std::string problem = curve.Validate(z0, z1);
+  if (problem.empty()) return curve;
+  line.description = "line (the discrete geodesic is not usable: " + problem + ")";
+  return line;
 }
 
 }  // namespace

@@ -211,24 +211,25 @@ DiscreteGeodesic MinimizeDiscreteEnergy(const Decoder& decoder, const VectorXd& 
         mean_diagonal = trace / static_cast<double>(m * static_cast<std::size_t>(d));
         assembled = true;
       }
-      ++out.iterations;
-      bool accepted = false;
-      if (SolveBlockTridiagonal(D, C, b, lambda * mean_diagonal, &pivots, &y, &delta)) {
-        // The decrease of E the Gauss-Newton model predicts for this step: -N (2 b.delta + delta^T A delta) (b and
-        // A are the gradient and Gauss-Newton matrix divided by 2 N). If even that is below rtol * E, the points
-        // are converged and the step is not taken.
+      const bool solved = SolveBlockTridiagonal(D, C, b, lambda * mean_diagonal, &pivots, &y, &delta);
+      if (solved && lambda <= kInitialLambda) {
+        // The decrease of E the Gauss-Newton model predicts for this (undamped) step: -N (2 b.delta + delta^T A
+        // delta) (b and A are the gradient and Gauss-Newton matrix divided by 2 N). If even that is below
+        // rtol * E, the points are converged and the step is not taken.
         double predicted = 0;
         for (std::size_t k = 0; k < m; ++k) {
           predicted -= 2.0 * b[k].dot(delta[k]) + delta[k].dot(D[k] * delta[k]);
           if (k + 1 < m) predicted -= 2.0 * delta[k].dot(C[k] * delta[k + 1]);
         }
-        predicted *= N;
-        if (lambda <= kInitialLambda && predicted <= options.rtol * current.energy) {
+        if (N * predicted <= options.rtol * current.energy) {
           out.converged = true;
           out.message = "converged";
-          --out.iterations;
           break;
         }
+      }
+      ++out.iterations;
+      bool accepted = false;
+      if (solved) {
         for (std::size_t k = 0; k < m; ++k) candidate[k + 1] = x[k + 1] + delta[k];
         Evaluate(decoder, candidate, &trial);
         accepted = trial.ok && trial.energy < current.energy;

@@ -35,8 +35,8 @@ VectorXd InitialCurve::PointAt(double t) const {
   if (velocities.empty()) return (1.0 - s) * points[i] + s * points[i + 1];
   // Cubic Hermite basis on the edge.
   const double s2 = s * s, s3 = s2 * s;
-  return (2 * s3 - 3 * s2 + 1) * points[i] + (s3 - 2 * s2 + s) * dt * velocities[i] + (-2 * s3 + 3 * s2) * points[i + 1] +
-         (s3 - s2) * dt * velocities[i + 1];
+  return (2 * s3 - 3 * s2 + 1) * points[i] + (s3 - 2 * s2 + s) * dt * velocities[i] +
+         (-2 * s3 + 3 * s2) * points[i + 1] + (s3 - s2) * dt * velocities[i + 1];
 }
 
 VectorXd InitialCurve::VelocityAt(double t) const {

@@ -3,8 +3,9 @@
 //   E(x) = N sum_{i<N} |f(x_{i+1}) - f(x_i)|^2,
 // the energy of the decoded polyline with uniform times, a discretisation of E[g] of MATH.md section 3: as N grows
 // its minimisers approach the geodesic (errors O(1/N^2)) and E the geodesic's energy L^2. It is what PyTorch tools
-// such as stochman compute as "the" geodesic; here it is the default initial guess of the logarithm map (-bvp_init discrete), whose shooting then
-// solves the exact geodesic equation from it. Only metrics of a decoder (pullback and stochastic) have it.
+// such as stochman compute as "the" geodesic; here it is the default initial guess of the logarithm map
+// (-bvp_init discrete), whose shooting then solves the exact geodesic equation from it. Only metrics of a decoder
+// (pullback and stochastic) have it. Its vertex velocities (from the decoded curve) make it a cubic Hermite curve.
 //
 // Minimisation: Levenberg-Marquardt on the interior points with the Gauss-Newton matrix of the residuals
 // f(x_{i+1}) - f(x_i): block tridiagonal (d x d blocks 2 J_i^T J_i and -J_i^T J_{i+1}), solved by block Cholesky in
