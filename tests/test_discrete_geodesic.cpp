@@ -14,8 +14,10 @@
 #include "pushpull/log_map.hpp"
 #include "pushpull/metric.hpp"
 #include "pushpull/options.hpp"
+#include "test_support.hpp"
 
 using namespace pushpull;
+using pushpull::testing::Mentions;
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
 
@@ -24,11 +26,6 @@ namespace {
 VectorXd V(double x, double y) { return (VectorXd(2) << x, y).finished(); }
 
 MatrixXd LinearW() { return (MatrixXd(3, 2) << 1.0, 0.5, -0.3, 2.0, 0.7, -0.4).finished(); }
-
-bool Mentions(const InputError& e, const std::string& what) {
-  BOOST_TEST_MESSAGE("InputError: " << e.what());
-  return std::string(e.what()).find(what) != std::string::npos;
-}
 
 DiscreteGeodesicOptions Segments(int n, double rtol = 1e-12) {
   DiscreteGeodesicOptions o;

@@ -17,8 +17,10 @@
 #include "pushpull/initial_curve.hpp"
 #include "pushpull/metric.hpp"
 #include "pushpull/options.hpp"
+#include "test_support.hpp"
 
 using namespace pushpull;
+using pushpull::testing::Mentions;
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
 
@@ -83,11 +85,6 @@ void CheckCurve(const Metric& m, const InitialCurve& c, const VectorXd& z0, cons
     cumulative += GeodesicGraph::SegmentLength(m, c.points[i - 1], c.points[i], q);
     BOOST_TEST(c.times[i] == cumulative / total, boost::test_tools::tolerance(1e-12));
   }
-}
-
-bool Mentions(const InputError& e, const std::string& what) {
-  BOOST_TEST_MESSAGE("InputError: " << e.what());
-  return std::string(e.what()).find(what) != std::string::npos;
 }
 
 }  // namespace

@@ -16,6 +16,12 @@
 
 namespace pushpull::testing {
 
+// Whether an InputError's message contains `what` (the message goes to the test log), for BOOST_CHECK_EXCEPTION.
+inline bool Mentions(const InputError& e, const std::string& what) {
+  BOOST_TEST_MESSAGE("InputError: " << e.what());
+  return std::string(e.what()).find(what) != std::string::npos;
+}
+
 // The state (z, u) moved by +h and -h along its coordinate k (k < d: z_k, otherwise u_{k-d}), for central
 // differences with respect to the whole state (test only).
 struct StateNeighbours {
