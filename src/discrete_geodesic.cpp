@@ -30,8 +30,9 @@ void DiscreteGeodesicOptions::SetFromOptions(OptionsDatabase& db, std::string_vi
          "Levenberg-Marquardt iterations (accepted and rejected steps) of the discrete-geodesic minimisation",
          "DiscreteGeodesicOptions::max_iterations", IntBounds::AtLeast(1));
   db.Real(prefix, "rtol", rtol,
-          "The discrete-geodesic minimisation stops once an accepted step lowers the decoded energy by less than "
-          "rtol times the energy (the shooting that follows solves the exact geodesic equation in any case)",
+          "The discrete-geodesic minimisation stops once a step lowers the decoded energy by less than rtol times "
+          "the energy, or the Gauss-Newton model predicts that of the next undamped step (which is then not taken); "
+          "the shooting that follows solves the exact geodesic equation in any case",
           "DiscreteGeodesicOptions::rtol", RealBounds::Positive());
   const std::string problem = Validate();
   if (!problem.empty()) throw InputError("option -" + std::string(prefix) + problem);

@@ -29,7 +29,7 @@ class OptionsDatabase;
 struct DiscreteGeodesicOptions {
   int segments = 16;         // N: segments of the polyline (N - 1 free interior points)
   int max_iterations = 50;   // Levenberg-Marquardt iterations (accepted and rejected steps)
-  double rtol = 1e-4;        // stop once an accepted step lowers E by less than rtol * E
+  double rtol = 1e-4;        // stop once a step lowers E (or the model predicts the next one to) by < rtol * E
 
   // Declares -<prefix>segments, -<prefix>max_iterations, -<prefix>rtol ("bvp_discrete_" by default) and applies
   // values from the database. Throws InputError naming the option.
@@ -48,7 +48,7 @@ struct DiscreteGeodesic {
   // with J(x_i). Empty when the polyline could not be evaluated or a J(x_i) has not full rank.
   std::vector<Eigen::VectorXd> velocities;
   int iterations = 0;    // Levenberg-Marquardt iterations taken
-  bool converged = false;  // the relative energy decrease fell below rtol
+  bool converged = false;  // the relative energy decrease (taken or predicted) fell below rtol, or E is stationary
   std::string message;     // how it stopped
 
   // The polyline as an initial curve: times proportional to the data-space length of the edges (a geodesic has
