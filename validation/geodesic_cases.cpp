@@ -100,6 +100,15 @@ std::shared_ptr<const Metric> Wrap(const MetricWrapper& wrap, std::shared_ptr<co
   return wrap ? wrap(std::move(m)) : m;
 }
 
+// How far a geodesic's length may be from the distance of its target because it ends at `shot.end_point` = y and
+// not at z1: by the triangle inequality |d(z0, y) - d(z0, z1)| <= d(y, z1) ~ sqrt(e^T M(z1) e), e = y - z1; twice
+// that, for the metric's variation over e. Infinite when the shot failed.
+double EndPointAllowance(const Metric& metric, const VectorXd& z1, const ExpMapResult& shot) {
+  if (!shot.usable()) return std::numeric_limits<double>::infinity();
+  const VectorXd e = shot.end_point - z1;
+  return 2.0 * std::sqrt(std::max(0.0, e.dot(metric.Evaluate(z1) * e)));
+}
+
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
@@ -172,14 +181,9 @@ void ShootingSweep(CaseReport& report, const Metric& metric, const std::vector<P
         const ExpMapResult check = ExpMap(metric, p.z0, l.initial_velocity, ExpTol(1e-12));
         const double ex = check.usable() ? (check.end_point - p.z1).cwiseAbs().maxCoeff()
                                          : std::numeric_limits<double>::infinity();
-        // The geodesic found joins z0 to its end point y, a solve may leave y up to bvp_tol from z1, and
-        // |d(z0, y) - d(z0, z1)| <= d(y, z1) ~ sqrt(e^T M(z1) e), e = y - z1 (the triangle inequality): the distance
-        // error beyond that allowance (twice it, for the curvature of the metric over e) is the solver's own.
-        double allowance = std::numeric_limits<double>::infinity();
-        if (check.usable()) {
-          const VectorXd e = check.end_point - p.z1;
-          allowance = 2.0 * std::sqrt(std::max(0.0, e.dot(metric.Evaluate(p.z1) * e)));
-        }
+        // A solve may leave its end point up to bvp_tol from z1: the distance error beyond what that explains is
+        // the solver's own.
+        const double allowance = EndPointAllowance(metric, p.z1, check);
         const double ed = std::abs(l.length - p.distance) / p.distance;
         unexplained = std::max(unexplained, std::max(0.0, std::abs(l.length - p.distance) - allowance) / p.distance);
         row.max_error_x = std::max(row.max_error_x, ex);
@@ -464,13 +468,11 @@ void RunSphere(CaseReport& report, const Settings& settings, const MetricWrapper
           row.max_error_logp = std::max(row.max_error_logp, err);
           row.max_error_x = std::max(row.max_error_x, l.endpoint_error);
           sum += err;
-          // The geodesic found ends endpoint_error (max norm, latent) away from z1, so by the triangle inequality
-          // its length may differ from the arc's by the metric length of that offset, at most
-          // sqrt(2) * endpoint_error * 2 / (1 + |z1|^2) on the sphere: near the antipode the end point hardly
-          // constrains the direction of u, and a solve that meets -bvp_tol (1e3 tol here) may be that far off.
-          const double slack = std::sqrt(2.0) * l.endpoint_error * 2.0 / (1.0 + h.z1.squaredNorm());
-          const bool is_d = std::abs(l.length - h.distance) <= kAccuracyFactor * tol * h.distance + 2 * slack;
-          const bool is_long = std::abs(l.length - other) <= kAccuracyFactor * tol * other + 2 * slack;
+          // Near the antipode the end point hardly constrains the direction of u, and a solve that meets -bvp_tol
+          // (1e3 tol here) may be as far off as its end-point miss allows (its verification shot's end point).
+          const double slack = EndPointAllowance(*metric, h.z1, l.final_shot);
+          const bool is_d = std::abs(l.length - h.distance) <= kAccuracyFactor * tol * h.distance + slack;
+          const bool is_long = std::abs(l.length - other) <= kAccuracyFactor * tol * other + slack;
           if (is_d) {
             ++converged_right;
             outcomes += "converged to d, rel error " + Fmt(err);
