@@ -17,6 +17,7 @@
 #include "test_support.hpp"
 
 using namespace pushpull;
+using pushpull::testing::CheckOptionRefused;
 using pushpull::testing::Mentions;
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
@@ -221,20 +222,8 @@ BOOST_AUTO_TEST_CASE(bad_options_and_points) {
                         [](const InputError& e) { return Mentions(e, "rtol"); });
   BOOST_CHECK_EXCEPTION(MinimizeDiscreteEnergy(*f, VectorXd::Zero(3), V(1, 1), Segments(8)), InputError,
                         [](const InputError& e) { return Mentions(e, "input dimension is 2"); });
-  {
-    OptionsDatabase db;
-    db.Set("-bvp_discrete_segments", "1");
-    DiscreteGeodesicOptions o;
-    BOOST_CHECK_EXCEPTION(o.SetFromOptions(db), InputError,
-                          [](const InputError& e) { return Mentions(e, "-bvp_discrete_segments"); });
-  }
-  {
-    OptionsDatabase db;
-    db.Set("-bvp_init", "spline");
-    LogMapOptions o;
-    BOOST_CHECK_EXCEPTION(o.SetFromOptions(db), InputError,
-                          [](const InputError& e) { return Mentions(e, "bvp_init"); });
-  }
+  CheckOptionRefused<DiscreteGeodesicOptions>("-bvp_discrete_segments", "1", "-bvp_discrete_segments");
+  CheckOptionRefused<LogMapOptions>("-bvp_init", "spline", "bvp_init");
 }
 
 BOOST_AUTO_TEST_CASE(log_map_starts_from_the_discrete_geodesic_of_a_decoder) {

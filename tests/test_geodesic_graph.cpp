@@ -20,6 +20,7 @@
 #include "test_support.hpp"
 
 using namespace pushpull;
+using pushpull::testing::CheckOptionRefused;
 using pushpull::testing::Mentions;
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
@@ -280,13 +281,7 @@ BOOST_AUTO_TEST_CASE(bad_options_and_points) {
   BOOST_CHECK_EXCEPTION(GeodesicGraph(m, points, bad), InputError,
                         [](const InputError& e) { return Mentions(e, "quadrature_points"); });
 
-  {
-    OptionsDatabase db;
-    db.Set("-graph_neighbors", "0");
-    GeodesicGraphOptions o;
-    BOOST_CHECK_EXCEPTION(o.SetFromOptions(db), InputError,
-                          [](const InputError& e) { return Mentions(e, "-graph_neighbors"); });
-  }
+  CheckOptionRefused<GeodesicGraphOptions>("-graph_neighbors", "0", "-graph_neighbors");
   {
     OptionsDatabase db;
     db.Set("-graph_neighbors", "7");
@@ -303,13 +298,7 @@ BOOST_AUTO_TEST_CASE(bad_options_and_points) {
     }
     BOOST_TEST(documented);
   }
-  {
-    OptionsDatabase db;
-    db.Set("-graph_quadrature_points", "1000");
-    GeodesicGraphOptions o;
-    BOOST_CHECK_EXCEPTION(o.SetFromOptions(db), InputError,
-                          [](const InputError& e) { return Mentions(e, "-graph_quadrature_points"); });
-  }
+  CheckOptionRefused<GeodesicGraphOptions>("-graph_quadrature_points", "1000", "-graph_quadrature_points");
 
   const TensorMetric p = Poincare();
   RowMatrix half = PoincareGrid(3, 3, -1, 1, 0.5, 2);

@@ -13,6 +13,7 @@
 #include "cli/commands.hpp"
 
 #include "pushpull/errors.hpp"
+#include "pushpull/options.hpp"
 
 namespace pushpull::testing {
 
@@ -20,6 +21,15 @@ namespace pushpull::testing {
 inline bool Mentions(const InputError& e, const std::string& what) {
   BOOST_TEST_MESSAGE("InputError: " << e.what());
   return std::string(e.what()).find(what) != std::string::npos;
+}
+
+// Checks that Options::SetFromOptions refuses `option` set to `value` with an InputError mentioning `mention`.
+template <class Options>
+void CheckOptionRefused(const std::string& option, const std::string& value, const std::string& mention) {
+  OptionsDatabase db;
+  db.Set(option, value);
+  Options o;
+  BOOST_CHECK_EXCEPTION(o.SetFromOptions(db), InputError, [&](const InputError& e) { return Mentions(e, mention); });
 }
 
 // The state (z, u) moved by +h and -h along its coordinate k (k < d: z_k, otherwise u_{k-d}), for central
