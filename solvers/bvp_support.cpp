@@ -1,5 +1,7 @@
 #include "bvp_support.hpp"
 
+#include <ceres/types.h>
+
 #include <Eigen/LU>
 #include <algorithm>
 #include <cmath>
@@ -25,6 +27,18 @@ ceres::CallbackReturnType IterationObserver::operator()(const ceres::IterationSu
   }
   if (std::sqrt(2.0 * summary.cost) <= stop_norm_) return ceres::SOLVER_TERMINATE_SUCCESSFULLY;
   return ceres::SOLVER_CONTINUE;
+}
+
+void ChooseSparseLinearSolver(ceres::Solver::Options* o) {
+  if (ceres::IsSparseLinearAlgebraLibraryTypeAvailable(ceres::SUITE_SPARSE)) {
+    o->linear_solver_type = ceres::SPARSE_NORMAL_CHOLESKY;
+    o->sparse_linear_algebra_library_type = ceres::SUITE_SPARSE;
+  } else if (ceres::IsSparseLinearAlgebraLibraryTypeAvailable(ceres::EIGEN_SPARSE)) {
+    o->linear_solver_type = ceres::SPARSE_NORMAL_CHOLESKY;
+    o->sparse_linear_algebra_library_type = ceres::EIGEN_SPARSE;
+  } else {
+    o->linear_solver_type = ceres::DENSE_QR;
+  }
 }
 
 double StopNorm(const LogMapOptions& options) { return options.stop_factor * options.tol; }

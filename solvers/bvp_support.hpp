@@ -32,6 +32,10 @@ class IterationObserver : public ceres::IterationCallback {
 ceres::Solver::Options SolverOptions(const LogMapOptions& options, ceres::LinearSolverType linear_solver,
                                      IterationObserver* observer);
 
+// The sparse linear solver Ceres was built with (SuiteSparse, else Eigen's sparse module; dense QR when it has
+// none), for the block-sparse Jacobians of multiple shooting and collocation.
+void ChooseSparseLinearSolver(ceres::Solver::Options* o);
+
 // The residual norm below which the minimiser stops: bvp_stop_factor * bvp_tol.
 double StopNorm(const LogMapOptions& options);
 
@@ -76,7 +80,8 @@ std::string Describe(const ceres::Solver::Summary& summary);
 }  // namespace pushpull::bvp
 
 namespace pushpull {
-// The registered solvers (solvers/single_shooting.cpp, solvers/multiple_shooting.cpp).
+// The registered solvers (solvers/single_shooting.cpp, solvers/multiple_shooting.cpp, solvers/collocation.cpp).
 std::unique_ptr<BvpSolver> MakeSingleShooting(const LogMapOptions& options);
 std::unique_ptr<BvpSolver> MakeMultipleShooting(const LogMapOptions& options);
+std::unique_ptr<BvpSolver> MakeCollocation(const LogMapOptions& options);
 }  // namespace pushpull

@@ -34,6 +34,8 @@ const char* ToString(GeodesicStatus status) {
     case GeodesicStatus::kSingularMetric: return "singular_metric";
     case GeodesicStatus::kIntegrationFailure: return "integration_failure";
     case GeodesicStatus::kNotConverged: return "not_converged";
+    case GeodesicStatus::kApproximate: return "approximate";
+    case GeodesicStatus::kNotMinimal: return "not_minimal";
   }
   return "unknown";
 }

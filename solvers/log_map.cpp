@@ -2,7 +2,10 @@
 // printer. The solvers themselves are in single_shooting.cpp and multiple_shooting.cpp.
 #include "pushpull/log_map.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <iomanip>
+#include <limits>
 #include <ostream>
 #include <sstream>
 #include <string>
@@ -40,8 +43,36 @@ void LogMapOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix)
           "bvp_tol (then the verification decides)",
           "LogMapOptions::stop_factor", RealBounds::Positive());
   db.Bool(prefix, "bvp_fallback", fallback,
-          "Retry a failed single shooting with multiple shooting (-bvp_segments) from the same initial guess",
+          "When the -bvp_type solver fails, retry by multiple shooting from the initial guess (unless it was the "
+          "-bvp_type), then by collocation (-bvp_collocation_*) from the best curve so far (a solver's own curve if "
+          "it has one, else the initial guess); when everything fails the result is 'approximate', with the best "
+          "curve found and its length",
           "LogMapOptions::fallback");
+  db.Real(prefix, "bvp_collocation_tol", collocation.tol,
+          "Collocation: mesh refinement until every interval's relative defect |S' - F(S)|_inf / (1 + |F(S)|_inf) "
+          "(S the cubic Hermite interpolant of the solution, F the geodesic system, sampled at a quarter and three "
+          "quarters of the interval) is at most this; the Newton iteration stops at a residual of bvp_stop_factor "
+          "times this",
+          "CollocationOptions::tol", RealBounds::Positive());
+  db.Int(prefix, "bvp_collocation_intervals", collocation.intervals,
+         "Collocation: intervals of the first mesh (uniform in the initial curve's time, which the discrete geodesic "
+         "spaces by data-space length)",
+         "CollocationOptions::intervals", IntBounds::AtLeast(1));
+  db.Int(prefix, "bvp_collocation_max_intervals", collocation.max_intervals,
+         "Collocation: mesh refinement stops at this many intervals (the solve then fails with the defect reached)",
+         "CollocationOptions::max_intervals", IntBounds::AtLeast(1));
+  db.Real(prefix, "bvp_collocation_trust_radius", collocation.trust_radius,
+          "Collocation: initial trust-region radius of the Levenberg-Marquardt iteration on the collocation "
+          "equations (Ceres damps a step with 1 / radius times the diagonal of J^T J; the collocation Jacobian has "
+          "small singular values next to large diagonal entries, so a large radius, nearly Newton, converges "
+          "quadratically from a good initial curve where Ceres' 1e4 crawls; rejected steps shrink it)",
+          "CollocationOptions::trust_radius", RealBounds::Positive());
+  db.Real(prefix, "bvp_minimality_rtol", minimality_rtol,
+          "Minimality check: a verified geodesic longer than (1 + this) times the metric length of the initial "
+          "curve (Gauss-Legendre, plus its quadrature error estimate and the metric length of a -bvp_tol miss at z1), "
+          "an upper bound of the distance, is re-solved "
+          "by collocation from that curve; if it stays longer its status is not_minimal. Negative = no check",
+          "LogMapOptions::minimality_rtol");
   db.Real(prefix, "bvp_presolve_rtol", presolve_rtol,
           "Single and multiple shooting first iterate with shots at this rtol (atol scaled alike) down to a "
           "residual max(bvp_tol, bvp_presolve_rtol); then both refine (-bvp_refine_iterations) and, if that does "
@@ -91,6 +122,15 @@ std::string LogMapOptions::Validate() const {
     return "bvp_init: unknown initial guess '" + init + "' (discrete, line or graph)";
   }
   if (segments < 2) return "bvp_segments: " + std::to_string(segments) + " must be >= 2";
+  if (!(collocation.tol > 0)) return "bvp_collocation_tol: " + FormatReal(collocation.tol) + " must be > 0";
+  if (collocation.intervals < 1) {
+    return "bvp_collocation_intervals: " + std::to_string(collocation.intervals) + " must be >= 1";
+  }
+  if (collocation.max_intervals < collocation.intervals) {
+    return "bvp_collocation_max_intervals: " + std::to_string(collocation.max_intervals) +
+           " must be >= bvp_collocation_intervals (" + std::to_string(collocation.intervals) + ")";
+  }
+  if (std::isnan(minimality_rtol)) return "bvp_minimality_rtol: must be a number";
   if (!(tol > 0)) return "bvp_tol: " + FormatReal(tol) + " must be > 0";
   if (max_iterations < 1) return "bvp_max_iterations: " + std::to_string(max_iterations) + " must be >= 1";
   if (!(presolve_rtol >= 0)) return "bvp_presolve_rtol: " + FormatReal(presolve_rtol) + " must be >= 0";
@@ -130,6 +170,10 @@ BvpSolverRegistry& BvpSolvers() {
     r->Register("multiple_shooting",
                 "multiple shooting over -bvp_segments segments: block-sparse Jacobian, sparse Levenberg-Marquardt",
                 [](const LogMapOptions& o) { return MakeMultipleShooting(o); });
+    r->Register("collocation",
+                "collocation (Lobatto IIIA / MIRK4) on a mesh seeded by the initial curve: sparse Newton, defect "
+                "control and mesh refinement, verified by re-integration",
+                [](const LogMapOptions& o) { return MakeCollocation(o); });
     return r;
   }();
   return *registry;
@@ -186,15 +230,78 @@ LogMapResult LogMap(const Metric& metric, const VectorXd& z0, const VectorXd& z1
   }
   const InitialCurve start = guess ? *guess : DefaultGuess(metric, z0, z1, options);
   result = BvpSolvers().Create(options.type, options)->Solve(metric, z0, z1, start, monitor);
-  if (result.usable() || !options.fallback || options.type != "shooting" ||
-      result.status == GeodesicStatus::kOutsideDomain || !metric.HasAccelerationTangent()) {
-    return result;
+  if (result.status == GeodesicStatus::kOutsideDomain) return result;
+  const bool can_collocate = metric.HasAccelerationTangent();
+  // The fallback chain: multiple shooting from the initial curve (unless it was the -bvp_type solver), then
+  // collocation from the best curve so far.
+  if (!result.usable() && options.fallback && can_collocate) {
+    for (const char* next : {"multiple_shooting", "collocation"}) {
+      if (options.type == next || result.usable()) continue;
+      if (options.type == "collocation") break;  // collocation is the last resort; it has failed already
+      const bool colloc = std::string(next) == "collocation";
+      const InitialCurve& from = colloc && result.curve.times.size() >= 2 ? result.curve : start;
+      LogMapResult retry = BvpSolvers().Create(next, options)->Solve(metric, z0, z1, from, monitor);
+      retry.iterations += result.iterations;
+      std::string name = next;
+      std::replace(name.begin(), name.end(), '_', ' ');
+      retry.message = "fallback " + name + (retry.usable() ? " " : " also failed: ") + retry.message + " (" +
+                      result.solver + " failed first: " + result.message + ")";
+      if (retry.curve.times.size() < 2) retry.curve = result.curve;  // keep the best curve so far
+      result = std::move(retry);
+    }
   }
-  LogMapResult retry = MakeMultipleShooting(options)->Solve(metric, z0, z1, start, monitor);
-  retry.iterations += result.iterations;
-  retry.message = (retry.usable() ? "fallback multiple shooting " : "fallback multiple shooting also failed: ") +
-                  retry.message + " (single shooting failed first: " + result.message + ")";
-  return retry;
+  // Minimality: the initial curve's metric length bounds the distance from above.
+  double bound_error = 0;
+  if (options.minimality_rtol >= 0 || (!result.usable() && options.fallback)) {
+    result.curve_length_bound = MetricLength(metric, start, &bound_error);
+  }
+  // A verified length is accurate to about the metric length of a bvp_tol miss at z1.
+  const double miss_length = std::sqrt(metric.Evaluate(z1).norm()) * options.tol;
+  auto too_long = [&](const LogMapResult& r) {
+    return std::isfinite(result.curve_length_bound) &&
+           r.length > (1 + options.minimality_rtol) * result.curve_length_bound + bound_error + miss_length;
+  };
+  if (result.usable() && options.minimality_rtol >= 0 && too_long(result)) {
+    const std::string first = "the " + result.solver + " geodesic's length " + FormatReal(result.length) +
+                              " exceeds the metric length " + FormatReal(result.curve_length_bound) + " of the " +
+                              start.description + " initial curve";
+    LogMapResult retry;
+    bool retried = false;
+    if (can_collocate && (options.type != "collocation" || result.solver != "collocation")) {
+      retry = MakeCollocation(options)->Solve(metric, z0, z1, start, monitor);
+      retried = true;
+    }
+    const int iterations = result.iterations + (retried ? retry.iterations : 0);
+    if (retried && retry.usable() && retry.length < result.length) {
+      retry.minimality = first + "; collocation from that curve found a geodesic of length " +
+                         FormatReal(retry.length);
+      result = std::move(retry);
+    } else {
+      result.minimality = first + (retried ? "; collocation from that curve did not find a shorter geodesic (" +
+                                                 retry.message + ")"
+                                           : "");
+    }
+    result.iterations = iterations;
+    if (too_long(result)) {
+      result.status = GeodesicStatus::kNotMinimal;
+      result.message = "not the distance: " + result.minimality + ". " + result.message;
+    } else {
+      result.message += " (minimality check: " + result.minimality + ")";
+    }
+  }
+  // Nothing verified: the best curve found, with its length, as an approximate result.
+  if (!result.usable() && options.fallback && can_collocate && result.status != GeodesicStatus::kApproximate &&
+      result.status != GeodesicStatus::kNotMinimal && std::isfinite(result.curve_length_bound)) {
+    result.message = "no solver was verified (" + result.message + "); the length is the metric length of the " +
+                     start.description + " initial curve, an upper bound of the distance (quadrature error " +
+                     FormatReal(bound_error) + ")";
+    result.status = GeodesicStatus::kApproximate;
+    result.curve = start;
+    result.length = result.curve_length_bound;
+    result.energy = result.length * result.length;
+    result.length_error = std::numeric_limits<double>::quiet_NaN();
+  }
+  return result;
 }
 
 namespace {

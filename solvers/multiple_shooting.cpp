@@ -109,19 +109,6 @@ const char* kAdvice =
     "sensitive to its initial velocity that one integration over [0, 1] cannot reproduce it within bvp_tol "
     "(-bvp_verify_ode_rtol, -bvp_tol).";
 
-// The sparse linear solver Ceres was built with, dense QR when it has none.
-void ChooseLinearSolver(ceres::Solver::Options* o) {
-  if (ceres::IsSparseLinearAlgebraLibraryTypeAvailable(ceres::SUITE_SPARSE)) {
-    o->linear_solver_type = ceres::SPARSE_NORMAL_CHOLESKY;
-    o->sparse_linear_algebra_library_type = ceres::SUITE_SPARSE;
-  } else if (ceres::IsSparseLinearAlgebraLibraryTypeAvailable(ceres::EIGEN_SPARSE)) {
-    o->linear_solver_type = ceres::SPARSE_NORMAL_CHOLESKY;
-    o->sparse_linear_algebra_library_type = ceres::EIGEN_SPARSE;
-  } else {
-    o->linear_solver_type = ceres::DENSE_QR;
-  }
-}
-
 class MultipleShooting : public BvpSolver {
  public:
   explicit MultipleShooting(const LogMapOptions& options) : options_(options) {}
@@ -242,7 +229,7 @@ class MultipleShooting : public BvpSolver {
     phase.started = true;
     bvp::IterationObserver observer(label, stop_norm, monitor);
     ceres::Solver::Options solver_options = bvp::SolverOptions(options_, ceres::DENSE_QR, &observer);
-    ChooseLinearSolver(&solver_options);
+    bvp::ChooseSparseLinearSolver(&solver_options);
     ceres::Solver::Summary summary;
     ceres::Solve(solver_options, &problem, &summary);
     phase.iterations = summary.num_successful_steps + summary.num_unsuccessful_steps;

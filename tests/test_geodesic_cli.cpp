@@ -171,7 +171,7 @@ BOOST_AUTO_TEST_CASE(failed_pairs_are_statuses_with_exit_code_1) {
                      "geocli_hard.h5", "-bvp_max_iterations", "1"});
   BOOST_TEST(r.code == 1, r.err);
   const Array st = Read("geocli_hard.h5", "/status", {1});
-  BOOST_TEST(st.data[0] == 4);  // not_converged
+  BOOST_TEST(st.data[0] == 5);  // approximate: nothing verified, the best curve's length
   BOOST_TEST(st.data[1] == 0);  // identical end points: zero velocity
   BOOST_TEST(r.err.find("bvp_tol") != std::string::npos, r.err);
 }
@@ -346,8 +346,8 @@ BOOST_AUTO_TEST_CASE(distances_report_failed_pairs) {
   const std::int64_t failed = ReadIntAttribute("geocli_hd.h5", "/", "failed_pairs");
   BOOST_TEST(failed >= 1);
   const Array st = Read("geocli_hd.h5", "/status", {2}), d = Read("geocli_hd.h5", "/distances", {2});
-  BOOST_TEST(st.data[0 * 3 + 1] == 4);  // not converged, in both triangles
-  BOOST_TEST(st.data[1 * 3 + 0] == 4);
+  BOOST_TEST(st.data[0 * 3 + 1] == 5);  // approximate (nothing verified), in both triangles
+  BOOST_TEST(st.data[1 * 3 + 0] == 5);
   BOOST_TEST(std::isnan(d.data[1]));
   BOOST_TEST(d.data[4] == 0.0);
   BOOST_TEST(r.err.find("pair (0, 1)") != std::string::npos, r.err);
@@ -374,11 +374,20 @@ BOOST_AUTO_TEST_CASE(multiple_shooting_and_the_graph_guess_from_the_command_line
 
   const Run line = Cli({"geodesic", "-metric_type", "sphere", "-pairs", "geocli_anti_pairs.h5:/pairs", "-output",
                         "geocli_anti_line.h5", "-bvp_ode_rtol", "1e-10", "-bvp_ode_atol", "1e-12", "-bvp_init",
-                        "line"});
+                        "line", "-bvp_minimality_rtol", "-1"});
   BOOST_TEST(line.code == 0, line.err);
   const Array line_length = Read("geocli_anti_line.h5", "/length", {1});
   BOOST_TEST(std::abs(line_length.data[0] - (2 * std::numbers::pi - d)) < 1e-6, "long arc expected from the line");
   BOOST_TEST(ReadRootStringAttribute("geocli_anti_line.h5", "bvp_init") == "line");
+  // With the minimality check (default), the long arc is longer than the line itself: not the distance.
+  const Run checked = Cli({"geodesic", "-metric_type", "sphere", "-pairs", "geocli_anti_pairs.h5:/pairs", "-output",
+                           "geocli_anti_checked.h5", "-bvp_ode_rtol", "1e-10", "-bvp_ode_atol", "1e-12", "-bvp_init",
+                           "line"});
+  BOOST_TEST(checked.code == 1, checked.err);
+  const Array checked_status = Read("geocli_anti_checked.h5", "/status", {1});
+  BOOST_TEST(checked_status.data[0] == 6);  // not_minimal
+  BOOST_TEST(checked_status.data[1] == 0);
+  BOOST_TEST(checked.err.find("not the distance") != std::string::npos, checked.err);
 
   // The default guess, the discrete geodesic next to the line.
   const Run discrete = Cli({"geodesic", "-metric_type", "sphere", "-pairs", "geocli_anti_pairs.h5:/pairs",
@@ -428,7 +437,7 @@ BOOST_AUTO_TEST_CASE(multiple_shooting_and_the_graph_guess_from_the_command_line
   BOOST_TEST(bad.code == 2);
   BOOST_TEST(bad.err.find("-graph_points") != std::string::npos, bad.err);
   bad = Cli({"geodesic", "-metric_type", "sphere", "-pairs", "geocli_anti_pairs.h5:/pairs", "-output",
-             "geocli_anti_bad.h5", "-bvp_type", "collocation"});
+             "geocli_anti_bad.h5", "-bvp_type", "colocation"});
   BOOST_TEST(bad.code == 2);
   BOOST_TEST(bad.err.find("multiple_shooting") != std::string::npos, bad.err);
   bad = Cli({"geodesic", "-metric_type", "sphere", "-pairs", "geocli_anti_pairs.h5:/pairs", "-output",

@@ -51,6 +51,10 @@ enum class GeodesicStatus {
   kSingularMetric,      // the metric became singular, non-finite or left its domain along the curve
   kIntegrationFailure,  // the ODE integrator failed (see the message)
   kNotConverged,        // shooting: the end-point error did not fall below bvp_tol
+  kApproximate,         // logarithm map: no solver was verified; the result carries the best curve found, its
+                        // length and an error estimate (see the message)
+  kNotMinimal,          // logarithm map: a verified geodesic that is longer than another curve between its end
+                        // points, so its length is not the distance (see the message)
 };
 const char* ToString(GeodesicStatus status);
 

@@ -12,6 +12,8 @@
 
 namespace pushpull {
 
+class Metric;
+
 struct InitialCurve {
   std::vector<double> times;            // strictly increasing, times.front() == 0, times.back() == 1
   std::vector<Eigen::VectorXd> points;  // same count as times, at least 2; points.front() == z0, back() == z1
@@ -37,5 +39,10 @@ struct InitialCurve {
   // Empty when valid; otherwise what is wrong (sizes, times, non-finite points, end points not z0/z1).
   std::string Validate(const Eigen::VectorXd& z0, const Eigen::VectorXd& z1) const;
 };
+
+// The metric length int_0^1 sqrt(c'^T M(c) c') dt of the curve c (PointAt/VelocityAt): Gauss-Legendre with 4 nodes on
+// each edge, *error (when not null) the difference from 2 nodes. Any curve's length bounds the distance between its
+// end points from above. NaN when the metric cannot be evaluated along the curve (outside its domain, non-finite).
+double MetricLength(const Metric& metric, const InitialCurve& curve, double* error = nullptr);
 
 }  // namespace pushpull

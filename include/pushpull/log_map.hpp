@@ -5,12 +5,22 @@
 //   multiple_shooting  K segments (-bvp_segments): unknowns are the state (g, g') at each segment start, residuals
 //                      the continuity of the state and the end point, a block-sparse Jacobian from per-segment
 //                      sensitivities, Ceres with a sparse linear solver.
+//   collocation        the Lobatto IIIA / MIRK4 discretisation of the geodesic system on a mesh seeded by the initial
+//                      curve, Newton (Ceres Levenberg-Marquardt, sparse) on the block-bidiagonal system, a defect
+//                      estimate per interval and mesh refinement below -bvp_collocation_tol.
 // A solve converges only if the final u, re-integrated over [0, 1] with the verification integrator (tight
-// tolerances), lands within -bvp_tol of z1. With -bvp_fallback (default) a failed single shooting is retried by
-// multiple shooting. Numerical failure is a status with a message, never an exception; invalid input throws.
+// tolerances), lands within -bvp_tol of z1. LogMap then:
+// - falls back (-bvp_fallback, default) to collocation from the best curve so far when the -bvp_type solver fails;
+// - checks minimality (-bvp_minimality_rtol): a verified geodesic longer than the metric length of the initial
+//   curve (an upper bound of the distance) is re-solved by collocation from that curve; if it stays longer, its
+//   status is kNotMinimal;
+// - when nothing is verified (and -bvp_fallback), returns kApproximate with the best curve found, its length and
+//   an error estimate.
+// Numerical failure is a status with a message, never an exception; invalid input throws.
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -29,6 +39,14 @@ namespace pushpull {
 
 class OptionsDatabase;
 
+// The collocation solver (-bvp_type collocation, and the fallback).
+struct CollocationOptions {
+  double tol = 1e-6;        // -bvp_collocation_tol: relative defect |S' - F(S)|_inf / (1 + |F(S)|_inf) per interval
+  int intervals = 16;       // -bvp_collocation_intervals: intervals of the first mesh (uniform in the curve's time)
+  int max_intervals = 1024; // -bvp_collocation_max_intervals: mesh refinement stops here
+  double trust_radius = 1e8;  // -bvp_collocation_trust_radius: initial trust-region radius of its Newton iteration
+};
+
 struct LogMapOptions {
   std::string type = "shooting";  // -bvp_type: a name of BvpSolvers()
   // -bvp_init: the initial guess LogMap makes when it is given none. "discrete": the discrete geodesic of the
@@ -40,7 +58,11 @@ struct LogMapOptions {
   double tol = 1e-6;              // -bvp_tol: max |g_u(1) - z1| after re-integrating the final u
   int max_iterations = 50;        // -bvp_max_iterations: Levenberg-Marquardt iterations
   double stop_factor = 1e-2;      // -bvp_stop_factor: iterations stop once |shot residual|_2 <= stop_factor * tol
-  bool fallback = true;           // -bvp_fallback: retry a failed single shooting with multiple shooting
+  bool fallback = true;           // -bvp_fallback: retry a failed solve by collocation from the best curve so far
+  CollocationOptions collocation;  // -bvp_collocation_*
+  // -bvp_minimality_rtol: a verified geodesic whose length exceeds (1 + this) times the metric length of the initial
+  // curve (plus that quadrature's error estimate) is not the distance; < 0 = no check.
+  double minimality_rtol = 1e-6;
   double presolve_rtol = 1e-4;    // -bvp_presolve_rtol: single shooting first iterates with shots this loose; 0 = off
   double presolve_coarse_rtol = 1e-2;  // -bvp_presolve_coarse_rtol: and before, with shots this loose; 0 = off
   double presolve_coarse_trust_radius = 10;  // -bvp_presolve_coarse_trust_radius: its initial trust-region radius
@@ -96,9 +118,20 @@ struct LogMapResult {
   Eigen::VectorXd initial_velocity;  // Log_{z0}(z1)
   double length = 0;                 // sqrt(u^T M(z0) u): the geodesic distance (if the geodesic is minimal)
   double energy = 0;                 // u^T M(z0) u
-  double endpoint_error = 0;         // max |g_u(1) - z1| after re-integration
+  double endpoint_error = 0;         // max |g_u(1) - z1| after re-integration (every solver, collocation too)
   int iterations = 0;                // Levenberg-Marquardt iterations (all solvers tried)
   ExpMapResult final_shot;           // the verifying integration of the final u
+  // Collocation: the largest relative defect of the final mesh (NaN when no collocation produced the result).
+  double defect = std::numeric_limits<double>::quiet_NaN();
+  // kApproximate: an estimate of the error of `length` (NaN otherwise).
+  double length_error = std::numeric_limits<double>::quiet_NaN();
+  // The solver's own curve when it has one (collocation: the mesh with its velocities; kApproximate: the best
+  // curve found); empty otherwise (the curve of a verified result is ExpMap of initial_velocity).
+  InitialCurve curve;
+  // The metric length of the initial curve, an upper bound of the distance (NaN when the check did not run), and
+  // what the minimality check found ("" when it passed or did not run).
+  double curve_length_bound = std::numeric_limits<double>::quiet_NaN();
+  std::string minimality;
 };
 
 // One Levenberg-Marquardt iteration of a BVP solve, for -bvp_monitor and research code.
@@ -122,7 +155,7 @@ class BvpSolver {
                              const InitialCurve& guess, BvpMonitor* monitor) = 0;
 };
 using BvpSolverRegistry = Registry<BvpSolver, const LogMapOptions&>;
-// shooting, multiple_shooting; research code may register its own.
+// shooting, multiple_shooting, collocation; research code may register its own.
 BvpSolverRegistry& BvpSolvers();
 
 // Log_{z0}(z1) with the -bvp_type solver from `guess` (when null, the -bvp_init guess: the discrete geodesic of a
