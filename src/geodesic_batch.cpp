@@ -82,7 +82,8 @@ void NotifyProgress(GeodesicBatchHooks* hooks, const char* task, std::size_t don
 // A geodesic sampled at s = m / (samples - 1) with its velocities dg/ds: chained ExpMaps over the pieces
 // (Exp_p(v / M) covers 1 / M of the curve and ends with velocity g'(s) / M).
 bool SampleGeodesic(const Metric& metric, const VectorXd& z, const VectorXd& u, int samples,
-                    const GeodesicOptions& integrator, std::vector<VectorXd>* points, std::vector<VectorXd>* velocities) {
+                    const GeodesicOptions& integrator, std::vector<VectorXd>* points,
+                    std::vector<VectorXd>* velocities) {
   const int pieces = samples - 1;
   points->assign(1, z);
   velocities->assign(1, u);

@@ -77,7 +77,9 @@ BOOST_AUTO_TEST_CASE(parallel_for_ordered_emits_every_item_once_in_order) {
         [&](std::size_t first, std::size_t count) {
           calls.emplace_back(first, count);
           complete = complete && first == next && count > 0;
-          for (std::size_t i = first; i < first + count; ++i) complete = complete && value[i] == 3 * static_cast<int>(i);
+          for (std::size_t i = first; i < first + count; ++i) {
+            complete = complete && value[i] == 3 * static_cast<int>(i);
+          }
           next = first + count;
         });
     BOOST_TEST(complete, "threads " << threads);
