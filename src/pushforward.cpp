@@ -1,20 +1,18 @@
 #include "pushpull/pushforward.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <map>
-#include <mutex>
 #include <numbers>
 #include <random>
-#include <thread>
 
 #include <Eigen/LU>
 
 #include "pushpull/errors.hpp"
 #include "pushpull/event_log.hpp"
 #include "pushpull/options.hpp"
+#include "pushpull/parallel.hpp"
 
 namespace pushpull {
 namespace {
@@ -366,72 +364,59 @@ PushforwardResult Run(const VectorField& field, double base_time, const RowMatri
 
   const std::size_t B = static_cast<std::size_t>(options.batch_size);
   const std::size_t num_blocks = (N + B - 1) / B;
-  int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
-  threads = std::max(1, std::min<int>(threads, static_cast<int>(std::max<std::size_t>(num_blocks, 1))));
+  std::vector<OdeStats> block_stats(num_blocks);
+  std::size_t done_samples = 0, failed_samples = 0;
 
-  std::atomic<std::size_t> next_block{0};
-  std::mutex done_mutex;
-  std::vector<char> block_done(num_blocks, 0);
-  std::size_t committed_blocks = 0, done_samples = 0, failed_samples = 0;
-
-  auto worker = [&]() {
+  // Blocks over the threads (ParallelForOrdered): each block writes only its own samples' slots and its own stats;
+  // the emit callback, on this thread and in block order, sums the stats and calls the hooks.
+  auto work = [&](int, std::size_t b) {
     PushforwardResult& out = r;
-    while (true) {
-      const std::size_t b = next_block.fetch_add(1);
-      if (b >= num_blocks) break;
-      const std::size_t first = b * B;
-      const int count = static_cast<int>(std::min(B, N - first));
-      std::string message;
-      OdeStatus status;
-      OdeStats stats;
-      {
-        ScopedEvent e(kEventSolve);
-        status = IntegrateBlock(job, first, count, options.ode, b == 0, out, &stats, &message);
-      }
-      if (status != OdeStatus::kSuccess) {
-        // Retry each sample alone, once, with a smaller initial step.
-        OdeOptions retry = options.ode;
-        retry.initial_step = options.retry_initial_step;
-        for (int i = 0; i < count; ++i) {
-          ScopedEvent e(kEventRetry);
-          std::string retry_message;
-          const OdeStatus s = IntegrateBlock(job, first + static_cast<std::size_t>(i), 1, retry, false, out,
-                                             &stats, &retry_message);
-          if (s != OdeStatus::kSuccess) {
-            const std::size_t idx = first + static_cast<std::size_t>(i);
-            out.status[idx] = static_cast<int>(s);
-            out.message[idx] = retry_message + " (after a retry alone with initial step " +
-                               FormatReal(options.retry_initial_step) + "): " + Advice(s);
-          }
+    const std::size_t first = b * B;
+    const int count = static_cast<int>(std::min(B, N - first));
+    std::string message;
+    OdeStatus status;
+    OdeStats& stats = block_stats[b];
+    {
+      ScopedEvent e(kEventSolve);
+      status = IntegrateBlock(job, first, count, options.ode, b == 0, out, &stats, &message);
+    }
+    if (status != OdeStatus::kSuccess) {
+      // Retry each sample alone, once, with a smaller initial step.
+      OdeOptions retry = options.ode;
+      retry.initial_step = options.retry_initial_step;
+      for (int i = 0; i < count; ++i) {
+        ScopedEvent e(kEventRetry);
+        std::string retry_message;
+        const OdeStatus s = IntegrateBlock(job, first + static_cast<std::size_t>(i), 1, retry, false, out, &stats,
+                                           &retry_message);
+        if (s != OdeStatus::kSuccess) {
+          const std::size_t idx = first + static_cast<std::size_t>(i);
+          out.status[idx] = static_cast<int>(s);
+          out.message[idx] = retry_message + " (after a retry alone with initial step " +
+                             FormatReal(options.retry_initial_step) + "): " + Advice(s);
         }
-      }
-      std::lock_guard<std::mutex> lock(done_mutex);
-      out.totals.Add(stats);
-      block_done[b] = 1;
-      done_samples += static_cast<std::size_t>(count);
-      for (int i = 0; i < count; ++i) failed_samples += out.status[first + static_cast<std::size_t>(i)] != 0;
-      while (committed_blocks < num_blocks && block_done[committed_blocks]) {
-        const std::size_t f = committed_blocks * B;
-        if (hooks.rows_done) hooks.rows_done(out, f, std::min(B, N - f));
-        ++committed_blocks;
-      }
-      if (hooks.progress) {
-        ProgressEvent ev;
-        ev.task = density ? "density" : "sample";
-        ev.done = done_samples;
-        ev.total = N;
-        ev.failed = failed_samples;
-        ev.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_clock).count();
-        hooks.progress->Notify(ev);
       }
     }
   };
-  {
-    std::vector<std::thread> pool;
-    for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-    worker();
-    for (auto& th : pool) th.join();
-  }
+  auto emit = [&](std::size_t first_block, std::size_t blocks) {
+    for (std::size_t b = first_block; b < first_block + blocks; ++b) {
+      const std::size_t f = b * B, count = std::min(B, N - f);
+      r.totals.Add(block_stats[b]);
+      done_samples += count;
+      for (std::size_t i = 0; i < count; ++i) failed_samples += r.status[f + i] != 0;
+      if (hooks.rows_done) hooks.rows_done(r, f, count);
+    }
+    if (hooks.progress) {
+      ProgressEvent ev;
+      ev.task = density ? "density" : "sample";
+      ev.done = done_samples;
+      ev.total = N;
+      ev.failed = failed_samples;
+      ev.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_clock).count();
+      hooks.progress->Notify(ev);
+    }
+  };
+  ParallelForOrdered(num_blocks, options.threads, work, emit);
   if (hooks.progress) {
     ProgressEvent ev;
     ev.finished = true;

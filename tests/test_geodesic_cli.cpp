@@ -446,3 +446,59 @@ BOOST_AUTO_TEST_CASE(multiple_shooting_and_the_graph_guess_from_the_command_line
   BOOST_TEST(bad.err.find("geocli_anti_pairs.h5") != std::string::npos, bad.err);
   BOOST_TEST(!std::filesystem::exists("geocli_anti_bad.h5"));
 }
+
+BOOST_AUTO_TEST_CASE(distances_triangle_pass_replaces_the_long_arc_and_records_it) {
+  // Nearly antipodal a, b on the equator of the sphere and c halfway along the short arc. From the straight line
+  // (the options of the test above) single shooting lands on the long arc for (a, b); d(a, c) + d(c, b) exposes it
+  // and the triangle pass re-solves (a, b) from the geodesics a -> c -> b.
+  const double gap = 0.2, pi = std::numbers::pi;
+  auto equator = [](double theta) { return std::vector<double>{std::cos(theta), std::sin(theta)}; };
+  std::vector<double> flat;
+  for (double theta : {0.0, pi - gap, (pi - gap) / 2}) {
+    const auto p = equator(theta);
+    flat.insert(flat.end(), p.begin(), p.end());
+  }
+  WriteData("geocli_tri_points.h5", "points", {3, 2}, flat);
+  const std::vector<std::string> common = {"distances",    "-metric_type", "sphere", "-points",
+                                           "geocli_tri_points.h5:/points", "-bvp_ode_rtol", "1e-10",
+                                           "-bvp_ode_atol", "1e-12",       "-bvp_init",     "line"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = common;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Cli(args);
+  };
+  // Report only: the violation is listed, the long arc kept.
+  const Run report = with({"-output", "geocli_tri_report.h5", "-distances_triangle_rounds", "0"});
+  BOOST_TEST(report.code == 0, report.err);
+  const Array d0 = Read("geocli_tri_report.h5", "/distances", {2});
+  BOOST_TEST(std::abs(d0.data[1] - (pi + gap)) < 1e-6, "the long arc expected from the line: " << d0.data[1]);
+  BOOST_TEST(ReadIntAttribute("geocli_tri_report.h5", "/triangle", "violations") == 1);
+  BOOST_TEST(ReadIntAttribute("geocli_tri_report.h5", "/triangle", "resolved") == 0);
+  BOOST_TEST(Read("geocli_tri_report.h5", "/triangle/violation_k", {1}).data.at(0) == 2.0);
+  BOOST_TEST(report.err.find("1 violations left") != std::string::npos, report.err);
+
+  for (const char* threads : {"1", "2"}) {
+    const std::string out = std::string("geocli_tri_") + threads + ".h5";
+    const Run r = with({"-output", out, "-threads", threads});
+    BOOST_TEST(r.code == 0, r.err);
+    const Array d = Read(out, "/distances", {2});
+    BOOST_TEST(std::abs(d.data[1] - (pi - gap)) < 1e-6, "the short arc after the triangle pass: " << d.data[1]);
+    BOOST_TEST(d.data[3] == d.data[1]);
+    BOOST_TEST(ReadIntAttribute(out, "/", "completed_rows") == 3);
+    BOOST_TEST(ReadIntAttribute(out, "/triangle", "changed") == 1);
+    BOOST_TEST(ReadIntAttribute(out, "/triangle", "violations") == 0);
+    BOOST_TEST(ReadIntAttribute(out, "/triangle", "rounds") == 1);
+    const Array i = Read(out, "/triangle/repair_i", {1}), j = Read(out, "/triangle/repair_j", {1}),
+                k = Read(out, "/triangle/repair_k", {1}), changed = Read(out, "/triangle/repair_changed", {1}),
+                old_length = Read(out, "/triangle/repair_old_length", {1}),
+                new_length = Read(out, "/triangle/repair_new_length", {1});
+    BOOST_TEST_REQUIRE(i.data.size() == 1u);
+    BOOST_TEST(i.data[0] == 0.0);
+    BOOST_TEST(j.data[0] == 1.0);
+    BOOST_TEST(k.data[0] == 2.0);
+    BOOST_TEST(changed.data[0] == 1.0);
+    BOOST_TEST(old_length.data[0] == d0.data[1]);
+    BOOST_TEST(new_length.data[0] == d.data[1]);
+    BOOST_TEST(r.err.find("1 shortened, 0 violations left") != std::string::npos, r.err);
+  }
+}

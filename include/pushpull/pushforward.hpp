@@ -89,7 +89,9 @@ struct PushforwardResult {
   std::size_t failed() const;
 };
 
-// Called in sample order as soon as rows [first, first + count) are final (for streaming output).
+// Called in sample order as soon as rows [first, first + count) are final (for streaming output), on the thread that
+// called ComputeDensity / PushSamples (the blocks run on ParallelForOrdered, parallel.hpp). An exception thrown by a
+// hook (or by a block) stops the run and reaches the caller after every worker has stopped.
 using RowsDone = std::function<void(const PushforwardResult& partial, std::size_t first, std::size_t count)>;
 
 struct PushforwardHooks {

@@ -1,17 +1,17 @@
 // `pushpull geodesic`, `pushpull exp` and `pushpull distances`: geodesics of the pullback metric of a decoder read
 // from a model file (/decoder/mean, or the expected metric of /decoder/mean and /decoder/std) or of a built-in
-// closed-form geometry (-metric_type). Items are spread over -threads workers, each with its own metric objects;
-// completed rows are written in order as they complete (RowDataset + SetCompletedRows), so an interrupted run keeps
-// them in OUT.h5.partial. Results do not depend on the thread count: every item is computed independently with the
-// same options.
+// closed-form geometry (-metric_type). The numerical work is the library's batch layer (geodesic_batch.hpp:
+// SolveGeodesics, ComputeDistanceMatrix; ParallelForOrdered for `exp`): items are spread over -threads workers that
+// share one metric (the built-in metrics are safe for concurrent use); completed rows are written in order as they
+// complete through the batch's row hook (RowDataset + SetCompletedRows), so an interrupted run keeps them in
+// OUT.h5.partial. Results do not depend on the thread count: every item is computed independently with the same
+// options.
 //
 // Exit codes: 0 every item succeeded; 1 some items failed numerically (status and status_message say why); 2 bad
 // input (missing file, wrong shape, a point outside the metric's domain: refused before anything is solved).
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -30,11 +30,13 @@
 #include "pushpull/errors.hpp"
 #include "pushpull/event_log.hpp"
 #include "pushpull/geodesic.hpp"
+#include "pushpull/geodesic_batch.hpp"
 #include "pushpull/geodesic_graph.hpp"
 #include "pushpull/log_map.hpp"
 #include "pushpull/monitor.hpp"
 #include "pushpull/io.hpp"
 #include "pushpull/metric.hpp"
+#include "pushpull/parallel.hpp"
 #include "pushpull/provenance.hpp"
 #include "pushpull/registry.hpp"
 
@@ -213,13 +215,6 @@ struct GeometryOptions {
     g.metric->set_min_rcond(min_rcond);
     return g;
   }
-
-  // One geometry per worker, built on the calling thread.
-  std::vector<Geometry> MakeForWorkers(int d, int workers) const {
-    std::vector<Geometry> g;
-    for (int w = 0; w < workers; ++w) g.push_back(Make(d));
-    return g;
-  }
 };
 
 void RequireInDomain(const Metric& metric, const VectorXd& z, const std::string& which) {
@@ -230,70 +225,8 @@ void RequireInDomain(const Metric& metric, const VectorXd& z, const std::string&
   }
 }
 
-// ---- Ordered parallel execution -----------------------------------------------------------------------------
-
-// Runs work(worker, item) for items [0, n) on `threads` worker threads (dynamic scheduling) and calls
-// emit(first, count) on the calling thread, in item order, for each newly completed prefix. An exception in a
-// worker or in emit stops the run and is rethrown after every thread has joined.
-void RunOrdered(std::size_t n, int threads, const std::function<void(int, std::size_t)>& work,
-                const std::function<void(std::size_t, std::size_t)>& emit) {
-  if (n == 0) return;
-  threads = std::max(1, std::min<int>(threads, static_cast<int>(n)));
-  std::vector<char> done(n, 0);
-  std::mutex mutex;
-  std::condition_variable cv;
-  std::atomic<std::size_t> next{0};
-  std::atomic<bool> abort{false};
-  std::exception_ptr error;
-  auto worker = [&](int w) {
-    for (;;) {
-      if (abort) return;
-      const std::size_t i = next.fetch_add(1);
-      if (i >= n) return;
-      try {
-        work(w, i);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (!error) error = std::current_exception();
-        abort = true;
-        cv.notify_all();
-        return;
-      }
-      {
-        std::lock_guard<std::mutex> lock(mutex);
-        done[i] = 1;
-      }
-      cv.notify_all();
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) pool.emplace_back(worker, t);
-  std::size_t emitted = 0;
-  try {
-    while (emitted < n) {
-      std::size_t ready = emitted;
-      {
-        std::unique_lock<std::mutex> lock(mutex);
-        cv.wait(lock, [&] { return abort || done[emitted]; });
-        if (abort) break;
-        while (ready < n && done[ready]) ++ready;
-      }
-      emit(emitted, ready - emitted);
-      emitted = ready;
-    }
-  } catch (...) {
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      if (!error) error = std::current_exception();
-    }
-    abort = true;
-  }
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
-}
-
-// Output times of a curve with S samples: t_k = k / (S - 1), k = 1 .. S - 1 (t = 0 is the start point).
-// The terminal progress bar (drawn only on a tty) of a batch of items, fed from the ordered emit callback.
+// The terminal progress bar (drawn only on a tty) of a batch of items: fed from the ordered emit callback (`exp`) or
+// handed to the batch layer as its progress monitors (`geodesic`, `distances`).
 class BatchProgress {
  public:
   BatchProgress(std::string task, std::size_t total) : start_(std::chrono::steady_clock::now()) {
@@ -309,6 +242,7 @@ class BatchProgress {
     monitors_.Notify(event_);
   }
   double seconds() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
+  MonitorList<ProgressEvent>* monitors() { return &monitors_; }
 
  private:
   std::chrono::steady_clock::time_point start_;
@@ -319,6 +253,7 @@ class BatchProgress {
 const int kEventWrite = EventLog::Global().Register("HDF5Write");
 const int kEventGraph = EventLog::Global().Register("GraphBuild");
 
+// Output times of a curve with S samples: t_k = k / (S - 1), k = 1 .. S - 1 (t = 0 is the start point).
 std::vector<double> CurveTimes(int samples) {
   std::vector<double> t;
   for (int k = 1; k < samples; ++k) t.push_back(static_cast<double>(k) / (samples - 1));
@@ -431,16 +366,21 @@ struct LogMapSetup {
     graph_source_ = name.ToString();
   }
 
-  // `label` names the item in monitor lines, e.g. "pair 3".
-  LogMapResult Solve(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const std::string& label,
-                     std::ostream& err) {
-    std::unique_ptr<BvpMonitor> printer;
-    if (monitor) printer = std::make_unique<LockedBvpPrinter>(err, monitor_mutex_, label);
-    if (graph_) {
-      const InitialCurve guess = graph_->ShortestPath(metric, z0, z1);
-      return LogMap(metric, z0, z1, bvp, &guess, printer.get());
-    }
-    return LogMap(metric, z0, z1, bvp, nullptr, printer.get());
+  // The -bvp_init graph guess for the batch layer (empty otherwise: LogMap makes its own).
+  GuessProvider Guess() const {
+    if (!graph_) return {};
+    const GeodesicGraph* graph = graph_.get();
+    return [graph](const Metric& metric, const VectorXd& z0, const VectorXd& z1) {
+      return graph->ShortestPath(metric, z0, z1);
+    };
+  }
+
+  // The -bvp_monitor printers of the batch layer (one per solve, labelled by pair; lines serialised), or none.
+  std::function<std::unique_ptr<BvpMonitor>(const std::string&)> Monitors(std::ostream& err) {
+    if (!monitor) return {};
+    return [this, &err](const std::string& label) -> std::unique_ptr<BvpMonitor> {
+      return std::make_unique<LockedBvpPrinter>(err, monitor_mutex_, label);
+    };
   }
 
   void Describe(OutputFile& out) const {
@@ -486,32 +426,30 @@ class GeodesicJob : public Job {
     const Array pairs = ReadArray(name, spec);
     const std::size_t P = pairs.shape[0];
     const int d = static_cast<int>(pairs.shape[2]);
-    const int workers = curve_.Workers();
-    const std::vector<Geometry> geometries =
-        geometry_.MakeForWorkers(d, std::min<int>(workers, std::max<int>(1, static_cast<int>(P))));
+    const Geometry geometry = geometry_.Make(d);
     auto point = [&](std::size_t p, int end) {
       return VectorXd(Eigen::Map<const VectorXd>(pairs.data.data() + (2 * p + static_cast<std::size_t>(end)) * d, d));
     };
+    std::vector<std::pair<VectorXd, VectorXd>> items;
     for (std::size_t p = 0; p < P; ++p) {
       for (int end = 0; end < 2; ++end) {
-        RequireInDomain(*geometries[0].metric, point(p, end),
+        RequireInDomain(*geometry.metric, point(p, end),
                         "pair " + std::to_string(p) + " (" + name.ToString() + "), end " + std::to_string(end) +
                             ": point");
       }
+      items.emplace_back(point(p, 0), point(p, 1));
     }
     const int S = curve_.curve_samples;
-    const bool decoded = S > 0 && geometries[0].decoder;
-    const int D = geometries[0].decoder ? geometries[0].decoder->output_dim() : 0;
+    const bool decoded = S > 0 && geometry.decoder;
+    const int D = geometry.decoder ? geometry.decoder->output_dim() : 0;
     const std::size_t ud = static_cast<std::size_t>(d), uS = static_cast<std::size_t>(S),
                       uD = static_cast<std::size_t>(D);
 
-    log_map_.Prepare(*geometries[0].metric);
+    log_map_.Prepare(*geometry.metric);
     std::vector<double> length(P, kNaN), energy(P, kNaN), error(P, kNaN), velocity(P * ud, kNaN);
     std::vector<double> curve(P * uS * ud, kNaN), decoded_curve(decoded ? P * uS * uD : 0, kNaN);
     std::vector<std::int64_t> iterations(P, 0);
     std::vector<std::int32_t> status(P, -1);
-    std::vector<std::string> message(P, "not computed");
-    const std::vector<double> times = CurveTimes(S);
 
     OutputFile out(output_, provenance_);
     out.SetAttribute("/", "command", "geodesic");
@@ -528,38 +466,33 @@ class GeodesicJob : public Job {
     if (S > 0) curve_ds = out.CreateRowDataset("curve", ElementType::kFloat64, P, {uS, ud});
     if (decoded) decoded_ds = out.CreateRowDataset("decoded_curve", ElementType::kFloat64, P, {uS, uD});
 
-    auto work = [&](int w, std::size_t p) {
-      const Geometry& g = geometries[static_cast<std::size_t>(w)];
-      const VectorXd z0 = point(p, 0), z1 = point(p, 1);
-      try {
-        const LogMapResult r = log_map_.Solve(*g.metric, z0, z1, "pair " + std::to_string(p), ctx_.err);
+    GeodesicBatchOptions options;
+    options.log_map = log_map_.bvp;
+    options.threads = curve_.Workers();
+    options.guess = log_map_.Guess();
+    options.curve_samples = S;
+    BatchProgress progress("geodesic", P);
+    GeodesicBatchHooks hooks;
+    hooks.progress = progress.monitors();
+    hooks.bvp_monitor = log_map_.Monitors(ctx_.err);
+    // The rows of the completed pairs, from the batch's partial result, written in order.
+    hooks.items_done = [&](const GeodesicBatchResult& partial, std::size_t first, std::size_t count) {
+      for (std::size_t p = first; p < first + count; ++p) {
+        const LogMapResult& r = partial.solutions[p];
         error[p] = r.endpoint_error;
         iterations[p] = r.iterations;
-        message[p] = r.message;
-        GeodesicStatus s = r.status;
         if (r.usable()) {
           length[p] = r.length;
           energy[p] = r.energy;
           Eigen::Map<VectorXd>(velocity.data() + p * ud, d) = r.initial_velocity;
-          if (S > 0) {
-            const ExpMapResult c = ExpMap(*g.metric, z0, r.initial_velocity, log_map_.bvp.verify, times);
-            if (c.usable()) {
-              StoreCurve(g, z0, c.curve, S, curve.data() + p * uS * ud,
-                         decoded ? decoded_curve.data() + p * uS * uD : nullptr);
-            } else {
-              s = c.status;
-              message[p] = "integrating the curve failed: " + c.message;
-            }
-          }
         }
-        status[p] = static_cast<std::int32_t>(s);
-      } catch (const std::exception& e) {
-        status[p] = static_cast<std::int32_t>(GeodesicStatus::kIntegrationFailure);
-        message[p] = std::string("error: ") + e.what();
+        if (S > 0 && partial.usable(p)) {
+          const auto& c = partial.curves[p];
+          StoreCurve(geometry, c.front(), {c.begin() + 1, c.end()}, S, curve.data() + p * uS * ud,
+                     decoded ? decoded_curve.data() + p * uS * uD : nullptr);
+        }
+        status[p] = static_cast<std::int32_t>(partial.status[p]);
       }
-    };
-    BatchProgress progress("geodesic", P);
-    auto emit = [&](std::size_t first, std::size_t count) {
       ScopedEvent event(kEventWrite);
       length_ds.Write(first, count, length.data() + first);
       energy_ds.Write(first, count, energy.data() + first);
@@ -570,21 +503,17 @@ class GeodesicJob : public Job {
       if (curve_ds) curve_ds->Write(first, count, curve.data() + first * uS * ud);
       if (decoded_ds) decoded_ds->Write(first, count, decoded_curve.data() + first * uS * uD);
       out.SetCompletedRows(static_cast<std::int64_t>(first + count));
-      progress.Update(first + count, static_cast<std::size_t>(std::count_if(
-                                         status.begin(), status.begin() + static_cast<std::ptrdiff_t>(first + count),
-                                         [](std::int32_t x) { return x != 0; })));
     };
-    RunOrdered(P, static_cast<int>(geometries.size()), work, emit);
-    out.WriteStrings("status_message", message);
+    const GeodesicBatchResult result = SolveGeodesics(*geometry.metric, items, options, &hooks);
+    out.WriteStrings("status_message", result.message);
     const auto failed = CountFailed(status);
-    progress.Update(P, static_cast<std::size_t>(failed), true);
     out.SetAttribute("/", "failed", failed);
     out.SetAttribute("/", "seconds", progress.seconds());
     out.SetAttribute("/", "event_log", EventLog::Global().Table(progress.seconds()));
     out.Commit();
     ctx_.out << "geodesic: " << P << " pairs, " << failed << " failed, metric " << geometry_.Describe() << " -> "
              << output_ << "\n";
-    ReportFailures(ctx_.err, status, message, "pair");
+    ReportFailures(ctx_.err, status, result.message, "pair");
     return failed ? kExitItemsFailed : kExitSuccess;
   }
 
@@ -627,15 +556,15 @@ class ExpJob : public Job {
     }
     const std::size_t N = static_cast<std::size_t>(Z.rows());
     const int d = static_cast<int>(Z.cols());
-    const std::vector<Geometry> geometries =
-        geometry_.MakeForWorkers(d, std::min<int>(curve_.Workers(), std::max<int>(1, static_cast<int>(N))));
+    // One metric shared by the workers (its const methods are safe for concurrent use: geodesic_batch.hpp).
+    const Geometry geometry = geometry_.Make(d);
     for (std::size_t i = 0; i < N; ++i) {
-      RequireInDomain(*geometries[0].metric, Z.row(static_cast<Eigen::Index>(i)).transpose(),
+      RequireInDomain(*geometry.metric, Z.row(static_cast<Eigen::Index>(i)).transpose(),
                       "point " + std::to_string(i) + " (" + pname.ToString() + ")");
     }
     const int S = curve_.curve_samples;
-    const bool decoded = S > 0 && geometries[0].decoder;
-    const int D = geometries[0].decoder ? geometries[0].decoder->output_dim() : 0;
+    const bool decoded = S > 0 && geometry.decoder;
+    const int D = geometry.decoder ? geometry.decoder->output_dim() : 0;
     const std::size_t ud = static_cast<std::size_t>(d), uS = static_cast<std::size_t>(S),
                       uD = static_cast<std::size_t>(D);
     std::vector<double> endpoints(N * ud, kNaN), end_velocities(N * ud, kNaN), length(N, kNaN), energy(N, kNaN),
@@ -657,8 +586,8 @@ class ExpJob : public Job {
     if (S > 0) curve_ds = out.CreateRowDataset("curve", ElementType::kFloat64, N, {uS, ud});
     if (decoded) decoded_ds = out.CreateRowDataset("decoded_curve", ElementType::kFloat64, N, {uS, uD});
 
-    auto work = [&](int w, std::size_t i) {
-      const Geometry& g = geometries[static_cast<std::size_t>(w)];
+    auto work = [&](int, std::size_t i) {
+      const Geometry& g = geometry;
       const VectorXd z = Z.row(static_cast<Eigen::Index>(i)).transpose();
       const VectorXd u = U.row(static_cast<Eigen::Index>(i)).transpose();
       try {
@@ -695,7 +624,7 @@ class ExpJob : public Job {
       out.SetCompletedRows(static_cast<std::int64_t>(first + count));
       progress.Update(first + count, 0);
     };
-    RunOrdered(N, static_cast<int>(geometries.size()), work, emit);
+    ParallelForOrdered(N, curve_.Workers(), work, emit);
     out.WriteStrings("status_message", message);
     const auto failed = CountFailed(status);
     progress.Update(N, static_cast<std::size_t>(failed), true);
@@ -730,6 +659,7 @@ class DistancesJob : public Job {
                   "DistancesJob::output");
     curve_.SetFromOptions(ctx.db, false);
     log_map_.SetFromOptions(ctx.db);
+    triangle_.SetFromOptions(ctx.db, "distances_");
     provenance_ = Provenance::Collect(ctx.argv, &ctx.db);
   }
 
@@ -740,27 +670,14 @@ class DistancesJob : public Job {
     const RowMatrix Z = ReadMatrix(pname, -1, "points");
     const std::size_t N = static_cast<std::size_t>(Z.rows());
     const int d = static_cast<int>(Z.cols());
-    // Pairs (i, j > i) ordered by i: row i is complete once every pair up to row_end[i] is.
-    std::vector<std::pair<std::size_t, std::size_t>> pairs;
-    std::vector<std::size_t> row_end(N);
+    const std::size_t pairs = N * (N - (N > 0 ? 1 : 0)) / 2;
+    const Geometry geometry = geometry_.Make(d);
     for (std::size_t i = 0; i < N; ++i) {
-      for (std::size_t j = i + 1; j < N; ++j) pairs.emplace_back(i, j);
-      row_end[i] = pairs.size();
-    }
-    const std::vector<Geometry> geometries = geometry_.MakeForWorkers(
-        d, std::min<int>(curve_.Workers(), std::max<int>(1, static_cast<int>(pairs.size()))));
-    for (std::size_t i = 0; i < N; ++i) {
-      RequireInDomain(*geometries[0].metric, Z.row(static_cast<Eigen::Index>(i)).transpose(),
+      RequireInDomain(*geometry.metric, Z.row(static_cast<Eigen::Index>(i)).transpose(),
                       "point " + std::to_string(i) + " (" + pname.ToString() + ")");
     }
-    log_map_.Prepare(*geometries[0].metric);
-    std::vector<double> dist(N * N, kNaN);
+    log_map_.Prepare(*geometry.metric);
     std::vector<std::int32_t> status(N * N, -1);
-    std::vector<std::string> pair_message(pairs.size());
-    for (std::size_t i = 0; i < N; ++i) {
-      dist[i * N + i] = 0;
-      status[i * N + i] = 0;
-    }
 
     OutputFile out(output_, provenance_);
     out.SetAttribute("/", "command", "distances");
@@ -769,64 +686,53 @@ class DistancesJob : public Job {
     RowDataset dist_ds = out.CreateRowDataset("distances", ElementType::kFloat64, N, {N});
     RowDataset status_ds = out.CreateRowDataset("status", ElementType::kInt32, N, {N}, -1.0);
 
-    std::atomic<std::size_t> failed_so_far{0};
-    auto work = [&](int w, std::size_t k) {
-      const Geometry& g = geometries[static_cast<std::size_t>(w)];
-      const auto [i, j] = pairs[k];
-      std::int32_t s;
-      double length = kNaN;
-      try {
-        const LogMapResult r =
-            log_map_.Solve(*g.metric, Z.row(static_cast<Eigen::Index>(i)).transpose(),
-                           Z.row(static_cast<Eigen::Index>(j)).transpose(),
-                           "pair (" + std::to_string(i) + ", " + std::to_string(j) + ")", ctx_.err);
-        s = static_cast<std::int32_t>(r.status);
-        if (r.usable()) length = r.length;
-        pair_message[k] = r.message;
-      } catch (const std::exception& e) {
-        s = static_cast<std::int32_t>(GeodesicStatus::kIntegrationFailure);
-        pair_message[k] = std::string("error: ") + e.what();
+    GeodesicBatchOptions options;
+    options.log_map = log_map_.bvp;
+    options.threads = curve_.Workers();
+    options.guess = log_map_.Guess();
+    options.triangle = triangle_;
+    BatchProgress progress("distances", pairs);
+    GeodesicBatchHooks hooks;
+    hooks.progress = progress.monitors();
+    hooks.bvp_monitor = log_map_.Monitors(ctx_.err);
+    // Rows [first, first + count) of the matrix as they complete (before the triangle pass).
+    auto write_rows = [&](const DistanceMatrixResult& partial, std::size_t first, std::size_t count) {
+      for (std::size_t k = first * N; k < (first + count) * N; ++k) {
+        status[k] = static_cast<std::int32_t>(partial.status[k]);
       }
-      if (s != 0) ++failed_so_far;
-      // Both triangles: the row written for max(i, j) already holds the mirrored entry.
-      dist[i * N + j] = dist[j * N + i] = length;
-      status[i * N + j] = status[j * N + i] = s;
-    };
-    std::size_t rows_written = 0;
-    BatchProgress progress("distances", pairs.size());
-    auto write_rows = [&](std::size_t completed_pairs) {
-      progress.Update(completed_pairs, failed_so_far.load());
-      std::size_t first = rows_written;
-      while (rows_written < N && row_end[rows_written] <= completed_pairs) ++rows_written;
-      if (rows_written == first) return;
       ScopedEvent event(kEventWrite);
-      dist_ds.Write(first, rows_written - first, dist.data() + first * N);
-      status_ds.Write(first, rows_written - first, status.data() + first * N);
-      out.SetCompletedRows(static_cast<std::int64_t>(rows_written));
+      dist_ds.Write(first, count, partial.distances.data() + first * N);
+      status_ds.Write(first, count, status.data() + first * N);
+      out.SetCompletedRows(static_cast<std::int64_t>(first + count));
     };
-    RunOrdered(pairs.size(), static_cast<int>(geometries.size()), work,
-               [&](std::size_t first, std::size_t count) { write_rows(first + count); });
-    write_rows(pairs.size());
+    hooks.rows_done = write_rows;
+    const DistanceMatrixResult result = ComputeDistanceMatrix(*geometry.metric, Z, options, &hooks);
+    const bool repaired = std::any_of(result.repairs.begin(), result.repairs.end(),
+                                      [](const TriangleRepair& r) { return r.changed; });
+    if (repaired && N > 0) write_rows(result, 0, N);  // the entries the triangle pass shortened
 
     std::int64_t failed = 0;
     std::vector<std::string> failures;
-    for (std::size_t k = 0; k < pairs.size(); ++k) {
-      const auto [i, j] = pairs[k];
-      if (status[i * N + j] != 0) {
-        ++failed;
-        failures.push_back("pair (" + std::to_string(i) + ", " + std::to_string(j) + "): " + pair_message[k]);
+    for (std::size_t i = 0; i < N; ++i) {
+      for (std::size_t j = i + 1; j < N; ++j) {
+        if (result.status_at(i, j) != GeodesicStatus::kSuccess) {
+          ++failed;
+          failures.push_back("pair (" + std::to_string(i) + ", " + std::to_string(j) + "): " +
+                             result.message[i * N + j]);
+        }
       }
     }
-    progress.Update(pairs.size(), static_cast<std::size_t>(failed), true);
+    WriteTrianglePass(out, result);
     out.SetAttribute("/", "seconds", progress.seconds());
     out.SetAttribute("/", "event_log", EventLog::Global().Table(progress.seconds()));
     out.WriteStrings("failure_messages", failures);
     out.SetAttribute("/distances", "failed_pairs", failed);
     out.SetAttribute("/", "failed_pairs", failed);
     out.Commit();
-    ctx_.out << "distances: " << N << " points, " << pairs.size() << " pairs, " << failed << " failed, metric "
+    ctx_.out << "distances: " << N << " points, " << pairs << " pairs, " << failed << " failed, metric "
              << geometry_.Describe() << " -> " << output_ << "\n";
     for (std::size_t k = 0; k < failures.size() && k < 5; ++k) ctx_.err << "  " << failures[k] << "\n";
+    ReportTrianglePass(result);
     return failed ? kExitItemsFailed : kExitSuccess;
   }
 
@@ -836,7 +742,69 @@ class DistancesJob : public Job {
   std::string points_, output_;
   CurveOptions curve_;
   LogMapSetup log_map_;
+  TrianglePassOptions triangle_;
   Provenance provenance_;
+
+  // The group /triangle (docs/hdf5-layout.md): the settings, the counts, every re-solve and the violations left.
+  void WriteTrianglePass(OutputFile& out, const DistanceMatrixResult& r) const {
+    std::vector<std::int64_t> ri, rj, rk, round, changed, new_status, vi, vj, vk;
+    std::vector<double> old_length, via_length, new_length, direct, via;
+    for (const TriangleRepair& t : r.repairs) {
+      ri.push_back(static_cast<std::int64_t>(t.i));
+      rj.push_back(static_cast<std::int64_t>(t.j));
+      rk.push_back(static_cast<std::int64_t>(t.k));
+      round.push_back(t.round);
+      changed.push_back(t.changed ? 1 : 0);
+      new_status.push_back(static_cast<std::int64_t>(t.new_status));
+      old_length.push_back(t.old_length);
+      via_length.push_back(t.via_length);
+      new_length.push_back(t.new_length);
+    }
+    for (const TriangleViolation& v : r.violations) {
+      vi.push_back(static_cast<std::int64_t>(v.i));
+      vj.push_back(static_cast<std::int64_t>(v.j));
+      vk.push_back(static_cast<std::int64_t>(v.k));
+      direct.push_back(v.direct);
+      via.push_back(v.via);
+    }
+    out.WriteIntVector("triangle/repair_i", ri);
+    out.WriteIntVector("triangle/repair_j", rj);
+    out.WriteIntVector("triangle/repair_k", rk);
+    out.WriteIntVector("triangle/repair_round", round);
+    out.WriteIntVector("triangle/repair_changed", changed);
+    out.WriteIntVector("triangle/repair_status", new_status);
+    out.WriteVector("triangle/repair_old_length", old_length);
+    out.WriteVector("triangle/repair_via_length", via_length);
+    out.WriteVector("triangle/repair_new_length", new_length);
+    out.WriteIntVector("triangle/violation_i", vi);
+    out.WriteIntVector("triangle/violation_j", vj);
+    out.WriteIntVector("triangle/violation_k", vk);
+    out.WriteVector("triangle/violation_direct", direct);
+    out.WriteVector("triangle/violation_via", via);
+    out.SetAttribute("/triangle", "rtol", triangle_.rtol);
+    out.SetAttribute("/triangle", "max_rounds", static_cast<std::int64_t>(triangle_.max_rounds));
+    out.SetAttribute("/triangle", "rounds", static_cast<std::int64_t>(r.triangle_rounds));
+    out.SetAttribute("/triangle", "resolved", static_cast<std::int64_t>(r.repairs.size()));
+    out.SetAttribute("/triangle", "changed",
+                     static_cast<std::int64_t>(std::count(changed.begin(), changed.end(), std::int64_t{1})));
+    out.SetAttribute("/triangle", "violations", static_cast<std::int64_t>(r.violations.size()));
+  }
+
+  // One stderr line when the pass re-solved anything or violations are left, then the first violations.
+  void ReportTrianglePass(const DistanceMatrixResult& r) const {
+    if (r.repairs.empty() && r.violations.empty()) return;
+    const auto changed = std::count_if(r.repairs.begin(), r.repairs.end(), [](const TriangleRepair& t) {
+      return t.changed;
+    });
+    ctx_.err << "distances: triangle pass (-distances_triangle_rtol " << FormatReal(triangle_.rtol) << "): "
+             << r.repairs.size() << " re-solved in " << r.triangle_rounds << " rounds, " << changed
+             << " shortened, " << r.violations.size() << " violations left\n";
+    for (std::size_t k = 0; k < r.violations.size() && k < 5; ++k) {
+      const TriangleViolation& v = r.violations[k];
+      ctx_.err << "  d(" << v.i << ", " << v.j << ") = " << FormatReal(v.direct) << " > d(" << v.i << ", " << v.k
+               << ") + d(" << v.k << ", " << v.j << ") = " << FormatReal(v.via) << "\n";
+    }
+  }
 };
 
 }  // namespace

@@ -1,0 +1,35 @@
+// Ordered parallel map: the one thread pool of the library (geodesic batches, distance matrices, the CLI).
+//
+// ParallelForOrdered(n, threads, work, emit) runs work(worker, item) for every item in [0, n) on worker threads that
+// take the next item as they become free (dynamic scheduling), and calls emit(first, count) on the calling thread, in
+// item order, each time the completed items form a longer prefix [0, first + count). So results written by `work`
+// into per-item slots, and everything `emit` does with them, do not depend on the number of threads or on the
+// timing; only the (first, count) chunking of the emit calls does.
+//
+// Exceptions: the first exception thrown by `work` (any worker) or by `emit` stops the run: no further item is
+// started, items already running finish, every thread is joined, and then that exception is rethrown to the caller
+// unchanged (same type, same object). Later exceptions are dropped. After an exception, `emit` is not called again.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+
+namespace pushpull {
+
+// work(worker, item): `worker` in [0, ParallelWorkers(n, threads)) identifies the thread, e.g. to index per-worker
+// scratch; called concurrently for different items.
+using ParallelWork = std::function<void(int worker, std::size_t item)>;
+// emit(first, count): items [first, first + count) are complete, every earlier item was emitted before.
+using ParallelEmit = std::function<void(std::size_t first, std::size_t count)>;
+
+// Worker threads 0 = all hardware threads (at least 1).
+int ResolveThreads(int threads);
+
+// The number of workers ParallelForOrdered uses: ResolveThreads(threads), at most n, at least 1.
+int ParallelWorkers(std::size_t n, int threads);
+
+// See the top of this header. With one worker, the items run on the calling thread (no thread is started) and
+// emit(i, 1) follows each item. `emit` may be empty.
+void ParallelForOrdered(std::size_t n, int threads, const ParallelWork& work, const ParallelEmit& emit = {});
+
+}  // namespace pushpull

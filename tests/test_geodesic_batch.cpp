@@ -1,0 +1,350 @@
+#define BOOST_TEST_MODULE geodesic_batch
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <mutex>
+#include <numbers>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "pushpull/errors.hpp"
+#include "pushpull/geodesic_batch.hpp"
+#include "pushpull/metric.hpp"
+#include "pushpull/options.hpp"
+#include "pushpull/parallel.hpp"
+#include "test_support.hpp"
+
+using namespace pushpull;
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+namespace {
+
+struct HookError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+VectorXd V2(double a, double b) {
+  VectorXd v(2);
+  v << a, b;
+  return v;
+}
+
+PullbackMetric Sphere() { return PullbackMetric(MakeStereographicSphereDecoder(2)); }
+
+// The point at angle theta on the equator of the unit sphere, in stereographic coordinates: (cos, sin).
+VectorXd Equator(double theta) { return V2(std::cos(theta), std::sin(theta)); }
+
+// Six points on the sphere (stereographic coordinates), away from the north pole.
+MatrixXd SpherePoints() {
+  MatrixXd z(6, 2);
+  z << 0.3, -0.2, -0.5, 0.7, 0.1, 0.9, -0.8, -0.4, 0.6, 0.5, 0.0, -1.1;
+  return z;
+}
+
+GeodesicBatchOptions Options(int threads) {
+  GeodesicBatchOptions o;
+  o.threads = threads;
+  o.log_map.tol = 1e-8;
+  return o;
+}
+
+}  // namespace
+
+// ---- ParallelForOrdered ------------------------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(parallel_for_ordered_emits_every_item_once_in_order) {
+  for (int threads : {1, 2, 3}) {
+    const std::size_t n = 200;
+    std::vector<int> value(n, -1);
+    std::vector<std::pair<std::size_t, std::size_t>> calls;
+    std::size_t next = 0;
+    bool complete = true;
+    ParallelForOrdered(
+        n, threads,
+        [&](int worker, std::size_t i) {
+          BOOST_CHECK(worker >= 0 && worker < ParallelWorkers(n, threads));
+          if (i % 7 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+          value[i] = static_cast<int>(i) * 3;
+        },
+        [&](std::size_t first, std::size_t count) {
+          calls.emplace_back(first, count);
+          complete = complete && first == next && count > 0;
+          for (std::size_t i = first; i < first + count; ++i) {
+            complete = complete && value[i] == 3 * static_cast<int>(i);
+          }
+          next = first + count;
+        });
+    BOOST_TEST(complete, "threads " << threads);
+    BOOST_TEST(next == n);
+    if (threads == 1) BOOST_TEST(calls.size() == n);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(parallel_for_ordered_carries_the_first_exception_and_stops) {
+  for (int threads : {1, 2}) {
+    const std::size_t n = 10000;
+    std::atomic<std::size_t> started{0};
+    std::size_t emitted = 0;
+    BOOST_CHECK_EXCEPTION(ParallelForOrdered(
+                              n, threads,
+                              [&](int, std::size_t i) {
+                                ++started;
+                                std::this_thread::sleep_for(std::chrono::microseconds(100));
+                                if (i == 20) throw HookError("item 20");
+                              },
+                              [&](std::size_t first, std::size_t count) { emitted = first + count; }),
+                          HookError, [](const HookError& e) { return std::string(e.what()) == "item 20"; });
+    BOOST_TEST(started.load() < n, "threads " << threads << ": " << started.load() << " items started");
+    BOOST_TEST(emitted <= 20u);
+  }
+  // From emit: the same, and no emit after it.
+  std::atomic<std::size_t> started{0};
+  int emits_after = 0;
+  bool thrown = false;
+  BOOST_CHECK_THROW(ParallelForOrdered(
+                        10000, 2,
+                        [&](int, std::size_t) {
+                          ++started;
+                          std::this_thread::sleep_for(std::chrono::microseconds(100));
+                        },
+                        [&](std::size_t, std::size_t) {
+                          if (thrown) ++emits_after;
+                          thrown = true;
+                          throw HookError("emit");
+                        }),
+                    HookError);
+  BOOST_TEST(emits_after == 0);
+  BOOST_TEST(started.load() < 10000u);
+}
+
+// ---- SolveGeodesics ----------------------------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(solve_geodesics_is_bitwise_independent_of_threads_and_hooks_run_in_item_order) {
+  const PullbackMetric metric = Sphere();
+  const MatrixXd z = SpherePoints();
+  std::vector<std::pair<VectorXd, VectorXd>> pairs;
+  for (Eigen::Index i = 0; i + 1 < z.rows(); ++i) pairs.emplace_back(z.row(i).transpose(), z.row(i + 1).transpose());
+  pairs.emplace_back(V2(0.2, 0.1), V2(0.2, 0.1) + V2(1e-3, 0));
+
+  GeodesicBatchOptions o1 = Options(1), o2 = Options(2);
+  o1.curve_samples = o2.curve_samples = 5;
+  std::vector<std::pair<std::size_t, std::size_t>> calls;
+  std::vector<std::string> labels;
+  std::mutex labels_mutex;
+  GeodesicBatchHooks hooks;
+  hooks.items_done = [&](const GeodesicBatchResult& partial, std::size_t first, std::size_t count) {
+    BOOST_TEST(partial.size() == pairs.size());
+    calls.emplace_back(first, count);
+  };
+  hooks.bvp_monitor = [&](const std::string& label) -> std::unique_ptr<BvpMonitor> {
+    std::lock_guard<std::mutex> lock(labels_mutex);
+    labels.push_back(label);
+    return nullptr;
+  };
+  const GeodesicBatchResult r1 = SolveGeodesics(metric, pairs, o1);
+  const GeodesicBatchResult r2 = SolveGeodesics(metric, pairs, o2, &hooks);
+  BOOST_TEST_REQUIRE(r1.size() == pairs.size());
+  BOOST_TEST(r1.failed() == 0u);
+  for (std::size_t p = 0; p < pairs.size(); ++p) {
+    BOOST_TEST_REQUIRE(r1.usable(p), r1.message[p]);
+    BOOST_TEST(r1.solutions[p].length == r2.solutions[p].length);  // bitwise
+    BOOST_TEST((r1.solutions[p].initial_velocity.array() == r2.solutions[p].initial_velocity.array()).all());
+    BOOST_TEST_REQUIRE(r1.curves[p].size() == 5u);
+    BOOST_TEST((r1.curves[p].front().array() == pairs[p].first.array()).all());
+    BOOST_TEST((r1.curves[p].back() - pairs[p].second).norm() <= 1e-6);
+    for (std::size_t k = 0; k < 5; ++k) BOOST_TEST((r1.curves[p][k].array() == r2.curves[p][k].array()).all());
+  }
+  std::size_t next = 0;
+  for (const auto& [first, count] : calls) {
+    BOOST_TEST(first == next);
+    BOOST_TEST(count > 0u);
+    next = first + count;
+  }
+  BOOST_TEST(next == pairs.size());
+  BOOST_TEST(labels.size() == pairs.size());
+  BOOST_TEST(std::count(labels.begin(), labels.end(), "pair 0") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(an_exception_in_a_hook_reaches_the_caller_as_that_exception) {
+  const PullbackMetric metric = Sphere();
+  const MatrixXd z = SpherePoints();
+  std::vector<std::pair<VectorXd, VectorXd>> pairs;
+  for (Eigen::Index i = 0; i < z.rows(); ++i) pairs.emplace_back(z.row(i).transpose(), z.row((i + 2) % 6).transpose());
+  for (int threads : {1, 2}) {
+    int calls = 0;
+    GeodesicBatchHooks hooks;
+    hooks.items_done = [&](const GeodesicBatchResult&, std::size_t, std::size_t) {
+      ++calls;
+      throw HookError("disk full");
+    };
+    BOOST_CHECK_EXCEPTION(SolveGeodesics(metric, pairs, Options(threads), &hooks), HookError,
+                          [](const HookError& e) { return std::string(e.what()) == "disk full"; });
+    BOOST_TEST(calls == 1);  // no hook call after the exception
+
+    GeodesicBatchHooks rows;
+    rows.rows_done = [&](const DistanceMatrixResult&, std::size_t, std::size_t) { throw HookError("row"); };
+    BOOST_CHECK_THROW(ComputeDistanceMatrix(metric, z, Options(threads), &rows), HookError);
+  }
+  // An InputError from the guess provider stops the batch and reaches the caller too.
+  GeodesicBatchOptions o = Options(2);
+  o.guess = [](const Metric&, const VectorXd&, const VectorXd&) -> InitialCurve { throw InputError("bad guess"); };
+  BOOST_CHECK_THROW(SolveGeodesics(metric, pairs, o), InputError);
+}
+
+BOOST_AUTO_TEST_CASE(invalid_input_is_refused_before_solving) {
+  const PullbackMetric metric = Sphere();
+  std::vector<std::pair<VectorXd, VectorXd>> pairs{{V2(0, 0), VectorXd::Zero(3)}};
+  testing::ExpectInputError([&] { SolveGeodesics(metric, pairs, Options(1)); }, {"pair 0, end 1", "3 coordinates"});
+  pairs = {{V2(0, 0), V2(std::nan(""), 0)}};
+  testing::ExpectInputError([&] { SolveGeodesics(metric, pairs, Options(1)); }, {"not finite"});
+  GeodesicBatchOptions o = Options(1);
+  o.curve_samples = 1;
+  testing::ExpectInputError([&] { SolveGeodesics(metric, {}, o); }, {"curve_samples"});
+  o = Options(1);
+  o.triangle.rtol = 1;
+  testing::ExpectInputError([&] { ComputeDistanceMatrix(metric, SpherePoints(), o); }, {"triangle_rtol"});
+}
+
+BOOST_AUTO_TEST_CASE(triangle_pass_options_are_declared_with_bounds) {
+  BOOST_TEST(TrianglePassOptions().Validate() == "");
+  BOOST_TEST(GeodesicBatchOptions().Validate() == "");
+  testing::CheckOptionRefused<TrianglePassOptions>("distances_triangle_rtol", "1", "triangle_rtol");
+  testing::CheckOptionRefused<TrianglePassOptions>("distances_triangle_rounds", "-1", "triangle_rounds");
+  OptionsDatabase db;
+  db.Set("distances_triangle_rtol", "1e-3");
+  db.Set("distances_triangle_rounds", "5");
+  TrianglePassOptions t;
+  t.SetFromOptions(db);
+  BOOST_TEST(t.rtol == 1e-3);
+  BOOST_TEST(t.max_rounds == 5);
+}
+
+// ---- ComputeDistanceMatrix ---------------------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(distance_matrix_is_bitwise_independent_of_threads_and_rows_arrive_in_order) {
+  const PullbackMetric metric = Sphere();
+  const MatrixXd z = SpherePoints();
+  std::vector<std::pair<std::size_t, std::size_t>> rows;
+  GeodesicBatchHooks hooks;
+  hooks.rows_done = [&](const DistanceMatrixResult& partial, std::size_t first, std::size_t count) {
+    rows.emplace_back(first, count);
+    for (std::size_t i = first; i < first + count; ++i) {  // a completed row is complete
+      for (std::size_t j = 0; j < 6; ++j) BOOST_TEST(std::isfinite(partial.distances(i, j)));
+    }
+  };
+  const DistanceMatrixResult d1 = ComputeDistanceMatrix(metric, z, Options(1));
+  const DistanceMatrixResult d2 = ComputeDistanceMatrix(metric, z, Options(2), &hooks);
+  BOOST_TEST(d1.failed_pairs() == 0u);
+  for (std::size_t i = 0; i < 6; ++i) {
+    BOOST_TEST(d1.distances(i, i) == 0.0);
+    for (std::size_t j = 0; j < 6; ++j) {
+      BOOST_TEST(d1.distances(i, j) == d2.distances(i, j));  // bitwise
+      BOOST_TEST(d1.distances(i, j) == d1.distances(j, i));
+    }
+  }
+  BOOST_TEST(d1.repairs.size() == d2.repairs.size());
+  std::size_t next = 0;
+  for (const auto& [first, count] : rows) {
+    BOOST_TEST(first == next);
+    next = first + count;
+  }
+  BOOST_TEST(next == 6u);
+  // The same numbers as one LogMap per pair.
+  const LogMapResult direct = LogMap(metric, z.row(1).transpose(), z.row(4).transpose(), Options(1).log_map);
+  BOOST_TEST(direct.length == d1.distances(1, 4));
+}
+
+BOOST_AUTO_TEST_CASE(triangle_violations_of_a_hand_made_matrix) {
+  MatrixXd d(4, 4);
+  d << 0, 1, 5, 1.2,  //
+      1, 0, 1, 1,     //
+      5, 1, 0, 1,     //
+      1.2, 1, 1, 0;
+  // (0, 2): via 1 costs 2, via 3 costs 2.2; (0, 3) = 1.2 > d(0, 1) + d(1, 3) = 2? no.
+  std::vector<TriangleViolation> v = FindTriangleViolations(d, 1e-6);
+  BOOST_TEST_REQUIRE(v.size() == 1u);
+  BOOST_TEST(v[0].i == 0u);
+  BOOST_TEST(v[0].j == 2u);
+  BOOST_TEST(v[0].k == 1u);
+  BOOST_TEST(v[0].direct == 5.0);
+  BOOST_TEST(v[0].via == 2.0);
+  // Within the relative tolerance: no violation; NaN entries are skipped, and so are paths through them.
+  d(0, 2) = d(2, 0) = 2.0 * (1 + 1e-7);
+  BOOST_TEST(FindTriangleViolations(d, 1e-6).empty());
+  BOOST_TEST(FindTriangleViolations(d, 1e-8).size() == 1u);
+  d(0, 2) = d(2, 0) = std::nan("");
+  BOOST_TEST(FindTriangleViolations(d, 1e-6).empty());
+  d(0, 2) = d(2, 0) = 5;
+  d(0, 1) = d(1, 0) = std::nan("");
+  v = FindTriangleViolations(d, 1e-6);
+  BOOST_TEST_REQUIRE(v.size() == 1u);
+  BOOST_TEST(v[0].k == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(triangle_pass_replaces_a_long_geodesic_by_the_minimal_one) {
+  // Three points on the equator: a, b at angle pi - gap and c halfway along the short arc. The direct solve of (a, b)
+  // starts from a guess along the long arc and converges to the long geodesic (length pi + gap); d(a, c) + d(c, b) =
+  // pi - gap exposes it, and the re-solve from the curve a -> c -> b finds the minimal geodesic.
+  const PullbackMetric metric = Sphere();
+  const double gap = 0.3, pi = std::numbers::pi;
+  MatrixXd z(3, 2);
+  z.row(0) = Equator(0).transpose();
+  z.row(1) = Equator(pi - gap).transpose();
+  z.row(2) = Equator((pi - gap) / 2).transpose();
+  GeodesicBatchOptions o = Options(2);
+  o.log_map.init = "line";
+  o.guess = [&](const Metric&, const VectorXd& a, const VectorXd& b) {
+    if (!((a - z.row(0).transpose()).norm() == 0 && (b - z.row(1).transpose()).norm() == 0)) {
+      return InitialCurve::Line(a, b);
+    }
+    InitialCurve long_arc;  // theta from 0 down to -(pi + gap), constant speed
+    const int m = 16;
+    for (int k = 0; k <= m; ++k) {
+      long_arc.times.push_back(static_cast<double>(k) / m);
+      long_arc.points.push_back(Equator(-(pi + gap) * k / m));
+    }
+    long_arc.points.front() = a;
+    long_arc.points.back() = b;
+    long_arc.description = "long arc";
+    return long_arc;
+  };
+  // Without re-solves: the violation is reported, the long geodesic kept.
+  GeodesicBatchOptions report_only = o;
+  report_only.triangle.max_rounds = 0;
+  const DistanceMatrixResult before = ComputeDistanceMatrix(metric, z, report_only);
+  BOOST_TEST_REQUIRE(before.failed_pairs() == 0u);
+  BOOST_TEST_REQUIRE(std::abs(before.distances(0, 1) - (pi + gap)) <= 1e-5, "d(0, 1) = " << before.distances(0, 1));
+  BOOST_TEST(before.repairs.empty());
+  BOOST_TEST_REQUIRE(before.violations.size() == 1u);
+  BOOST_TEST(before.violations[0].k == 2u);
+  BOOST_TEST(std::abs(before.violations[0].via - (pi - gap)) <= 1e-5);
+
+  for (int threads : {1, 2}) {
+    o.threads = threads;
+    const DistanceMatrixResult after = ComputeDistanceMatrix(metric, z, o);
+    BOOST_TEST(std::abs(after.distances(0, 1) - (pi - gap)) <= 1e-6, "d(0, 1) = " << after.distances(0, 1));
+    BOOST_TEST(after.distances(1, 0) == after.distances(0, 1));
+    BOOST_TEST((after.status_at(0, 1) == GeodesicStatus::kSuccess));
+    BOOST_TEST_REQUIRE(after.repairs.size() == 1u);
+    const TriangleRepair& rep = after.repairs[0];
+    BOOST_TEST(rep.i == 0u);
+    BOOST_TEST(rep.j == 1u);
+    BOOST_TEST(rep.k == 2u);
+    BOOST_TEST(rep.round == 1);
+    BOOST_TEST(rep.changed);
+    BOOST_TEST(rep.old_length == before.distances(0, 1));
+    BOOST_TEST(rep.new_length == after.distances(0, 1));
+    BOOST_TEST(after.triangle_rounds == 1);
+    BOOST_TEST(after.violations.empty());
+    // The repaired velocity points along the short arc (increasing theta: +y at a = (1, 0)).
+    BOOST_TEST(after.initial_velocity[0 * 3 + 1](1) > 0);
+  }
+}
