@@ -208,7 +208,9 @@ class Collocation : public BvpSolver {
     if (!usable) return result;
     const CollocationOptions& co = options_.collocation;
     MeshFunction y;
-    const int n0 = co.intervals;
+    // Uniform in the curve's time (the discrete geodesic's times follow its data-space length), at least as fine as
+    // the curve's own vertices.
+    const int n0 = std::max(co.intervals, static_cast<int>(guess.times.size()) - 1);
     for (int i = 0; i <= n0; ++i) {
       const double t = static_cast<double>(i) / n0;
       y.t.push_back(t);

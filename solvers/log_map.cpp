@@ -67,6 +67,11 @@ void LogMapOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix)
           "small singular values next to large diagonal entries, so a large radius, nearly Newton, converges "
           "quadratically from a good initial curve where Ceres' 1e4 crawls; rejected steps shrink it)",
           "CollocationOptions::trust_radius", RealBounds::Positive());
+  db.Int(prefix, "bvp_collocation_seed_segments", collocation.seed_segments,
+         "As the fallback, collocation starts from a discrete geodesic of this many segments (-bvp_discrete_* "
+         "otherwise; metrics of a decoder) instead of the best curve so far: on trained decoders the default "
+         "16-segment curve is often too coarse a start for Newton's method; 0 = the best curve so far",
+         "CollocationOptions::seed_segments", IntBounds::AtLeast(0));
   db.Real(prefix, "bvp_minimality_rtol", minimality_rtol,
           "Minimality check: a verified geodesic longer than (1 + this) times the metric length of the initial "
           "curve (Gauss-Legendre, plus its quadrature error estimate and the metric length of a -bvp_tol miss at z1), "
@@ -239,7 +244,14 @@ LogMapResult LogMap(const Metric& metric, const VectorXd& z0, const VectorXd& z1
       if (options.type == next || result.usable()) continue;
       if (options.type == "collocation") break;  // collocation is the last resort; it has failed already
       const bool colloc = std::string(next) == "collocation";
-      const InitialCurve& from = colloc && result.curve.times.size() >= 2 ? result.curve : start;
+      InitialCurve from = colloc && result.curve.times.size() >= 2 ? result.curve : start;
+      if (colloc && options.collocation.seed_segments > 0) {
+        LogMapOptions seed = options;
+        seed.init = "discrete";
+        seed.discrete.segments = options.collocation.seed_segments;
+        InitialCurve fine = DefaultGuess(metric, z0, z1, seed);
+        if (fine.times.size() > 2) from = std::move(fine);
+      }
       LogMapResult retry = BvpSolvers().Create(next, options)->Solve(metric, z0, z1, from, monitor);
       retry.iterations += result.iterations;
       std::string name = next;

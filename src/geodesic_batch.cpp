@@ -224,7 +224,15 @@ GeodesicBatchResult SolveGeodesics(const Metric& metric, const std::vector<std::
                               "pair " + std::to_string(p));
     GeodesicStatus status = s.status;
     std::string message = s.message;
-    if (s.usable() && S > 0) {
+    if (S > 0 && s.status == GeodesicStatus::kApproximate && s.curve.times.size() >= 2) {
+      // The best curve found (not a verified geodesic): sampled at the output times.
+      std::vector<VectorXd> curve;
+      curve.reserve(static_cast<std::size_t>(S));
+      curve.push_back(z0);
+      for (const double t : times) curve.push_back(s.curve.PointAt(t));
+      r.curves[p] = std::move(curve);
+    }
+    if ((s.usable() || s.status == GeodesicStatus::kNotMinimal) && S > 0) {
       const ExpMapResult c = ExpMap(metric, z0, s.initial_velocity, options.log_map.verify, times);
       if (c.usable()) {
         std::vector<VectorXd> curve;

@@ -69,8 +69,8 @@ struct GeodesicBatchOptions {
   int threads = 0;        // workers; 0 = all hardware threads (results do not depend on it)
   // When set, the initial curve of every direct solve; otherwise LogMap makes its -bvp_init guess.
   GuessProvider guess;
-  // SolveGeodesics: sample each converged geodesic at S equally spaced times in [0, 1] (curves of the result,
-  // S >= 2); 0 = no curves.
+  // SolveGeodesics: sample each converged (or not_minimal) geodesic at S equally spaced times in [0, 1], and the
+  // best curve of an approximate result (curves of the result, S >= 2); 0 = no curves.
   int curve_samples = 0;
   TrianglePassOptions triangle;  // ComputeDistanceMatrix only
 

@@ -45,6 +45,9 @@ struct CollocationOptions {
   int intervals = 16;       // -bvp_collocation_intervals: intervals of the first mesh (uniform in the curve's time)
   int max_intervals = 1024; // -bvp_collocation_max_intervals: mesh refinement stops here
   double trust_radius = 1e8;  // -bvp_collocation_trust_radius: initial trust-region radius of its Newton iteration
+  // -bvp_collocation_seed_segments: as the fallback, collocation starts from a discrete geodesic of this many segments
+  // (metrics of a decoder; 0 = from the best curve so far).
+  int seed_segments = 64;
 };
 
 struct LogMapOptions {

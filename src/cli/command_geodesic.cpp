@@ -481,12 +481,14 @@ class GeodesicJob : public Job {
         const LogMapResult& r = partial.solutions[p];
         error[p] = r.endpoint_error;
         iterations[p] = r.iterations;
-        if (r.usable()) {
+        // Verified geodesics, and the two statuses that still carry a length: approximate (the best curve's) and
+        // not_minimal (a true geodesic, but not the distance).
+        if (r.usable() || r.status == GeodesicStatus::kApproximate || r.status == GeodesicStatus::kNotMinimal) {
           length[p] = r.length;
           energy[p] = r.energy;
-          Eigen::Map<VectorXd>(velocity.data() + p * ud, d) = r.initial_velocity;
+          if (r.initial_velocity.size() == d) Eigen::Map<VectorXd>(velocity.data() + p * ud, d) = r.initial_velocity;
         }
-        if (S > 0 && partial.usable(p)) {
+        if (S > 0 && !partial.curves[p].empty()) {
           const auto& c = partial.curves[p];
           StoreCurve(geometry, c.front(), {c.begin() + 1, c.end()}, S, curve.data() + p * uS * ud,
                      decoded ? decoded_curve.data() + p * uS * uD : nullptr);
