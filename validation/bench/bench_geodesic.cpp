@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <memory>
 #include <random>
 #include <sstream>
@@ -32,6 +33,7 @@
 #include <Eigen/Core>
 
 #include "pushpull/errors.hpp"
+#include "pushpull/io.hpp"
 #include "pushpull/geodesic_batch.hpp"
 #include "pushpull/log_map.hpp"
 #include "pushpull/metric.hpp"
@@ -69,6 +71,12 @@ struct BenchOptions {
   double target_ms = 5.0;
   double target_error = 1e-6;
   double target_matrix_seconds = 20.0;
+  // Trained models (issue: geodesics on trained decoders).
+  std::string models;
+  std::string metrics = "mean,stochastic";
+  std::string reference_dir;
+  int model_matrix_points = 0;
+  double target_p95_ms = 30.0;
 
   void SetFromOptions(pushpull::OptionsDatabase& db) {
     db.SetSection("bench_geodesic");
@@ -110,6 +118,23 @@ struct BenchOptions {
             pushpull::RealBounds::Positive());
     db.Real("", "bench_target_matrix_seconds", target_matrix_seconds, "Target time of the distance matrix",
             "BenchOptions::target_matrix_seconds", pushpull::RealBounds::Positive());
+    db.String("", "bench_model", models,
+              "Comma-separated model files (pushpull-mlp with /decoder/mean, /decoder/std, /pairs, /latent_codes): "
+              "time their /pairs with every -bench_metrics metric instead of the random decoder; 'dev' = the three "
+              "development decoders in ../shared/models (from the source tree)",
+              "BenchOptions::models");
+    db.String("", "bench_metrics", metrics, "With -bench_model: comma-separated metrics (mean, stochastic)",
+              "BenchOptions::metrics");
+    db.String("", "bench_reference_dir", reference_dir,
+              "With -bench_model: folder of reference files <model stem>_<metric>.h5 written by geodesic_reference "
+              "(/pair_index, /length, /length_error); pairs without one have no error column",
+              "BenchOptions::reference_dir");
+    db.Int("", "bench_model_matrix_points", model_matrix_points,
+           "With -bench_model: the distance matrix of the first N /latent_codes of the first model (mean metric) on "
+           "-bench_threads threads (0 = skip)",
+           "BenchOptions::model_matrix_points", {0, 1 << 16});
+    db.Real("", "bench_target_p95_ms", target_p95_ms, "With -bench_model: target 95th percentile time per geodesic",
+            "BenchOptions::target_p95_ms", pushpull::RealBounds::Positive());
   }
 };
 
@@ -170,7 +195,139 @@ std::string MachineCheck(const pushpull::Metric& metric) {
   return line;
 }
 
+// ---- Trained models -------------------------------------------------------------------------------------------
+
+std::vector<std::string> ModelFiles(const std::string& models) {
+  if (models != "dev") return SplitList(models);
+  const std::string dir = std::string(PUSHPULL_BENCH_SOURCE_DIR) + "/../shared/models/";
+  return {dir + "vae_digits_wide.h5", dir + "vae_swissroll.h5", dir + "vae_digits784_d8.h5"};
+}
+
+std::string Stem(const std::string& path) {
+  const std::size_t slash = path.find_last_of('/');
+  std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  const std::size_t dot = name.rfind(".h5");
+  return dot == std::string::npos ? name : name.substr(0, dot);
+}
+
+// Reference lengths by pair index (NaN where there is none) and their estimated errors.
+void ReadReference(const std::string& file, std::size_t P, std::vector<double>* length, std::vector<double>* error) {
+  length->assign(P, std::nan(""));
+  error->assign(P, std::nan(""));
+  if (!std::filesystem::exists(file)) return;
+  pushpull::ArraySpec one;
+  one.ranks = {1};
+  one.require_finite = false;
+  const pushpull::Array index = pushpull::ReadArray(pushpull::DatasetName::Parse(file + ":/pair_index", "ref"), one);
+  const pushpull::Array l = pushpull::ReadArray(pushpull::DatasetName::Parse(file + ":/length", "ref"), one);
+  const pushpull::Array e = pushpull::ReadArray(pushpull::DatasetName::Parse(file + ":/length_error", "ref"), one);
+  for (std::size_t k = 0; k < index.data.size(); ++k) {
+    const auto p = static_cast<std::size_t>(index.data[k]);
+    if (p < P) {
+      (*length)[p] = l.data[k];
+      (*error)[p] = e.data[k];
+    }
+  }
+}
+
+int RunModels(const BenchOptions& b) {
+  std::printf("bench_geodesic: trained decoders, their /pairs (encoded data points), default options (the fallback "
+              "chain included), one thread per geodesic through SolveGeodesics; load average %s\n",
+              LoadAverage().c_str());
+  std::printf("%-22s %-10s %5s %9s %9s %9s %6s %6s %6s %10s %10s %6s\n", "model", "metric", "pairs", "median ms",
+              "p95 ms", "worst ms", "failed", "approx", "not_min", "err med", "err worst", "above");
+  bool all_met = true;
+  const std::vector<std::string> files = ModelFiles(b.models);
+  for (const std::string& file : files) {
+    pushpull::ArraySpec spec;
+    spec.ranks = {3};
+    spec.shape = {-1, 2, -1};
+    spec.what = "pairs";
+    const pushpull::Array pairs = pushpull::ReadArray(pushpull::DatasetName::Parse(file + ":/pairs", "pairs"), spec);
+    const std::size_t P = std::min<std::size_t>(pairs.shape[0], static_cast<std::size_t>(b.pairs));
+    const auto d = static_cast<Eigen::Index>(pairs.shape[2]);
+    for (const std::string& metric_name : SplitList(b.metrics)) {
+      const pushpull::PullbackMetric metric(pushpull::ReadDecoder(file, metric_name == "stochastic"));
+      std::vector<double> ref, ref_error;
+      ReadReference(b.reference_dir + "/" + Stem(file) + "_" + metric_name + ".h5", P, &ref, &ref_error);
+      pushpull::GeodesicBatchOptions o;
+      o.log_map = Timed(b);
+      o.threads = 1;
+      std::vector<double> ms(P, INFINITY), errors;
+      int failed = 0, approximate = 0, not_minimal = 0, above = 0;
+      std::vector<std::string> reasons;
+      for (std::size_t p = 0; p < P; ++p) {
+        const VectorXd z0 = Eigen::Map<const VectorXd>(pairs.data.data() + 2 * p * static_cast<std::size_t>(d), d);
+        const VectorXd z1 =
+            Eigen::Map<const VectorXd>(pairs.data.data() + (2 * p + 1) * static_cast<std::size_t>(d), d);
+        pushpull::GeodesicBatchResult r;
+        for (int k = 0; k < b.repeats; ++k) {
+          const auto t0 = Clock::now();
+          r = pushpull::SolveGeodesics(metric, {{z0, z1}}, o);
+          ms[p] = std::min(ms[p], 1e3 * Seconds(t0));
+        }
+        const LogMapResult& s = r.solutions[0];
+        if (!r.usable(0)) {
+          ++failed;
+          approximate += s.status == pushpull::GeodesicStatus::kApproximate;
+          not_minimal += s.status == pushpull::GeodesicStatus::kNotMinimal;
+          if (reasons.size() < 2) reasons.push_back("pair " + std::to_string(p) + ": " + s.message.substr(0, 300));
+          continue;
+        }
+        if (std::isfinite(ref[p])) {
+          errors.push_back(std::abs(s.length - ref[p]) / ref[p]);
+          // Above the reference by more than the target and the reference's own error estimate.
+          if (s.length - ref[p] > b.target_error * ref[p] + (std::isfinite(ref_error[p]) ? ref_error[p] : 0)) ++above;
+        }
+      }
+      const double median = Quantile(ms, 0.5), p95 = Quantile(ms, 0.95);
+      const double worst_err = errors.empty() ? std::nan("") : Quantile(errors, 1.0);
+      const bool met = failed == 0 && above == 0 && !(worst_err > b.target_error) && median <= b.target_ms &&
+                       p95 <= b.target_p95_ms;
+      all_met = all_met && met;
+      std::printf("%-22s %-10s %5zu %9.2f %9.2f %9.2f %6d %6d %6d %10.2e %10.2e %6d  %s\n", Stem(file).c_str(),
+                  metric_name.c_str(), P, median, p95, Quantile(ms, 1.0), failed, approximate, not_minimal,
+                  Quantile(errors, 0.5), worst_err, above, met ? "target met" : "target missed");
+      if (errors.size() < P - static_cast<std::size_t>(failed)) {
+        std::printf("    %zu of %zu converged pairs have no reference\n", P - static_cast<std::size_t>(failed) - errors.size(),
+                    P - static_cast<std::size_t>(failed));
+      }
+      for (const auto& reason : reasons) std::printf("    failed %s\n", reason.c_str());
+      std::fflush(stdout);
+    }
+  }
+  if (b.model_matrix_points > 1 && !files.empty()) {
+    const pushpull::RowMatrix codes =
+        pushpull::ReadMatrix(pushpull::DatasetName::Parse(files.front() + ":/latent_codes", "latent_codes"));
+    const Eigen::Index N = std::min<Eigen::Index>(b.model_matrix_points, codes.rows());
+    const Eigen::MatrixXd Z = codes.topRows(N);
+    const pushpull::PullbackMetric metric(pushpull::ReadDecoder(files.front(), false));
+    pushpull::GeodesicBatchOptions o;
+    o.log_map = Timed(b);
+    o.threads = b.threads;
+    const auto t0 = Clock::now();
+    const pushpull::DistanceMatrixResult result = pushpull::ComputeDistanceMatrix(metric, Z, o);
+    const double s = Seconds(t0);
+    int failed = 0;
+    for (Eigen::Index i = 0; i < N; ++i) {
+      for (Eigen::Index j = i + 1; j < N; ++j) {
+        failed += result.status_at(static_cast<std::size_t>(i), static_cast<std::size_t>(j)) !=
+                  pushpull::GeodesicStatus::kSuccess;
+      }
+    }
+    std::printf("\ndistance matrix of the first %ld /latent_codes of %s (mean metric), %d threads: %.1f s, %d of %ld "
+                "pairs failed; triangle pass: %zu re-solved, %zu violations left\n",
+                static_cast<long>(N), Stem(files.front()).c_str(), b.threads, s, failed,
+                static_cast<long>(N * (N - 1) / 2), result.repairs.size(), result.violations.size());
+  }
+  std::printf("\ntargets (-bench_target_ms %g, -bench_target_p95_ms %g, -bench_target_error %g, 0 failed, no length "
+              "above the reference): %s\n",
+              b.target_ms, b.target_p95_ms, b.target_error, all_met ? "all met" : "not all met");
+  return 0;
+}
+
 int Run(const BenchOptions& b) {
+  if (!b.models.empty()) return RunModels(b);
   const auto metric = MakeMetric(b);
   const std::string check_before = MachineCheck(*metric);
   std::mt19937_64 rng(static_cast<std::uint64_t>(b.data_seed));
