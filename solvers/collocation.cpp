@@ -209,8 +209,8 @@ class Collocation : public BvpSolver {
     const CollocationOptions& co = options_.collocation;
     MeshFunction y;
     // Uniform in the curve's time (the discrete geodesic's times follow its data-space length), at least as fine as
-    // the curve's own vertices.
-    const int n0 = std::max(co.intervals, static_cast<int>(guess.times.size()) - 1);
+    // the curve's own vertices (within -bvp_collocation_max_intervals).
+    const int n0 = std::min(std::max(co.intervals, static_cast<int>(guess.times.size()) - 1), co.max_intervals);
     for (int i = 0; i <= n0; ++i) {
       const double t = static_cast<double>(i) / n0;
       y.t.push_back(t);

@@ -135,6 +135,9 @@ std::string LogMapOptions::Validate() const {
     return "bvp_collocation_max_intervals: " + std::to_string(collocation.max_intervals) +
            " must be >= bvp_collocation_intervals (" + std::to_string(collocation.intervals) + ")";
   }
+  if (!(collocation.trust_radius > 0)) {
+    return "bvp_collocation_trust_radius: " + FormatReal(collocation.trust_radius) + " must be > 0";
+  }
   if (std::isnan(minimality_rtol)) return "bvp_minimality_rtol: must be a number";
   if (!(tol > 0)) return "bvp_tol: " + FormatReal(tol) + " must be > 0";
   if (max_iterations < 1) return "bvp_max_iterations: " + std::to_string(max_iterations) + " must be >= 1";

@@ -1,15 +1,16 @@
 // The geodesic cases of MATH.md section 4, registered as `pushpull validate` cases ("GEO-...").
 //
-// Each case runs the logarithm map (-bvp_type shooting and multiple_shooting, each without the fallback, -bvp_*) on
+// Each case runs the logarithm map (-bvp_type shooting, multiple_shooting and collocation, each without the fallback,
+// -bvp_*; collocation with -bvp_collocation_tol max(tol, 1e-8), its answer verified and polished like the others) on
 // random pairs of a closed-form geometry at the shot tolerances 1e-6, 1e-8, 1e-10 and the exponential map (-geo_ode_*)
 // on random initial velocities, and compares with closed forms. The sphere case adds near-antipodal pairs (single
-// shooting, with the fallback, multiple shooting, and from the graph initial guess). Sweep rows reuse the flow
-// cases' fields:
-//   log-map rows: method "single-shooting" / "multiple-shooting" (...), trace "shooting", max_error_logp = relative
-//     distance error
-//     |L - d| / d, max_error_x = end-point error max |Exp_z0(u)(1) - z1| of the returned u (re-integrated here
-//     independently at rtol 1e-12), steps_per_sample = Levenberg-Marquardt iterations per pair, nfe_per_sample =
-//     right-hand-side evaluations of the engine's verifying integration per pair, failed = pairs not converged;
+// shooting, with the fallback, multiple shooting, collocation, and from the graph initial guess). Sweep rows reuse
+// the flow cases' fields:
+//   log-map rows: method "single-shooting" / "multiple-shooting" / "collocation" (...), trace "shooting",
+//     max_error_logp = relative distance error |L - d| / d, max_error_x = end-point error max |Exp_z0(u)(1) - z1|
+//     of the returned u (re-integrated here independently at rtol 1e-12), steps_per_sample = Levenberg-Marquardt
+//     (and polishing Newton) iterations per pair, nfe_per_sample = right-hand-side evaluations of the engine's
+//     verifying integration per pair, failed = pairs not converged;
 //   exp-map rows: method "exp-map (<ode type>)", trace "exp-map", max_error_logp = relative speed drift
 //     |g'^T M g' (1) - (0)| / (u^T M u), max_error_x = end-point error against the closed form where there is one.
 // Every check states its pass threshold where it is made; a non-finite value never passes.
@@ -68,7 +69,8 @@ std::string Fmt(double v) {
 
 
 // The log map at tolerance `tol` (as -bvp_type type -bvp_ode_rtol tol -bvp_ode_atol tol/100
-// -bvp_tol max(1000 tol, 1e-8) -bvp_fallback false: each solver is validated on its own).
+// -bvp_tol max(1000 tol, 1e-8) -bvp_fallback false: each solver is validated on its own; collocation also
+// -bvp_collocation_tol max(tol, 1e-8)).
 LogMapOptions Shoot(double tol, const std::string& type = "shooting") {
   LogMapOptions s;
   s.type = type;
@@ -79,6 +81,14 @@ LogMapOptions Shoot(double tol, const std::string& type = "shooting") {
   // The verification integrator follows, so that the converged distance's error shrinks with the tolerance.
   s.verify.ode.rtol = std::max(1e-2 * tol, 1e-13);
   s.verify.ode.atol = 1e-2 * s.verify.ode.rtol;
+  // Collocation's own accuracy is its defect tolerance, not the shots' rtol: it follows the tolerance too. With the
+  // default -bvp_collocation_tol (1e-6) at every tolerance the collocation's initial velocity alone often meets the
+  // polish's stop norm (bvp_stop_factor * bvp_tol = 1e-9 at tol 1e-10), so the answer at tol 1e-10 was the one at
+  // 1e-6 and "error falls with tolerance" failed (full level: torus and Poincare). Not below 1e-8: the defect falls
+  // like h^3, and a sphere pair that needs 192 intervals at 1e-7 (tests/test_collocation.cpp) would need about 2000
+  // at 1e-10, above the default -bvp_collocation_max_intervals (1024). Only for -bvp_type collocation: the fallback
+  // variants keep the default.
+  if (type == "collocation") s.collocation.tol = std::max(tol, 1e-8);
   return s;
 }
 
@@ -87,7 +97,8 @@ struct BvpVariant {
   const char* method;
   const char* type;
 };
-constexpr BvpVariant kBvpVariants[] = {{"single-shooting", "shooting"}, {"multiple-shooting", "multiple_shooting"}};
+constexpr BvpVariant kBvpVariants[] = {
+    {"single-shooting", "shooting"}, {"multiple-shooting", "multiple_shooting"}, {"collocation", "collocation"}};
 
 GeodesicOptions ExpTol(double tol) {
   GeodesicOptions g;
@@ -429,6 +440,7 @@ void RunSphere(CaseReport& report, const Settings& settings, const MetricWrapper
       {"single-shooting, near-antipodal", "shooting", false, Guess::kLine},
       {"shooting + fallback, near-antipodal", "shooting", true, Guess::kLine},
       {"multiple-shooting, near-antipodal", "multiple_shooting", false, Guess::kLine},
+      {"collocation, near-antipodal", "collocation", false, Guess::kLine},
       {"graph + shooting + fallback, near-antipodal", "shooting", true, Guess::kGraph},
       {"discrete + shooting + fallback, near-antipodal", "shooting", true, Guess::kDiscrete}};
   for (const HardVariant& variant : variants) {
