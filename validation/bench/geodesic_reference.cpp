@@ -217,7 +217,16 @@ Pairs LoadPairs(const RefOptions& o) {
   return p;
 }
 
+// The observed order of a sequence s_0, s_1, s_2 at constant ratio r of N: log((s0 - s1) / (s1 - s2)) / log r.
+double Order(double s0, double s1, double s2, double r) {
+  return std::log(std::abs((s0 - s1) / (s1 - s2))) / std::log(r);
+}
+
 // ---- One pair --------------------------------------------------------------------------------------------------
+
+// Segments of the stored latent curve (vertices of the finest discrete geodesic, evenly spaced in index): enough to
+// tell which geodesic a solver found when several exist.
+constexpr int kCurvePoints = 64;
 
 struct PairResult {
   std::vector<double> sqrt_energy, chord, iterations;
@@ -226,6 +235,8 @@ struct PairResult {
   std::string message = "converged";
   double max_abs_z = 0;
   double seconds = 0;
+  double observed_order = std::nan("");  // of L_N from the last three N (constant ratio only)
+  std::vector<VectorXd> curve;            // kCurvePoints + 1 vertices of the finest polyline
 };
 
 PairResult ComputePair(const pushpull::Decoder& decoder, const VectorXd& z0, const VectorXd& z1,
@@ -249,9 +260,18 @@ PairResult ComputePair(const pushpull::Decoder& decoder, const VectorXd& z0, con
     }
     if (k + 1 == N.size()) {
       for (const VectorXd& x : g.points) r.max_abs_z = std::max(r.max_abs_z, x.norm());
+      for (int j = 0; j <= kCurvePoints; ++j) {
+        const auto i = static_cast<std::size_t>(std::lround(static_cast<double>(j) * N[k] / kCurvePoints));
+        r.curve.push_back(g.points[i]);
+      }
     } else {
       start = Upsample(g.points, N[k + 1]);
     }
+  }
+  const std::size_t K = N.size();
+  if (K >= 3 && N[K - 1] * N[K - 3] == N[K - 2] * N[K - 2]) {
+    const std::vector<double>& L = o.quantity == "sqrt_energy" ? r.sqrt_energy : r.chord;
+    r.observed_order = Order(L[K - 3], L[K - 2], L[K - 1], static_cast<double>(N[K - 1]) / N[K - 2]);
   }
   r.by_energy = Richardson(N, r.sqrt_energy);
   r.by_chord = Richardson(N, r.chord);
@@ -266,11 +286,6 @@ double Quantile(std::vector<double> v, double q) {
   if (v.empty()) return std::nan("");
   std::sort(v.begin(), v.end());
   return v[static_cast<std::size_t>(std::lround(q * static_cast<double>(v.size() - 1)))];
-}
-
-// The observed order of a sequence s_0, s_1, s_2 at constant ratio r of N: log((s0 - s1) / (s1 - s2)) / log r.
-double Order(double s0, double s1, double s2, double r) {
-  return std::log(std::abs((s0 - s1) / (s1 - s2))) / std::log(r);
 }
 
 std::string Join(const std::vector<int>& v) {
@@ -305,6 +320,9 @@ void PrintOrders(const char* name, const std::vector<PairResult>& results, bool 
     std::printf("\n");
   }
 }
+
+// A pair whose observed order of L_N is farther than this from 2 is listed in the summary.
+constexpr double kOrderSlack = 0.3;
 
 int Run(const RefOptions& o, const pushpull::Provenance& provenance) {
   if (o.model.empty()) throw pushpull::InputError("option -ref_model: give a model file, 'sphere' or 'linear'");
@@ -370,7 +388,8 @@ int Run(const RefOptions& o, const pushpull::Provenance& provenance) {
 
   const bool energy = o.quantity == "sqrt_energy";
   const std::size_t K = N.size();
-  std::vector<double> length(P), error(P), other(P), other_error(P), max_abs_z(P), secs(P), rel(P);
+  std::vector<double> length(P), error(P), other(P), other_error(P), max_abs_z(P), secs(P), rel(P), order(P);
+  int off_order = 0;
   std::vector<std::int64_t> converged(P), index(P);
   std::vector<std::string> messages(P);
   RowMatrix sqrt_energy(P, K), chord(P, K), iterations(P, K), z0(P, pairs.z0.front().size()),
@@ -386,6 +405,8 @@ int Run(const RefOptions& o, const pushpull::Provenance& provenance) {
     other_error[p] = alt.error;
     rel[p] = main.error / main.value;
     max_abs_z[p] = r.max_abs_z;
+    order[p] = r.observed_order;
+    if (std::isfinite(order[p]) && std::abs(order[p] - 2.0) > kOrderSlack) ++off_order;
     secs[p] = r.seconds;
     converged[p] = r.converged ? 1 : 0;
     failed += r.converged ? 0 : 1;
@@ -415,6 +436,15 @@ int Run(const RefOptions& o, const pushpull::Provenance& provenance) {
     out->WriteStrings("message", messages);
     out->WriteVector("max_abs_z", max_abs_z);
     out->WriteVector("seconds", secs);
+    out->WriteVector("observed_order", order);
+    {
+      const std::size_t d = static_cast<std::size_t>(pairs.z0.front().size());
+      std::vector<double> curve;
+      for (const PairResult& r : results) {
+        for (const VectorXd& x : r.curve) curve.insert(curve.end(), x.data(), x.data() + x.size());
+      }
+      out->WriteArray("curve", {P, static_cast<std::size_t>(kCurvePoints) + 1, d}, curve.data());
+    }
     if (!pairs.exact.empty()) out->WriteVector("exact", pairs.exact);
     out->SetAttribute("/", "model", o.model);
     out->SetAttribute("/", "metric", metric_name);
@@ -429,7 +459,8 @@ int Run(const RefOptions& o, const pushpull::Provenance& provenance) {
         "E_N = N sum |f(x_{i+1}) - f(x_i)|^2 of a latent polyline, MinimizeDiscreteEnergy, continuation in N) at "
         "each N of 'segments', L_N = sqrt(E_N) (dataset sqrt_energy; chord_length the sum of decoded chords), "
         "Richardson extrapolation in 1/N^2 over all N (Neville table); length_error = |last extrapolant - the one "
-        "before|. converged = 1 when every minimisation met rtol.");
+        "before|. converged = 1 when every minimisation met rtol. observed_order: of L_N from the last three N (2 in the "
+        "asymptotic regime). curve: 65 vertices (evenly spaced in index) of the finest discrete geodesic.");
     out->Commit();
   }
 
@@ -447,6 +478,14 @@ int Run(const RefOptions& o, const pushpull::Provenance& provenance) {
     for (std::size_t p = 0; p < P; ++p) e.push_back(std::abs(length[p] - pairs.exact[p]) / pairs.exact[p]);
     std::printf("  actual relative error against the closed form: median %.2e, max %.2e\n", Quantile(e, 0.5),
                 Quantile(e, 1.0));
+  }
+  std::printf("  observed order of L_N from the last three N: median %.2f; %d pairs off 2 by more than %.1f (not yet "
+              "asymptotic, or a minimiser that changed with N: distrust their error estimates)\n",
+              Quantile(order, 0.5), off_order, kOrderSlack);
+  for (std::size_t p = 0; p < P; ++p) {
+    if (std::isfinite(order[p]) && std::abs(order[p] - 2.0) > kOrderSlack) {
+      std::printf("    pair %d: order %.2f, estimated relative error %.1e\n", pairs.index[p], order[p], rel[p]);
+    }
   }
   std::printf("  time %.1f s (%d threads); per pair median %.2f s, max %.2f s; max |z| on the curves %.3g\n", seconds,
               o.threads, Quantile(secs, 0.5), Quantile(secs, 1.0), Quantile(max_abs_z, 1.0));
