@@ -43,6 +43,7 @@
 #include "pushpull/options.hpp"
 #include "pushpull/provenance.hpp"
 #include "bench_support.hpp"
+#include "geodesic_reference.hpp"
 
 namespace {
 
@@ -51,6 +52,9 @@ using Eigen::VectorXd;
 using pushpull::bench::Clock;
 using pushpull::bench::Seconds;
 using pushpull::RowMatrix;
+using pushpull::reference::Extrapolation;
+using pushpull::reference::PairResult;
+using pushpull::reference::ReferenceSettings;
 
 struct RefOptions {
   bool help = false;
@@ -104,57 +108,6 @@ struct RefOptions {
     db.Bool("", "ref_verbose", verbose, "Print one line per pair", "RefOptions::verbose");
   }
 };
-
-// ---- Richardson extrapolation in h^2 = 1/N^2 -------------------------------------------------------------------
-
-struct Extrapolation {
-  double value = std::nan("");
-  double error = std::nan("");            // |last diagonal entry - the entry left of it|
-  std::vector<std::vector<double>> table;  // table[k][j], j <= k: level j from L_{k-j} .. L_k
-};
-
-Extrapolation Richardson(const std::vector<int>& N, const std::vector<double>& L) {
-  Extrapolation e;
-  const std::size_t K = L.size();
-  e.table.resize(K);
-  for (std::size_t k = 0; k < K; ++k) {
-    e.table[k].resize(k + 1);
-    e.table[k][0] = L[k];
-    for (std::size_t j = 1; j <= k; ++j) {
-      const double ratio = static_cast<double>(N[k]) / static_cast<double>(N[k - j]);
-      e.table[k][j] = e.table[k][j - 1] + (e.table[k][j - 1] - e.table[k - 1][j - 1]) / (ratio * ratio - 1.0);
-    }
-  }
-  if (K > 0) e.value = e.table[K - 1][K - 1];
-  if (K > 1) e.error = std::abs(e.table[K - 1][K - 1] - e.table[K - 1][K - 2]);
-  return e;
-}
-
-// ---- Continuation in N: the converged polyline of N segments as the start of N' segments ------------------------
-
-// Cubic Lagrange interpolation in the vertex index (linear when there are fewer than 4 vertices).
-std::vector<VectorXd> Upsample(const std::vector<VectorXd>& x, int to) {
-  const int n = static_cast<int>(x.size()) - 1;
-  std::vector<VectorXd> y(static_cast<std::size_t>(to) + 1);
-  for (int j = 0; j <= to; ++j) {
-    const double u = static_cast<double>(j) * n / to;  // position in the old index
-    if (n < 3) {
-      const int i = std::min(static_cast<int>(std::floor(u)), n - 1);
-      const double t = u - i;
-      y[static_cast<std::size_t>(j)] = (1 - t) * x[static_cast<std::size_t>(i)] + t * x[static_cast<std::size_t>(i) + 1];
-      continue;
-    }
-    const int i = std::clamp(static_cast<int>(std::floor(u)), 1, n - 2);  // stencil i - 1 .. i + 2
-    const double t = u - i;                                                 // nodes at -1, 0, 1, 2
-    const double w0 = -t * (t - 1) * (t - 2) / 6, w1 = (t + 1) * (t - 1) * (t - 2) / 2,
-                 w2 = -(t + 1) * t * (t - 2) / 2, w3 = (t + 1) * t * (t - 1) / 6;
-    const auto at = [&](int k) -> const VectorXd& { return x[static_cast<std::size_t>(k)]; };
-    y[static_cast<std::size_t>(j)] = w0 * at(i - 1) + w1 * at(i) + w2 * at(i + 1) + w3 * at(i + 2);
-  }
-  y.front() = x.front();
-  y.back() = x.back();
-  return y;
-}
 
 // ---- Models --------------------------------------------------------------------------------------------------
 
@@ -217,68 +170,6 @@ Pairs LoadPairs(const RefOptions& o) {
   return p;
 }
 
-// The observed order of a sequence s_0, s_1, s_2 at constant ratio r of N: log((s0 - s1) / (s1 - s2)) / log r.
-double Order(double s0, double s1, double s2, double r) {
-  return std::log(std::abs((s0 - s1) / (s1 - s2))) / std::log(r);
-}
-
-// ---- One pair --------------------------------------------------------------------------------------------------
-
-// Segments of the stored latent curve (vertices of the finest discrete geodesic, evenly spaced in index): enough to
-// tell which geodesic a solver found when several exist.
-constexpr int kCurvePoints = 64;
-
-struct PairResult {
-  std::vector<double> sqrt_energy, chord, iterations;
-  Extrapolation by_energy, by_chord;
-  bool converged = true;
-  std::string message = "converged";
-  double max_abs_z = 0;
-  double seconds = 0;
-  double observed_order = std::nan("");  // of L_N from the last three N (constant ratio only)
-  std::vector<VectorXd> curve;            // kCurvePoints + 1 vertices of the finest polyline
-};
-
-PairResult ComputePair(const pushpull::Decoder& decoder, const VectorXd& z0, const VectorXd& z1,
-                       const std::vector<int>& N, const RefOptions& o) {
-  const auto t0 = Clock::now();
-  PairResult r;
-  std::vector<VectorXd> start;
-  for (std::size_t k = 0; k < N.size(); ++k) {
-    pushpull::DiscreteGeodesicOptions dgo;
-    dgo.segments = N[k];
-    dgo.rtol = o.rtol;
-    dgo.max_iterations = o.max_iterations;
-    const pushpull::DiscreteGeodesic g = k == 0 ? pushpull::MinimizeDiscreteEnergy(decoder, z0, z1, dgo)
-                                                : pushpull::MinimizeDiscreteEnergy(decoder, z0, z1, dgo, start);
-    r.sqrt_energy.push_back(std::sqrt(g.energy));
-    r.chord.push_back(g.length);
-    r.iterations.push_back(g.iterations);
-    if (!g.converged && r.converged) {
-      r.converged = false;
-      r.message = "N = " + std::to_string(N[k]) + ": " + g.message;
-    }
-    if (k + 1 == N.size()) {
-      for (const VectorXd& x : g.points) r.max_abs_z = std::max(r.max_abs_z, x.norm());
-      for (int j = 0; j <= kCurvePoints; ++j) {
-        const auto i = static_cast<std::size_t>(std::lround(static_cast<double>(j) * N[k] / kCurvePoints));
-        r.curve.push_back(g.points[i]);
-      }
-    } else {
-      start = Upsample(g.points, N[k + 1]);
-    }
-  }
-  const std::size_t K = N.size();
-  if (K >= 3 && N[K - 1] * N[K - 3] == N[K - 2] * N[K - 2]) {
-    const std::vector<double>& L = o.quantity == "sqrt_energy" ? r.sqrt_energy : r.chord;
-    r.observed_order = Order(L[K - 3], L[K - 2], L[K - 1], static_cast<double>(N[K - 1]) / N[K - 2]);
-  }
-  r.by_energy = Richardson(N, r.sqrt_energy);
-  r.by_chord = Richardson(N, r.chord);
-  r.seconds = Seconds(t0);
-  return r;
-}
-
 // ---- Summary helpers -------------------------------------------------------------------------------------------
 
 double Quantile(std::vector<double> v, double q) {
@@ -310,7 +201,7 @@ void PrintOrders(const char* name, const std::vector<PairResult>& results, bool 
         const auto& t = (by_energy ? results[p].by_energy : results[p].by_chord).table;
         if (!pairs.exact.empty()) err.push_back(std::abs(t[k][j] - pairs.exact[p]) / pairs.exact[p]);
         if (constant_ratio && k >= j + 2) {
-          ord.push_back(Order(t[k - 2][j], t[k - 1][j], t[k][j], static_cast<double>(N[1]) / N[0]));
+          ord.push_back(pushpull::reference::Order(t[k - 2][j], t[k - 1][j], t[k][j], static_cast<double>(N[1]) / N[0]));
         }
       }
       std::printf("  | N=%d", N[k]);
@@ -336,6 +227,10 @@ int Run(const RefOptions& o, const pushpull::Provenance& provenance) {
   }
   if (N.empty()) throw pushpull::InputError("option -ref_segments: give at least one segment count");
   const Pairs pairs = LoadPairs(o);
+  ReferenceSettings settings;
+  settings.rtol = o.rtol;
+  settings.max_iterations = o.max_iterations;
+  settings.sqrt_energy = o.quantity == "sqrt_energy";
   const std::size_t P = pairs.index.size();
   const std::string metric_name = ClosedForm(o) ? "pullback" : o.metric;
   std::printf("geodesic_reference: %s, metric %s, pairs %d..%d (%zu), N = %s, rtol %g, %d threads\n", o.model.c_str(),
@@ -356,7 +251,7 @@ int Run(const RefOptions& o, const pushpull::Provenance& provenance) {
       try {
         const auto decoder = MakeDecoder(o);  // one decoder per worker
         for (std::size_t p; (p = next++) < P;) {
-          results[p] = ComputePair(*decoder, pairs.z0[p], pairs.z1[p], N, o);
+          results[p] = pushpull::reference::ComputePair(*decoder, pairs.z0[p], pairs.z1[p], N, settings);
           if (o.verbose) {
             const PairResult& r = results[p];
             const std::lock_guard<std::mutex> lock(print);
@@ -443,7 +338,7 @@ int Run(const RefOptions& o, const pushpull::Provenance& provenance) {
       for (const PairResult& r : results) {
         for (const VectorXd& x : r.curve) curve.insert(curve.end(), x.data(), x.data() + x.size());
       }
-      out->WriteArray("curve", {P, static_cast<std::size_t>(kCurvePoints) + 1, d}, curve.data());
+      out->WriteArray("curve", {P, static_cast<std::size_t>(pushpull::reference::kCurvePoints) + 1, d}, curve.data());
     }
     if (!pairs.exact.empty()) out->WriteVector("exact", pairs.exact);
     out->SetAttribute("/", "model", o.model);
