@@ -22,6 +22,12 @@ struct ReferenceSettings {
   double rtol = 1e-13;         // of each discrete minimisation
   int max_iterations = 2000;   // Levenberg-Marquardt iterations per minimisation
   bool sqrt_energy = true;     // extrapolate sqrt(E_N) (else the sum of decoded chords) for the observed order
+  // Adaptation: while the observed order of the last three L_N is off 2 by more than order_slack (and their last
+  // difference is above noise_floor relative), double N, up to max_segments (0 = no adaptation); the extrapolation
+  // then uses the last as many N as given.
+  int max_segments = 0;
+  double order_slack = 0.3;
+  double noise_floor = 1e-10;
 };
 
 // ---- Richardson extrapolation in h^2 = 1/N^2 -------------------------------------------------------------------
@@ -87,7 +93,9 @@ inline double Order(double s0, double s1, double s2, double r) {
 constexpr int kCurvePoints = 64;
 
 struct PairResult {
+  std::vector<int> segments;  // the N of the entries below: the given ones, or the last as many after adaptation
   std::vector<double> sqrt_energy, chord, iterations;
+  bool asymptotic = true;     // see Asymptotic()
   Extrapolation by_energy, by_chord;
   bool converged = true;
   std::string message = "converged";
@@ -97,42 +105,61 @@ struct PairResult {
   std::vector<VectorXd> curve;            // kCurvePoints + 1 vertices of the finest polyline
 };
 
-inline PairResult ComputePair(const Decoder& decoder, const VectorXd& z0, const VectorXd& z1, const std::vector<int>& N,
+// Whether the last three entries of L (constant ratio of N) look asymptotic: observed order within slack of 2, or
+// differences at the noise floor.
+inline bool Asymptotic(const std::vector<int>& N, const std::vector<double>& L, const ReferenceSettings& o,
+                       double* order) {
+  const std::size_t K = L.size();
+  *order = std::nan("");
+  if (K < 3 || N[K - 1] * N[K - 3] != N[K - 2] * N[K - 2]) return true;
+  *order = Order(L[K - 3], L[K - 2], L[K - 1], static_cast<double>(N[K - 1]) / N[K - 2]);
+  if (std::abs(L[K - 2] - L[K - 1]) <= o.noise_floor * std::abs(L[K - 1])) return true;
+  return std::abs(*order - 2.0) <= o.order_slack;
+}
+
+inline PairResult ComputePair(const Decoder& decoder, const VectorXd& z0, const VectorXd& z1, std::vector<int> N,
                               const ReferenceSettings& o) {
   const auto t0 = std::chrono::steady_clock::now();
+  const std::size_t window = N.size();
   PairResult r;
-  std::vector<VectorXd> start;
-  for (std::size_t k = 0; k < N.size(); ++k) {
+  std::vector<double> sqrt_energy, chord, iterations;
+  std::vector<VectorXd> points;
+  for (std::size_t k = 0;; ++k) {
+    if (k == N.size()) {
+      double order = 0;
+      const bool done = Asymptotic(N, o.sqrt_energy ? sqrt_energy : chord, o, &order);
+      if (done || o.max_segments <= 0 || 2 * N.back() > o.max_segments) break;
+      N.push_back(2 * N.back());
+    }
     DiscreteGeodesicOptions dgo;
     dgo.segments = N[k];
     dgo.rtol = o.rtol;
     dgo.max_iterations = o.max_iterations;
     const DiscreteGeodesic g = k == 0 ? MinimizeDiscreteEnergy(decoder, z0, z1, dgo)
-                                        : MinimizeDiscreteEnergy(decoder, z0, z1, dgo, start);
-    r.sqrt_energy.push_back(std::sqrt(g.energy));
-    r.chord.push_back(g.length);
-    r.iterations.push_back(g.iterations);
+                                      : MinimizeDiscreteEnergy(decoder, z0, z1, dgo, Upsample(points, N[k]));
+    sqrt_energy.push_back(std::sqrt(g.energy));
+    chord.push_back(g.length);
+    iterations.push_back(g.iterations);
     if (!g.converged && r.converged) {
       r.converged = false;
       r.message = "N = " + std::to_string(N[k]) + ": " + g.message;
     }
-    if (k + 1 == N.size()) {
-      for (const VectorXd& x : g.points) r.max_abs_z = std::max(r.max_abs_z, x.norm());
-      for (int j = 0; j <= kCurvePoints; ++j) {
-        const auto i = static_cast<std::size_t>(std::lround(static_cast<double>(j) * N[k] / kCurvePoints));
-        r.curve.push_back(g.points[i]);
-      }
-    } else {
-      start = Upsample(g.points, N[k + 1]);
-    }
+    points = g.points;
   }
-  const std::size_t K = N.size();
-  if (K >= 3 && N[K - 1] * N[K - 3] == N[K - 2] * N[K - 2]) {
-    const std::vector<double>& L = o.sqrt_energy ? r.sqrt_energy : r.chord;
-    r.observed_order = Order(L[K - 3], L[K - 2], L[K - 1], static_cast<double>(N[K - 1]) / N[K - 2]);
+  for (const VectorXd& x : points) r.max_abs_z = std::max(r.max_abs_z, x.norm());
+  for (int j = 0; j <= kCurvePoints; ++j) {
+    const auto i = static_cast<std::size_t>(std::lround(static_cast<double>(j) * N.back() / kCurvePoints));
+    r.curve.push_back(points[i]);
   }
-  r.by_energy = Richardson(N, r.sqrt_energy);
-  r.by_chord = Richardson(N, r.chord);
+  // The last `window` levels.
+  const std::size_t skip = N.size() - window;
+  r.segments.assign(N.begin() + static_cast<std::ptrdiff_t>(skip), N.end());
+  r.sqrt_energy.assign(sqrt_energy.begin() + static_cast<std::ptrdiff_t>(skip), sqrt_energy.end());
+  r.chord.assign(chord.begin() + static_cast<std::ptrdiff_t>(skip), chord.end());
+  r.iterations.assign(iterations.begin() + static_cast<std::ptrdiff_t>(skip), iterations.end());
+  r.asymptotic = Asymptotic(r.segments, o.sqrt_energy ? r.sqrt_energy : r.chord, o, &r.observed_order);
+  r.by_energy = Richardson(r.segments, r.sqrt_energy);
+  r.by_chord = Richardson(r.segments, r.chord);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }
