@@ -66,7 +66,7 @@ struct RefOptions {
   std::string output;
   int threads = 1;
   double rtol = 1e-13;
-  int max_iterations = 2000;
+  int max_iterations = 10000;
   std::string quantity = "sqrt_energy";
   std::int64_t seed = 1;
   double latent_scale = 1.0;
