@@ -20,7 +20,7 @@ using Eigen::VectorXd;
 
 struct ReferenceSettings {
   double rtol = 1e-13;         // of each discrete minimisation
-  int max_iterations = 2000;   // Levenberg-Marquardt iterations per minimisation
+  int max_iterations = 10000;  // Levenberg-Marquardt iterations per minimisation
   bool sqrt_energy = true;     // extrapolate sqrt(E_N) (else the sum of decoded chords) for the observed order
   // Adaptation: while the observed order of the last three L_N is off 2 by more than order_slack (and their last
   // difference is above noise_floor relative), double N, up to max_segments (0 = no adaptation); the extrapolation
