@@ -19,6 +19,7 @@
 //   geodesic_reference -ref_model /work/shared/models/vae_swissroll.h5 -ref_metric stochastic
 //       -ref_segments 64,128,256 -ref_threads 2 -ref_output swissroll_stochastic.h5
 //   geodesic_reference -ref_model sphere -ref_pairs 20 -ref_segments 8,16,32,64,128,256
+//   geodesic_reference -ref_check swissroll_stochastic.h5 -ref_compare geodesics.h5   (pushpull geodesic output)
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -72,6 +73,8 @@ struct RefOptions {
   double latent_scale = 1.0;
   bool verbose = false;
   int max_segments = 4096;
+  std::string check;
+  std::string compare;
 
   void SetFromOptions(pushpull::OptionsDatabase& db) {
     db.SetSection("geodesic_reference");
@@ -111,6 +114,13 @@ struct RefOptions {
            "difference is above 1e-10 relative), double N up to this (0 = never); the extrapolation uses the last "
            "as many N as -ref_segments has",
            "RefOptions::max_segments", pushpull::IntBounds::AtLeast(0));
+    db.String("", "ref_check", check,
+              "Compare mode (no computation): a reference file written by this tool; with -ref_compare",
+              "RefOptions::check");
+    db.String("", "ref_compare", compare,
+              "Compare mode: the output of `pushpull geodesic` on the same /pairs (datasets length, status); prints "
+              "the relative length differences against -ref_check",
+              "RefOptions::compare");
     db.Bool("", "ref_verbose", verbose, "Print one line per pair", "RefOptions::verbose");
   }
 };
@@ -218,7 +228,51 @@ void PrintOrders(const char* name, const std::vector<PairResult>& results, bool 
   }
 }
 
+std::vector<double> ReadVector(const std::string& file, const std::string& path) {
+  pushpull::ArraySpec spec;
+  spec.ranks = {1};
+  spec.require_finite = false;
+  spec.what = path;
+  return pushpull::ReadArray({file, path}, spec).data;
+}
+
+// -ref_check REF.h5 -ref_compare SOLVER.h5: the solver's lengths against the reference, pair by pair.
+int Compare(const RefOptions& o) {
+  if (o.compare.empty()) throw pushpull::InputError("option -ref_check needs -ref_compare SOLVER.h5");
+  const std::vector<double> index = ReadVector(o.check, "/pair_index"), length = ReadVector(o.check, "/length"),
+                            error = ReadVector(o.check, "/length_error"), converged = ReadVector(o.check, "/converged");
+  const std::vector<double> solver = ReadVector(o.compare, "/length"), status = ReadVector(o.compare, "/status");
+  std::vector<double> rel;
+  int failed = 0, beyond = 0;
+  std::printf("reference %s against %s\n", o.check.c_str(), o.compare.c_str());
+  for (std::size_t p = 0; p < index.size(); ++p) {
+    const auto i = static_cast<std::size_t>(index[p]);
+    if (i >= solver.size()) throw pushpull::InputError(o.compare + ": no row " + std::to_string(i));
+    if (status[i] != 0) {
+      ++failed;
+      std::printf("  pair %zu: solver status %g (reference %.12g)\n", i, status[i], length[p]);
+      continue;
+    }
+    const double r = std::abs(solver[i] - length[p]) / length[p];
+    rel.push_back(r);
+    // Beyond the reference's own uncertainty (3 x its estimate, at least 1e-10 relative).
+    if (std::abs(solver[i] - length[p]) > std::max(3 * error[p], 1e-10 * length[p])) {
+      ++beyond;
+      if (o.verbose || r > 1e-6) {
+        std::printf("  pair %zu: solver %.12g reference %.12g (estimated error %.1e%s): relative difference %.2e%s\n",
+                    i, solver[i], length[p], error[p] / length[p], converged[p] != 0 ? "" : ", NOT CONVERGED", r,
+                    solver[i] > length[p] ? ", solver longer" : ", solver shorter");
+      }
+    }
+  }
+  std::printf("  %zu pairs, %d failed in the solver; relative difference median %.2e, max %.2e; %d pairs differ by more "
+              "than 3 x the reference's estimated error (at least 1e-10 relative); listed: those above 1e-6\n",
+              index.size(), failed, Quantile(rel, 0.5), Quantile(rel, 1.0), beyond);
+  return 0;
+}
+
 int Run(const RefOptions& o, const pushpull::Provenance& provenance) {
+  if (!o.check.empty()) return Compare(o);
   if (o.model.empty()) throw pushpull::InputError("option -ref_model: give a model file, 'sphere' or 'linear'");
   std::vector<int> N;
   for (double s : o.segments) {
