@@ -73,6 +73,7 @@ struct RefOptions {
   double latent_scale = 1.0;
   bool verbose = false;
   int max_segments = 4096;
+  double target_error = 0;
   std::string check;
   std::string compare;
 
@@ -114,8 +115,13 @@ struct RefOptions {
            "difference is above 1e-10 relative), double N up to this (0 = never); the extrapolation uses the last "
            "as many N as -ref_segments has",
            "RefOptions::max_segments", pushpull::IntBounds::AtLeast(0));
+    db.Real("", "ref_target_error", target_error,
+            "Adaptation: also double N (up to -ref_max_segments) while the estimated relative error exceeds this "
+            "(0 = off)",
+            "RefOptions::target_error", pushpull::RealBounds::NonNegative());
     db.String("", "ref_check", check,
-              "Compare mode (no computation): a reference file written by this tool; with -ref_compare",
+              "Reading mode (no computation): a reference file written by this tool; alone, one line per pair; with "
+              "-ref_compare, the comparison",
               "RefOptions::check");
     db.String("", "ref_compare", compare,
               "Compare mode: the output of `pushpull geodesic` on the same /pairs (datasets length, status); prints "
@@ -238,9 +244,18 @@ std::vector<double> ReadVector(const std::string& file, const std::string& path)
 
 // -ref_check REF.h5 -ref_compare SOLVER.h5: the solver's lengths against the reference, pair by pair.
 int Compare(const RefOptions& o) {
-  if (o.compare.empty()) throw pushpull::InputError("option -ref_check needs -ref_compare SOLVER.h5");
   const std::vector<double> index = ReadVector(o.check, "/pair_index"), length = ReadVector(o.check, "/length"),
                             error = ReadVector(o.check, "/length_error"), converged = ReadVector(o.check, "/converged");
+  if (o.compare.empty()) {  // the reference file alone: one line per pair
+    const std::vector<double> order = ReadVector(o.check, "/observed_order"), zmax = ReadVector(o.check, "/max_abs_z"),
+                              secs = ReadVector(o.check, "/seconds");
+    std::printf("%5s %20s %10s %7s %5s %7s %8s\n", "pair", "length", "rel.err", "order", "conv", "max|z|", "seconds");
+    for (std::size_t p = 0; p < index.size(); ++p) {
+      std::printf("%5.0f %20.14g %10.2e %7.2f %5.0f %7.3f %8.2f\n", index[p], length[p], error[p] / length[p], order[p],
+                  converged[p], zmax[p], secs[p]);
+    }
+    return 0;
+  }
   const std::vector<double> solver = ReadVector(o.compare, "/length"), status = ReadVector(o.compare, "/status");
   std::vector<double> rel;
   int failed = 0, beyond = 0;
@@ -289,6 +304,7 @@ int Run(const RefOptions& o, const pushpull::Provenance& provenance) {
   settings.max_iterations = o.max_iterations;
   settings.sqrt_energy = o.quantity == "sqrt_energy";
   settings.max_segments = o.max_segments;
+  settings.target_error = o.target_error;
   const std::size_t P = pairs.index.size();
   const std::string metric_name = ClosedForm(o) ? "pullback" : o.metric;
   std::printf("geodesic_reference: %s, metric %s, pairs %d..%d (%zu), N = %s, rtol %g, %d threads\n", o.model.c_str(),
@@ -408,6 +424,7 @@ int Run(const RefOptions& o, const pushpull::Provenance& provenance) {
     out->SetAttribute("/", "quantity", o.quantity);
     out->SetAttribute("/", "rtol", o.rtol);
     out->SetAttribute("/", "max_segments", static_cast<std::int64_t>(o.max_segments));
+    out->SetAttribute("/", "target_error", o.target_error);
     out->SetAttribute("/", "first_pair", static_cast<std::int64_t>(pairs.index.front()));
     out->SetAttribute("/", "pairs", static_cast<std::int64_t>(P));
     out->SetAttribute(
@@ -416,8 +433,8 @@ int Run(const RefOptions& o, const pushpull::Provenance& provenance) {
         "E_N = N sum |f(x_{i+1}) - f(x_i)|^2 of a latent polyline, MinimizeDiscreteEnergy, continuation in N) at "
         "each N of 'segments', L_N = sqrt(E_N) (dataset sqrt_energy; chord_length the sum of decoded chords), "
         "Richardson extrapolation in 1/N^2 over all N (Neville table); length_error = |last extrapolant - the one "
-        "before|. With max_segments > 0, N is doubled while the last three L_N are not asymptotic; segments_used gives "
-        "each pair's N. converged = 1 when every minimisation met rtol. observed_order: of L_N from the last three N (2 in the "
+        "before|. With max_segments > 0, N is doubled while the last three L_N are not asymptotic (or the estimate "
+        "exceeds target_error > 0); segments_used gives each pair's N. converged = 1 when every minimisation met rtol. observed_order: of L_N from the last three N (2 in the "
         "asymptotic regime). curve: 65 vertices (evenly spaced in index) of the finest discrete geodesic.");
     out->Commit();
   }

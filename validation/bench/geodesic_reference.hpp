@@ -26,6 +26,7 @@ struct ReferenceSettings {
   // difference is above noise_floor relative), double N, up to max_segments (0 = no adaptation); the extrapolation
   // then uses the last as many N as given.
   int max_segments = 0;
+  double target_error = 0;  // also double N while the estimated relative error exceeds this (0 = off)
   double order_slack = 0.3;
   double noise_floor = 1e-10;
 };
@@ -127,7 +128,14 @@ inline PairResult ComputePair(const Decoder& decoder, const VectorXd& z0, const 
   for (std::size_t k = 0;; ++k) {
     if (k == N.size()) {
       double order = 0;
-      const bool done = Asymptotic(N, o.sqrt_energy ? sqrt_energy : chord, o, &order);
+      const std::vector<double>& L = o.sqrt_energy ? sqrt_energy : chord;
+      bool done = Asymptotic(N, L, o, &order);
+      if (done && o.target_error > 0 && k >= window) {
+        const std::vector<int> last_n(N.end() - static_cast<std::ptrdiff_t>(window), N.end());
+        const std::vector<double> last_l(L.end() - static_cast<std::ptrdiff_t>(window), L.end());
+        const Extrapolation e = Richardson(last_n, last_l);
+        done = !(e.error > o.target_error * std::abs(e.value));
+      }
       if (done || o.max_segments <= 0 || 2 * N.back() > o.max_segments) break;
       N.push_back(2 * N.back());
     }
