@@ -124,8 +124,9 @@ struct RefOptions {
               "-ref_compare, the comparison",
               "RefOptions::check");
     db.String("", "ref_compare", compare,
-              "Compare mode: the output of `pushpull geodesic` on the same /pairs (datasets length, status); prints "
-              "the relative length differences against -ref_check",
+              "Compare mode: the output of `pushpull geodesic` on the same /pairs (datasets length, status), or a "
+              "reference file from pair 0 (e.g. a finer one: tests -ref_check's error estimates); prints the relative "
+              "length differences against -ref_check",
               "RefOptions::compare");
     db.Bool("", "ref_verbose", verbose, "Print one line per pair", "RefOptions::verbose");
   }
@@ -256,8 +257,18 @@ int Compare(const RefOptions& o) {
     }
     return 0;
   }
-  const std::vector<double> solver = ReadVector(o.compare, "/length"), status = ReadVector(o.compare, "/status");
-  std::vector<double> rel;
+  const std::vector<double> solver = ReadVector(o.compare, "/length");
+  std::vector<double> status;
+  try {
+    status = ReadVector(o.compare, "/status");
+  } catch (const pushpull::InputError&) {  // another reference file (a finer one): status from /converged, rows
+    const std::vector<double> c = ReadVector(o.compare, "/converged"), i = ReadVector(o.compare, "/pair_index");
+    if (i.empty() || i.front() != 0) {
+      throw pushpull::InputError(o.compare + ": neither /status nor a reference file that starts at pair 0");
+    }
+    for (double x : c) status.push_back(x != 0 ? 0 : 1);
+  }
+  std::vector<double> rel, ratio;
   int failed = 0, beyond = 0;
   std::printf("reference %s against %s\n", o.check.c_str(), o.compare.c_str());
   for (std::size_t p = 0; p < index.size(); ++p) {
@@ -270,6 +281,7 @@ int Compare(const RefOptions& o) {
     }
     const double r = std::abs(solver[i] - length[p]) / length[p];
     rel.push_back(r);
+    if (error[p] > 0) ratio.push_back(std::abs(solver[i] - length[p]) / error[p]);
     // Beyond the reference's own uncertainty (3 x its estimate, at least 1e-10 relative).
     if (std::abs(solver[i] - length[p]) > std::max(3 * error[p], 1e-10 * length[p])) {
       ++beyond;
@@ -283,6 +295,8 @@ int Compare(const RefOptions& o) {
   std::printf("  %zu pairs, %d failed in the solver; relative difference median %.2e, max %.2e; %d pairs differ by more "
               "than 3 x the reference's estimated error (at least 1e-10 relative); listed: those above 1e-6\n",
               index.size(), failed, Quantile(rel, 0.5), Quantile(rel, 1.0), beyond);
+  std::printf("  |difference| / the reference's estimated error: median %.2g, max %.2g\n", Quantile(ratio, 0.5),
+              Quantile(ratio, 1.0));
   return 0;
 }
 
