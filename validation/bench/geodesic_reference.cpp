@@ -8,8 +8,10 @@
 // interpolation in the vertex index (continuation in N). The discrete length L_N = sqrt(E_N) (or the sum of the
 // decoded chords, -ref_quantity chord) has an expansion L + a_1 / N^2 + a_2 / N^4 + ... (verify with -ref_model
 // sphere: the observed orders are printed), so Richardson extrapolation in h^2 = 1/N^2 (the Neville table; with
-// doubling N, (4 L_2N - L_N) / 3, then (16 R_2N - R_N) / 15) gives the reference; its error estimate is the
-// difference between the last two extrapolants (the last diagonal entry and the one left of it).
+// doubling N, (4 L_2N - L_N) / 3, then (16 R_2N - R_N) / 15) gives the reference T_KK; its error estimate is the
+// difference between the last two extrapolants of the level below, |T_K,K-1 - T_K-1,K-1| (or |T_KK - T_K,K-1| if
+// larger): calibrated with -ref_check COARSE.h5 -ref_compare FINE.h5, it covered the actual error of 96 of 100 pairs
+// where |T_KK - T_K,K-1| alone covered 8-36.
 //
 // Closed forms for the verification: -ref_model sphere (inverse stereographic projection onto S^2, distance
 // arccos <f(z0), f(z1)>) and -ref_model linear (f(z) = W z, distance |W (z1 - z0)|), with -ref_pairs random pairs
@@ -297,6 +299,42 @@ int Compare(const RefOptions& o) {
               index.size(), failed, Quantile(rel, 0.5), Quantile(rel, 1.0), beyond);
   std::printf("  |difference| / the reference's estimated error: median %.2g, max %.2g\n", Quantile(ratio, 0.5),
               Quantile(ratio, 1.0));
+  // Calibration of error estimators from -ref_check's table of L_N (the compared file taken as the truth): for each,
+  // the fraction of pairs whose actual difference it covers and the median of actual / estimate.
+  {
+    pushpull::ArraySpec spec;
+    spec.ranks = {2};
+    spec.require_finite = false;
+    const pushpull::Array L = pushpull::ReadArray({o.check, "/sqrt_energy"}, spec);
+    const pushpull::Array S = pushpull::ReadArray({o.check, "/segments_used"}, spec);
+    const std::size_t K = L.shape[1];
+    const char* names[] = {"|T_KK - T_K,K-1| (used)", "|T_K,K-1 - T_K-1,K-1|", "max of the two",
+                           "|T_K,K-1 - T_K-1,K-1| for T_K,K-1"};
+    for (int kind = 0; kind < 4 && K >= 3; ++kind) {
+      std::vector<double> q;
+      int covered = 0, n = 0;
+      for (std::size_t p = 0; p < index.size(); ++p) {
+        const auto i = static_cast<std::size_t>(index[p]);
+        if (status[i] != 0) continue;
+        std::vector<int> N(K);
+        std::vector<double> l(K);
+        for (std::size_t k = 0; k < K; ++k) {
+          N[k] = static_cast<int>(S.data[p * K + k]);
+          l[k] = L.data[p * K + k];
+        }
+        const auto t = pushpull::reference::Richardson(N, l).table;
+        const double e1 = std::abs(t[K - 1][K - 1] - t[K - 1][K - 2]), e2 = std::abs(t[K - 1][K - 2] - t[K - 2][K - 2]);
+        const double est = kind == 0 ? e1 : kind == 1 ? e2 : kind == 2 ? std::max(e1, e2) : e2;
+        const double value = kind == 3 ? t[K - 1][K - 2] : t[K - 1][K - 1];
+        const double actual = std::abs(value - solver[i]);
+        ++n;
+        if (actual <= est) ++covered;
+        q.push_back(actual / est);
+      }
+      std::printf("  estimator %-36s covers %3d of %3d pairs; actual / estimate median %.2g, 90%% %.2g, max %.2g\n",
+                  names[kind], covered, n, Quantile(q, 0.5), Quantile(q, 0.9), Quantile(q, 1.0));
+    }
+  }
   return 0;
 }
 
@@ -446,8 +484,8 @@ int Run(const RefOptions& o, const pushpull::Provenance& provenance) {
         "Reference geodesic lengths, independent of the shooting solvers: discrete geodesics (least decoded energy "
         "E_N = N sum |f(x_{i+1}) - f(x_i)|^2 of a latent polyline, MinimizeDiscreteEnergy, continuation in N) at "
         "each N of 'segments', L_N = sqrt(E_N) (dataset sqrt_energy; chord_length the sum of decoded chords), "
-        "Richardson extrapolation in 1/N^2 over all N (Neville table); length_error = |last extrapolant - the one "
-        "before|. With max_segments > 0, N is doubled while the last three L_N are not asymptotic (or the estimate "
+        "Richardson extrapolation in 1/N^2 over all N (Neville table T_kj); length_error = max(|T_KK - T_K,K-1|, "
+        "|T_K,K-1 - T_K-1,K-1|). With max_segments > 0, N is doubled while the last three L_N are not asymptotic (or the estimate "
         "exceeds target_error > 0); segments_used gives each pair's N. converged = 1 when every minimisation met rtol. observed_order: of L_N from the last three N (2 in the "
         "asymptotic regime). curve: 65 vertices (evenly spaced in index) of the finest discrete geodesic.");
     out->Commit();

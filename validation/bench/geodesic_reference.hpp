@@ -35,7 +35,10 @@ struct ReferenceSettings {
 
 struct Extrapolation {
   double value = std::nan("");
-  double error = std::nan("");            // |last diagonal entry - the entry left of it|
+  // The larger of |T_KK - T_K,K-1| and |T_K,K-1 - T_K-1,K-1|: the latter, the change of the last two extrapolants of
+  // one level, is the one that covers the actual error (digits_wide and swissroll, N = 32..256 against N up to
+  // 8192: 96 of 100 pairs, actual / estimate median 0.02-0.12); the former alone covered only 8-36 of 100.
+  double error = std::nan("");
   std::vector<std::vector<double>> table;  // table[k][j], j <= k: level j from L_{k-j} .. L_k
 };
 
@@ -52,7 +55,10 @@ inline Extrapolation Richardson(const std::vector<int>& N, const std::vector<dou
     }
   }
   if (K > 0) e.value = e.table[K - 1][K - 1];
-  if (K > 1) e.error = std::abs(e.table[K - 1][K - 1] - e.table[K - 1][K - 2]);
+  if (K > 1) {
+    e.error = std::max(std::abs(e.table[K - 1][K - 1] - e.table[K - 1][K - 2]),
+                       std::abs(e.table[K - 1][K - 2] - e.table[K - 2][K - 2]));
+  }
   return e;
 }
 
