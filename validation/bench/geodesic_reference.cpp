@@ -308,7 +308,7 @@ int Compare(const RefOptions& o) {
     const pushpull::Array L = pushpull::ReadArray({o.check, "/sqrt_energy"}, spec);
     const pushpull::Array S = pushpull::ReadArray({o.check, "/segments_used"}, spec);
     const std::size_t K = L.shape[1];
-    const char* names[] = {"|T_KK - T_K,K-1| (used)", "|T_K,K-1 - T_K-1,K-1|", "max of the two",
+    const char* names[] = {"|T_KK - T_K,K-1|", "|T_K,K-1 - T_K-1,K-1|", "max of the two (used)",
                            "|T_K,K-1 - T_K-1,K-1| for T_K,K-1"};
     for (int kind = 0; kind < 4 && K >= 3; ++kind) {
       std::vector<double> q;
