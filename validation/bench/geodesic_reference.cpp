@@ -261,9 +261,11 @@ int Compare(const RefOptions& o) {
   }
   const std::vector<double> solver = ReadVector(o.compare, "/length");
   std::vector<double> status;
+  bool against_reference = false;  // the compared file is another (finer) reference: calibrate the estimators
   try {
     status = ReadVector(o.compare, "/status");
-  } catch (const pushpull::InputError&) {  // another reference file (a finer one): status from /converged, rows
+  } catch (const pushpull::InputError&) {
+    against_reference = true;  // another reference file (a finer one): status from /converged, rows
     const std::vector<double> c = ReadVector(o.compare, "/converged"), i = ReadVector(o.compare, "/pair_index");
     if (i.empty() || i.front() != 0) {
       throw pushpull::InputError(o.compare + ": neither /status nor a reference file that starts at pair 0");
@@ -301,7 +303,7 @@ int Compare(const RefOptions& o) {
               Quantile(ratio, 1.0));
   // Calibration of error estimators from -ref_check's table of L_N (the compared file taken as the truth): for each,
   // the fraction of pairs whose actual difference it covers and the median of actual / estimate.
-  {
+  if (against_reference) {
     pushpull::ArraySpec spec;
     spec.ranks = {2};
     spec.require_finite = false;
