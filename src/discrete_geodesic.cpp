@@ -153,8 +153,10 @@ bool SolveBlockTridiagonal(const std::vector<MatrixXd>& D, const std::vector<Mat
 
 }  // namespace
 
-DiscreteGeodesic MinimizeDiscreteEnergy(const Decoder& decoder, const VectorXd& z0, const VectorXd& z1,
-                                        const DiscreteGeodesicOptions& options) {
+namespace {
+
+void CheckArguments(const Decoder& decoder, const VectorXd& z0, const VectorXd& z1,
+                    const DiscreteGeodesicOptions& options) {
   const std::string problem = options.Validate();
   if (!problem.empty()) throw InputError("DiscreteGeodesicOptions: " + problem);
   const int d = decoder.input_dim();
@@ -162,13 +164,52 @@ DiscreteGeodesic MinimizeDiscreteEnergy(const Decoder& decoder, const VectorXd& 
     throw InputError("MinimizeDiscreteEnergy: z0 has " + std::to_string(z0.size()) + " and z1 " +
                      std::to_string(z1.size()) + " entries, the decoder's input dimension is " + std::to_string(d));
   }
+}
+
+DiscreteGeodesic Minimize(const Decoder& decoder, const VectorXd& z0, const VectorXd& z1,
+                          const DiscreteGeodesicOptions& options, std::vector<VectorXd> x);
+
+}  // namespace
+
+DiscreteGeodesic MinimizeDiscreteEnergy(const Decoder& decoder, const VectorXd& z0, const VectorXd& z1,
+                                        const DiscreteGeodesicOptions& options) {
+  CheckArguments(decoder, z0, z1, options);
+  const int N = options.segments;
+  std::vector<VectorXd> x(static_cast<std::size_t>(N) + 1);
+  for (int i = 0; i <= N; ++i) x[static_cast<std::size_t>(i)] = z0 + (z1 - z0) * (static_cast<double>(i) / N);
+  x.back() = z1;
+  return Minimize(decoder, z0, z1, options, std::move(x));
+}
+
+DiscreteGeodesic MinimizeDiscreteEnergy(const Decoder& decoder, const VectorXd& z0, const VectorXd& z1,
+                                        const DiscreteGeodesicOptions& options, const std::vector<VectorXd>& start) {
+  CheckArguments(decoder, z0, z1, options);
+  const std::size_t n = static_cast<std::size_t>(options.segments) + 1;
+  if (start.size() != n) {
+    throw InputError("MinimizeDiscreteEnergy: the start polyline has " + std::to_string(start.size()) +
+                     " points, segments = " + std::to_string(options.segments) + " needs " + std::to_string(n));
+  }
+  for (const VectorXd& p : start) {
+    if (p.size() != z0.size()) {
+      throw InputError("MinimizeDiscreteEnergy: a point of the start polyline has " + std::to_string(p.size()) +
+                       " entries, the decoder's input dimension is " + std::to_string(z0.size()));
+    }
+  }
+  std::vector<VectorXd> x = start;
+  x.front() = z0;
+  x.back() = z1;
+  return Minimize(decoder, z0, z1, options, std::move(x));
+}
+
+namespace {
+
+DiscreteGeodesic Minimize(const Decoder& decoder, const VectorXd& z0, const VectorXd& z1,
+                          const DiscreteGeodesicOptions& options, std::vector<VectorXd> x) {
+  const int d = decoder.input_dim();
   const int N = options.segments;
   const std::size_t m = static_cast<std::size_t>(N - 1);  // unknown blocks: block k is vertex k + 1
 
   DiscreteGeodesic out;
-  std::vector<VectorXd> x(static_cast<std::size_t>(N) + 1);
-  for (int i = 0; i <= N; ++i) x[static_cast<std::size_t>(i)] = z0 + (z1 - z0) * (static_cast<double>(i) / N);
-  x.back() = z1;
 
   Evaluation current, trial;
   current.f.resize(x.size());
@@ -288,5 +329,7 @@ DiscreteGeodesic MinimizeDiscreteEnergy(const Decoder& decoder, const VectorXd& 
   }
   return out;
 }
+
+}  // namespace
 
 }  // namespace pushpull

@@ -63,4 +63,12 @@ struct DiscreteGeodesic {
 DiscreteGeodesic MinimizeDiscreteEnergy(const Decoder& decoder, const Eigen::VectorXd& z0, const Eigen::VectorXd& z1,
                                         const DiscreteGeodesicOptions& options);
 
+// Same, from the given start polyline instead of the straight line (continuation in N: a converged polyline,
+// upsampled). `start` has options.segments + 1 points; its first and last are replaced by z0 and z1. From the
+// straight line z0 + (z1 - z0) i / N it gives exactly the result of the overload above. Throws InputError when
+// `start` has the wrong number of points or a point of the wrong dimension.
+DiscreteGeodesic MinimizeDiscreteEnergy(const Decoder& decoder, const Eigen::VectorXd& z0, const Eigen::VectorXd& z1,
+                                        const DiscreteGeodesicOptions& options,
+                                        const std::vector<Eigen::VectorXd>& start);
+
 }  // namespace pushpull
