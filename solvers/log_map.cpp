@@ -72,6 +72,23 @@ void LogMapOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix)
          "otherwise; metrics of a decoder) instead of the best curve so far: on trained decoders the default "
          "16-segment curve is often too coarse a start for Newton's method; 0 = the best curve so far",
          "CollocationOptions::seed_segments", IntBounds::AtLeast(0));
+  db.Int(prefix, "bvp_approximate_levels", approximate_levels,
+         "When nothing is verified (with -bvp_fallback) or a geodesic is not the distance, for a metric of a "
+         "decoder: discrete geodesics on this many meshes (-bvp_approximate_segments, doubled each time, each "
+         "started from the last) and Richardson extrapolation of their lengths give the approximate result's length "
+         "and error estimate; < 2 = the metric length of the initial curve instead (an upper bound, no estimate)",
+         "LogMapOptions::approximate_levels", IntBounds::AtLeast(0));
+  db.Int(prefix, "bvp_approximate_segments", approximate_segments,
+         "Segments of the coarsest discrete geodesic of the approximate result (-bvp_approximate_levels)",
+         "LogMapOptions::approximate_segments", IntBounds::AtLeast(2));
+  db.Real(prefix, "bvp_approximate_rtol", approximate_rtol,
+          "Stopping test of those discrete minimisations (as -bvp_discrete_rtol): tight, since the extrapolation "
+          "needs each level's minimum far more accurately than its discretisation error",
+          "LogMapOptions::approximate_rtol", RealBounds::Positive());
+  db.Int(prefix, "bvp_approximate_max_iterations", approximate_max_iterations,
+         "Levenberg-Marquardt iterations of each of those minimisations (a level that stops here is reported, and "
+         "the error estimate is then NaN)",
+         "LogMapOptions::approximate_max_iterations", IntBounds::AtLeast(1));
   db.Real(prefix, "bvp_minimality_rtol", minimality_rtol,
           "Minimality check: a verified geodesic longer than (1 + this) times the metric length of the initial "
           "curve (Gauss-Legendre, plus its quadrature error estimate and the metric length of a -bvp_tol miss at z1), "
@@ -304,9 +321,41 @@ LogMapResult LogMap(const Metric& metric, const VectorXd& z0, const VectorXd& z1
       result.message += " (minimality check: " + result.minimality + ")";
     }
   }
-  // Nothing verified: the best curve found, with its length, as an approximate result.
-  if (!result.usable() && options.fallback && can_collocate && result.status != GeodesicStatus::kApproximate &&
-      result.status != GeodesicStatus::kNotMinimal && std::isfinite(result.curve_length_bound)) {
+  // Nothing verified (or a geodesic that is not the distance): for a metric of a decoder, the distance by discrete
+  // geodesics on -bvp_approximate_levels meshes with Richardson extrapolation, a method that needs no integration
+  // and converges wherever the energy can be minimised; otherwise the best curve found.
+  const bool failed = !result.usable() && options.fallback && can_collocate &&
+                      result.status != GeodesicStatus::kOutsideDomain;
+  const auto* pullback = dynamic_cast<const PullbackMetric*>(&metric);
+  if ((failed || result.status == GeodesicStatus::kNotMinimal) && pullback && options.approximate_levels >= 2) {
+    static const int kEventExtrapolation = EventLog::Global().Register("DiscreteExtrapolation");
+    ScopedEvent event(kEventExtrapolation);
+    DiscreteGeodesicOptions fine = options.discrete;
+    fine.segments = options.approximate_segments;
+    fine.rtol = options.approximate_rtol;
+    fine.max_iterations = options.approximate_max_iterations;
+    const ExtrapolatedDiscreteGeodesic x =
+        ExtrapolateDiscreteGeodesic(pullback->decoder(), z0, z1, fine, options.approximate_levels);
+    std::string levels;
+    for (const int n : x.segments) levels += (levels.empty() ? "" : ", ") + std::to_string(n);
+    const std::string estimate = FormatReal(x.length.value) + " +- " + FormatReal(x.length.error) +
+                                 " (Richardson extrapolation of discrete geodesics on N = " + levels + " segments" +
+                                 (x.converged ? "" : "; not every minimisation converged: " + x.message) + ")";
+    if (result.status == GeodesicStatus::kNotMinimal) {
+      result.message += " The distance by discrete geodesics: " + estimate + ".";
+    } else if (std::isfinite(x.length.value)) {
+      result.message = "no solver was verified (" + result.message + "); the length is " + estimate;
+      result.status = GeodesicStatus::kApproximate;
+      result.curve = x.finest.ToInitialCurve();
+      result.length = x.length.value;
+      result.energy = result.length * result.length;
+      result.length_error = x.converged ? x.length.error : std::numeric_limits<double>::quiet_NaN();
+      result.initial_velocity = result.curve.velocities.empty() ? result.curve.VelocityAt(0.0)
+                                                                : result.curve.velocities.front();
+      return result;
+    }
+  }
+  if (failed && result.status != GeodesicStatus::kApproximate && std::isfinite(result.curve_length_bound)) {
     result.message = "no solver was verified (" + result.message + "); the length is the metric length of the " +
                      start.description + " initial curve, an upper bound of the distance (quadrature error " +
                      FormatReal(bound_error) + ")";

@@ -13,6 +13,7 @@
 // pass each for MlpDecoder). From the straight line it converges to the discrete geodesic next to the line.
 #pragma once
 
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,5 +71,40 @@ DiscreteGeodesic MinimizeDiscreteEnergy(const Decoder& decoder, const Eigen::Vec
 DiscreteGeodesic MinimizeDiscreteEnergy(const Decoder& decoder, const Eigen::VectorXd& z0, const Eigen::VectorXd& z1,
                                         const DiscreteGeodesicOptions& options,
                                         const std::vector<Eigen::VectorXd>& start);
+
+// ---- Richardson extrapolation of discrete geodesics --------------------------------------------------------------
+// The minimal energy of the discrete geodesic has an expansion sqrt(E_N) = L + c_2 / N^2 + c_4 / N^4 + ... in the
+// segments N (for a smooth decoder and a minimiser that does not change with N), so a sequence of N with continuation
+// (each minimiser upsampled as the next start) and Richardson extrapolation in 1/N^2 gives the geodesic's length with
+// an error estimate, by a method independent of the geodesic equation (validation/bench/geodesic_reference uses it).
+
+struct Extrapolation {
+  double value = std::numeric_limits<double>::quiet_NaN();
+  // The larger of |T_KK - T_K,K-1| and |T_K,K-1 - T_K-1,K-1| (NaN with one level).
+  double error = std::numeric_limits<double>::quiet_NaN();
+  std::vector<std::vector<double>> table;  // table[k][j], j <= k: level j from L_{k-j} .. L_k
+};
+// Richardson extrapolation in h^2 = 1/N^2 of L[k] computed with N[k] segments.
+Extrapolation Richardson(const std::vector<int>& N, const std::vector<double>& L);
+
+// A polyline of x.size() - 1 segments resampled to `to` segments by cubic Lagrange interpolation in the vertex index
+// (linear for fewer than 4 vertices); the end points are kept exactly.
+std::vector<Eigen::VectorXd> Upsample(const std::vector<Eigen::VectorXd>& x, int to);
+
+struct ExtrapolatedDiscreteGeodesic {
+  std::vector<int> segments;        // N of each level
+  std::vector<double> sqrt_energy;  // sqrt(E_N) of each level
+  Extrapolation length;             // extrapolated sqrt(E_N) and its error estimate
+  DiscreteGeodesic finest;          // the minimiser of the last level
+  bool converged = true;            // every minimisation converged
+  std::string message;              // the first that did not, or "converged"
+};
+
+// Minimises E on `levels` meshes N0, 2 N0, 4 N0, ... (options.segments = N0), each from the previous minimiser
+// upsampled (the first from the straight line), and extrapolates sqrt(E_N). Throws InputError for invalid options
+// or levels < 2.
+ExtrapolatedDiscreteGeodesic ExtrapolateDiscreteGeodesic(const Decoder& decoder, const Eigen::VectorXd& z0,
+                                                         const Eigen::VectorXd& z1,
+                                                         const DiscreteGeodesicOptions& options, int levels);
 
 }  // namespace pushpull

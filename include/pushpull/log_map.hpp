@@ -66,6 +66,12 @@ struct LogMapOptions {
   // -bvp_minimality_rtol: a verified geodesic whose length exceeds (1 + this) times the metric length of the initial
   // curve (plus that quadrature's error estimate) is not the distance; < 0 = no check.
   double minimality_rtol = 1e-6;
+  // -bvp_approximate_*: the approximate result of a metric of a decoder (nothing verified, or not_minimal): discrete
+  // geodesics on `approximate_levels` meshes of approximate_segments * 2^k segments, Richardson-extrapolated.
+  int approximate_levels = 3;
+  int approximate_segments = 32;
+  double approximate_rtol = 1e-10;
+  int approximate_max_iterations = 1000;
   double presolve_rtol = 1e-4;    // -bvp_presolve_rtol: single shooting first iterates with shots this loose; 0 = off
   double presolve_coarse_rtol = 1e-2;  // -bvp_presolve_coarse_rtol: and before, with shots this loose; 0 = off
   double presolve_coarse_trust_radius = 10;  // -bvp_presolve_coarse_trust_radius: its initial trust-region radius

@@ -31,62 +31,11 @@ struct ReferenceSettings {
   double noise_floor = 1e-10;
 };
 
-// ---- Richardson extrapolation in h^2 = 1/N^2 -------------------------------------------------------------------
-
-struct Extrapolation {
-  double value = std::nan("");
-  // The larger of |T_KK - T_K,K-1| and |T_K,K-1 - T_K-1,K-1|: the latter, the change of the last two extrapolants of
-  // one level, is the one that covers the actual error (digits_wide and swissroll, N = 32..256 against N up to
-  // 8192: 96 of 100 pairs, actual / estimate median 0.02-0.12); the former alone covered only 8-36 of 100.
-  double error = std::nan("");
-  std::vector<std::vector<double>> table;  // table[k][j], j <= k: level j from L_{k-j} .. L_k
-};
-
-inline Extrapolation Richardson(const std::vector<int>& N, const std::vector<double>& L) {
-  Extrapolation e;
-  const std::size_t K = L.size();
-  e.table.resize(K);
-  for (std::size_t k = 0; k < K; ++k) {
-    e.table[k].resize(k + 1);
-    e.table[k][0] = L[k];
-    for (std::size_t j = 1; j <= k; ++j) {
-      const double ratio = static_cast<double>(N[k]) / static_cast<double>(N[k - j]);
-      e.table[k][j] = e.table[k][j - 1] + (e.table[k][j - 1] - e.table[k - 1][j - 1]) / (ratio * ratio - 1.0);
-    }
-  }
-  if (K > 0) e.value = e.table[K - 1][K - 1];
-  if (K > 1) {
-    e.error = std::max(std::abs(e.table[K - 1][K - 1] - e.table[K - 1][K - 2]),
-                       std::abs(e.table[K - 1][K - 2] - e.table[K - 2][K - 2]));
-  }
-  return e;
-}
-
-// ---- Continuation in N: the converged polyline of N segments as the start of N' segments ------------------------
-
-// Cubic Lagrange interpolation in the vertex index (linear when there are fewer than 4 vertices).
-inline std::vector<VectorXd> Upsample(const std::vector<VectorXd>& x, int to) {
-  const int n = static_cast<int>(x.size()) - 1;
-  std::vector<VectorXd> y(static_cast<std::size_t>(to) + 1);
-  for (int j = 0; j <= to; ++j) {
-    const double u = static_cast<double>(j) * n / to;  // position in the old index
-    if (n < 3) {
-      const int i = std::min(static_cast<int>(std::floor(u)), n - 1);
-      const double t = u - i;
-      y[static_cast<std::size_t>(j)] = (1 - t) * x[static_cast<std::size_t>(i)] + t * x[static_cast<std::size_t>(i) + 1];
-      continue;
-    }
-    const int i = std::clamp(static_cast<int>(std::floor(u)), 1, n - 2);  // stencil i - 1 .. i + 2
-    const double t = u - i;                                                 // nodes at -1, 0, 1, 2
-    const double w0 = -t * (t - 1) * (t - 2) / 6, w1 = (t + 1) * (t - 1) * (t - 2) / 2,
-                 w2 = -(t + 1) * t * (t - 2) / 2, w3 = (t + 1) * t * (t - 1) / 6;
-    const auto at = [&](int k) -> const VectorXd& { return x[static_cast<std::size_t>(k)]; };
-    y[static_cast<std::size_t>(j)] = w0 * at(i - 1) + w1 * at(i) + w2 * at(i + 1) + w3 * at(i + 2);
-  }
-  y.front() = x.front();
-  y.back() = x.back();
-  return y;
-}
+// Richardson extrapolation (Richardson, Extrapolation) and the continuation's Upsample are the library's
+// (pushpull/discrete_geodesic.hpp).
+using pushpull::Extrapolation;
+using pushpull::Richardson;
+using pushpull::Upsample;
 
 // The observed order of a sequence s_0, s_1, s_2 at constant ratio r of N: log((s0 - s1) / (s1 - s2)) / log r.
 inline double Order(double s0, double s1, double s2, double r) {
