@@ -69,8 +69,8 @@ void LogMapOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix)
           "CollocationOptions::trust_radius", RealBounds::Positive());
   db.Int(prefix, "bvp_collocation_seed_segments", collocation.seed_segments,
          "As the fallback, collocation starts from a discrete geodesic of this many segments (-bvp_discrete_* "
-         "otherwise; metrics of a decoder) instead of the best curve so far: on trained decoders the default "
-         "16-segment curve is often too coarse a start for Newton's method; 0 = the best curve so far",
+         "otherwise; metrics of a decoder) instead of the best curve so far (a finer start for Newton's method than "
+         "-bvp_discrete_segments gives); 0 = the best curve so far",
          "CollocationOptions::seed_segments", IntBounds::AtLeast(0));
   db.Int(prefix, "bvp_approximate_levels", approximate_levels,
          "When nothing is verified (with -bvp_fallback) or a geodesic is not the distance, for a metric of a "
@@ -325,7 +325,7 @@ LogMapResult LogMap(const Metric& metric, const VectorXd& z0, const VectorXd& z1
   // geodesics on -bvp_approximate_levels meshes with Richardson extrapolation, a method that needs no integration
   // and converges wherever the energy can be minimised; otherwise the best curve found.
   const bool failed = !result.usable() && options.fallback && can_collocate &&
-                      result.status != GeodesicStatus::kOutsideDomain;
+                      result.status != GeodesicStatus::kOutsideDomain && result.status != GeodesicStatus::kNotMinimal;
   const auto* pullback = dynamic_cast<const PullbackMetric*>(&metric);
   if ((failed || result.status == GeodesicStatus::kNotMinimal) && pullback && options.approximate_levels >= 2) {
     static const int kEventExtrapolation = EventLog::Global().Register("DiscreteExtrapolation");

@@ -52,6 +52,7 @@ LogMapOptions Colloc(double tol) {
   o.fallback = false;
   o.collocation.tol = tol;
   o.collocation.intervals = 4;
+  o.discrete.segments = 4;  // the initial curve no finer than that mesh
   // A tight verification, so that the verified initial velocity is a reference for the collocation's own.
   o.tol = 1e-9;
   o.verify.ode.rtol = 1e-12;
@@ -348,4 +349,39 @@ BOOST_AUTO_TEST_CASE(collocation_options_are_validated_naming_the_option) {
   bad = Colloc(1e-6);
   bad.collocation.trust_radius = 0;
   ExpectInputError([&] { LogMap(sphere, V2(0, 0), V2(1, 0), bad); }, {"bvp_collocation_trust_radius"});
+}
+
+BOOST_AUTO_TEST_CASE(an_approximate_result_of_a_decoder_is_the_extrapolated_discrete_geodesic) {
+  // Every solver limited to one iteration on a long sphere geodesic: nothing is verified, and the approximate length
+  // comes from discrete geodesics on 32, 64 and 128 segments, Richardson-extrapolated, with an error estimate that
+  // covers the actual error; more levels shrink both.
+  const PullbackMetric sphere(MakeStereographicSphereDecoder(2));
+  const VectorXd a = V2(-1.1, 0.4), b = V2(1.6, -0.9);
+  const double d = SphereDistance(a, b);
+  LogMapOptions o;
+  o.max_iterations = 1;
+  o.refine_iterations = 0;
+  o.presolve_rtol = 0;
+  o.discrete.segments = 4;
+  o.discrete.max_iterations = 1;
+  const LogMapResult r = LogMap(sphere, a, b, o);
+  BOOST_TEST_MESSAGE(ToString(r.status) << ": L = " << r.length << " +- " << r.length_error << ", d = " << d << "; "
+                                        << r.message);
+  BOOST_TEST_REQUIRE((r.status == GeodesicStatus::kApproximate), r.message);
+  BOOST_TEST(r.message.find("Richardson extrapolation of discrete geodesics on N = 32, 64, 128") != std::string::npos,
+             r.message);
+  BOOST_TEST(std::isfinite(r.length_error));
+  BOOST_TEST(std::abs(r.length - d) <= r.length_error + 1e-12);
+  BOOST_TEST(std::abs(r.length - d) < 1e-6 * d);
+  BOOST_TEST(r.curve.points.size() == 129u);
+  o.approximate_levels = 4;
+  const LogMapResult finer = LogMap(sphere, a, b, o);
+  BOOST_TEST_REQUIRE((finer.status == GeodesicStatus::kApproximate), finer.message);
+  BOOST_TEST(std::abs(finer.length - d) < std::abs(r.length - d) + 1e-14);
+  // Without the extrapolation: the metric length of the initial curve, an upper bound.
+  o.approximate_levels = 0;
+  const LogMapResult bound = LogMap(sphere, a, b, o);
+  BOOST_TEST_REQUIRE((bound.status == GeodesicStatus::kApproximate), bound.message);
+  BOOST_TEST(bound.length >= d - 1e-9);
+  BOOST_TEST(std::isnan(bound.length_error));
 }

@@ -175,7 +175,7 @@ BOOST_AUTO_TEST_CASE(three_dimensional_sphere_and_the_logarithm_map_from_it) {
   const LogMapResult r = LogMap(sphere, z0, z1, LogMapOptions());
   BOOST_TEST_REQUIRE(r.usable(), r.message);
   BOOST_TEST(std::abs(r.length - d) < 1e-6);
-  BOOST_TEST(r.message.find("discrete geodesic (16 segments") != std::string::npos, r.message);
+  BOOST_TEST(r.message.find("discrete geodesic (64 segments") != std::string::npos, r.message);
 }
 
 BOOST_AUTO_TEST_CASE(the_stopping_tolerance_decides_how_far_it_iterates) {
@@ -243,7 +243,7 @@ BOOST_AUTO_TEST_CASE(log_map_starts_from_the_discrete_geodesic_of_a_decoder) {
     const LogMapResult b = LogMap(sphere, z0, z1, line);
     BOOST_TEST(a.usable(), a.message);
     BOOST_TEST(b.usable(), b.message);
-    BOOST_TEST(a.message.find("from the discrete geodesic (16 segments") != std::string::npos, a.message);
+    BOOST_TEST(a.message.find("from the discrete geodesic (64 segments") != std::string::npos, a.message);
     BOOST_TEST(a.message.find("coarse") == std::string::npos, a.message);  // a refined guess skips that level
     BOOST_TEST(b.message.find("from the line guess") != std::string::npos, b.message);
     BOOST_TEST_MESSAGE("bvp_tol " << tol << ": discrete " << a.length - exact << ", line " << b.length - exact

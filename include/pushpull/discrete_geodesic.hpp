@@ -28,7 +28,7 @@ namespace pushpull {
 class OptionsDatabase;
 
 struct DiscreteGeodesicOptions {
-  int segments = 16;         // N: segments of the polyline (N - 1 free interior points)
+  int segments = 64;         // N: segments of the polyline (N - 1 free interior points)
   int max_iterations = 50;   // Levenberg-Marquardt iterations (accepted and rejected steps)
   double rtol = 1e-4;        // stop once a step lowers E (or the model predicts the next one to) by < rtol * E
 

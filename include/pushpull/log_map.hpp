@@ -47,7 +47,7 @@ struct CollocationOptions {
   double trust_radius = 1e8;  // -bvp_collocation_trust_radius: initial trust-region radius of its Newton iteration
   // -bvp_collocation_seed_segments: as the fallback, collocation starts from a discrete geodesic of this many segments
   // (metrics of a decoder; 0 = from the best curve so far).
-  int seed_segments = 64;
+  int seed_segments = 0;
 };
 
 struct LogMapOptions {

@@ -77,6 +77,7 @@ struct BenchOptions {
   std::string reference_dir;
   int model_matrix_points = 0;
   double target_p95_ms = 30.0;
+  LogMapOptions log_map;  // the timed solves' options: the defaults, and any -bvp_* given to the bench
 
   void SetFromOptions(pushpull::OptionsDatabase& db) {
     db.SetSection("bench_geodesic");
@@ -135,6 +136,7 @@ struct BenchOptions {
            "BenchOptions::model_matrix_points", {0, 1 << 16});
     db.Real("", "bench_target_p95_ms", target_p95_ms, "With -bench_model: target 95th percentile time per geodesic",
             "BenchOptions::target_p95_ms", pushpull::RealBounds::Positive());
+    log_map.SetFromOptions(db);
   }
 };
 
@@ -159,7 +161,7 @@ std::shared_ptr<const pushpull::Metric> MakeMetric(const BenchOptions& b) {
 
 // The options of the timed solves: the defaults, as a user runs them, unless -bench_shot_rtol / -bench_verify_rtol.
 LogMapOptions Timed(const BenchOptions& b) {
-  LogMapOptions o;
+  LogMapOptions o = b.log_map;
   if (b.shot_rtol > 0) {
     o.shots.ode.rtol = b.shot_rtol;
     o.shots.ode.atol = b.shot_rtol * 1e-2;
