@@ -335,7 +335,7 @@ LogMapResult LogMap(const Metric& metric, const VectorXd& z0, const VectorXd& z1
     fine.rtol = options.approximate_rtol;
     fine.max_iterations = options.approximate_max_iterations;
     const ExtrapolatedDiscreteGeodesic x =
-        ExtrapolateDiscreteGeodesic(pullback->decoder(), z0, z1, fine, options.approximate_levels);
+        ExtrapolateDiscreteGeodesic(pullback->decoder(), z0, z1, fine, options.approximate_levels, &start.points);
     std::string levels;
     for (const int n : x.segments) levels += (levels.empty() ? "" : ", ") + std::to_string(n);
     const std::string estimate = FormatReal(x.length.value) + " +- " + FormatReal(x.length.error) +

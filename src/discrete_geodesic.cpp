@@ -380,14 +380,19 @@ std::vector<VectorXd> Upsample(const std::vector<VectorXd>& x, int to) {
 
 ExtrapolatedDiscreteGeodesic ExtrapolateDiscreteGeodesic(const Decoder& decoder, const VectorXd& z0,
                                                          const VectorXd& z1, const DiscreteGeodesicOptions& options,
-                                                         int levels) {
+                                                         int levels, const std::vector<VectorXd>* start) {
   if (levels < 2) throw InputError("ExtrapolateDiscreteGeodesic: levels " + std::to_string(levels) + " must be >= 2");
   ExtrapolatedDiscreteGeodesic r;
   r.message = "converged";
   DiscreteGeodesicOptions o = options;
   for (int k = 0; k < levels; ++k) {
-    r.finest = k == 0 ? MinimizeDiscreteEnergy(decoder, z0, z1, o)
-                      : MinimizeDiscreteEnergy(decoder, z0, z1, o, Upsample(r.finest.points, o.segments));
+    if (k > 0) {
+      r.finest = MinimizeDiscreteEnergy(decoder, z0, z1, o, Upsample(r.finest.points, o.segments));
+    } else if (start && start->size() >= 2) {
+      r.finest = MinimizeDiscreteEnergy(decoder, z0, z1, o, Upsample(*start, o.segments));
+    } else {
+      r.finest = MinimizeDiscreteEnergy(decoder, z0, z1, o);
+    }
     r.segments.push_back(o.segments);
     r.sqrt_energy.push_back(std::sqrt(r.finest.energy));
     if (!r.finest.converged && r.converged) {

@@ -29,7 +29,7 @@ class OptionsDatabase;
 
 struct DiscreteGeodesicOptions {
   int segments = 64;         // N: segments of the polyline (N - 1 free interior points)
-  int max_iterations = 50;   // Levenberg-Marquardt iterations (accepted and rejected steps)
+  int max_iterations = 300;  // Levenberg-Marquardt iterations (accepted and rejected steps)
   double rtol = 1e-4;        // stop once a step lowers E (or the model predicts the next one to) by < rtol * E
 
   // Declares -<prefix>segments, -<prefix>max_iterations, -<prefix>rtol ("bvp_discrete_" by default) and applies
@@ -101,10 +101,12 @@ struct ExtrapolatedDiscreteGeodesic {
 };
 
 // Minimises E on `levels` meshes N0, 2 N0, 4 N0, ... (options.segments = N0), each from the previous minimiser
-// upsampled (the first from the straight line), and extrapolates sqrt(E_N). Throws InputError for invalid options
-// or levels < 2.
+// upsampled, the first from `start` (a polyline z0 .. z1, upsampled to N0; the straight line when null or empty), and
+// extrapolates sqrt(E_N). The minimiser found is the one next to the start: start from the best curve you have.
+// Throws InputError for invalid options, levels < 2 or a start that does not run from z0 to z1.
 ExtrapolatedDiscreteGeodesic ExtrapolateDiscreteGeodesic(const Decoder& decoder, const Eigen::VectorXd& z0,
                                                          const Eigen::VectorXd& z1,
-                                                         const DiscreteGeodesicOptions& options, int levels);
+                                                         const DiscreteGeodesicOptions& options, int levels,
+                                                         const std::vector<Eigen::VectorXd>* start = nullptr);
 
 }  // namespace pushpull

@@ -69,7 +69,7 @@ struct LogMapOptions {
   // -bvp_approximate_*: the approximate result of a metric of a decoder (nothing verified, or not_minimal): discrete
   // geodesics on `approximate_levels` meshes of approximate_segments * 2^k segments, Richardson-extrapolated.
   int approximate_levels = 3;
-  int approximate_segments = 32;
+  int approximate_segments = 64;
   double approximate_rtol = 1e-10;
   int approximate_max_iterations = 1000;
   double presolve_rtol = 1e-4;    // -bvp_presolve_rtol: single shooting first iterates with shots this loose; 0 = off
