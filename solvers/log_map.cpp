@@ -6,6 +6,7 @@
 #include <cmath>
 #include <iomanip>
 #include <limits>
+#include <optional>
 #include <ostream>
 #include <sstream>
 #include <string>
@@ -282,6 +283,30 @@ LogMapResult LogMap(const Metric& metric, const VectorXd& z0, const VectorXd& z1
       result = std::move(retry);
     }
   }
+  // The distance by discrete geodesics on -bvp_approximate_levels meshes with Richardson extrapolation, from the
+  // initial curve (metrics of a decoder), computed at most once: for approximate results and minimality checks.
+  const auto* pullback = dynamic_cast<const PullbackMetric*>(&metric);
+  std::optional<ExtrapolatedDiscreteGeodesic> extrapolated;
+  auto extrapolate = [&]() -> const ExtrapolatedDiscreteGeodesic& {
+    if (!extrapolated) {
+      static const int kEventExtrapolation = EventLog::Global().Register("DiscreteExtrapolation");
+      ScopedEvent event(kEventExtrapolation);
+      DiscreteGeodesicOptions fine = options.discrete;
+      fine.segments = options.approximate_segments;
+      fine.rtol = options.approximate_rtol;
+      fine.max_iterations = options.approximate_max_iterations;
+      extrapolated = ExtrapolateDiscreteGeodesic(pullback->decoder(), z0, z1, fine, options.approximate_levels,
+                                                 &start.points);
+    }
+    return *extrapolated;
+  };
+  auto describe = [](const ExtrapolatedDiscreteGeodesic& x) {
+    std::string levels;
+    for (const int n : x.segments) levels += (levels.empty() ? "" : ", ") + std::to_string(n);
+    return FormatReal(x.length.value) + " +- " + FormatReal(x.length.error) +
+           " (Richardson extrapolation of discrete geodesics on N = " + levels + " segments" +
+           (x.converged ? "" : "; not every minimisation converged: " + x.message) + ")";
+  };
   // Minimality: the initial curve's metric length bounds the distance from above.
   double bound_error = 0;
   if (options.minimality_rtol >= 0 || (!result.usable() && options.fallback)) {
@@ -321,28 +346,32 @@ LogMapResult LogMap(const Metric& metric, const VectorXd& z0, const VectorXd& z1
       result.message += " (minimality check: " + result.minimality + ")";
     }
   }
+  // A geodesic found by a fallback solver (the first solver failed: a hard pair) is also compared with the
+  // extrapolated discrete geodesic, a far tighter bound than the initial curve's length.
+  if (result.usable() && options.minimality_rtol >= 0 && result.solver != options.type && pullback &&
+      options.approximate_levels >= 2) {
+    const ExtrapolatedDiscreteGeodesic& x = extrapolate();
+    const double allowance = (std::isfinite(x.length.error) ? x.length.error : 0) + miss_length;
+    if (x.converged && std::isfinite(x.length.value) &&
+        result.length > (1 + options.minimality_rtol) * x.length.value + allowance) {
+      result.minimality = "the " + result.solver + " geodesic's length " + FormatReal(result.length) +
+                          " exceeds the distance by discrete geodesics " + describe(x);
+      result.status = GeodesicStatus::kNotMinimal;
+      result.message = "not the distance: " + result.minimality + ". " + result.message;
+    }
+  }
   // Nothing verified (or a geodesic that is not the distance): for a metric of a decoder, the distance by discrete
   // geodesics on -bvp_approximate_levels meshes with Richardson extrapolation, a method that needs no integration
   // and converges wherever the energy can be minimised; otherwise the best curve found.
   const bool failed = !result.usable() && options.fallback && can_collocate &&
                       result.status != GeodesicStatus::kOutsideDomain && result.status != GeodesicStatus::kNotMinimal;
-  const auto* pullback = dynamic_cast<const PullbackMetric*>(&metric);
   if ((failed || result.status == GeodesicStatus::kNotMinimal) && pullback && options.approximate_levels >= 2) {
-    static const int kEventExtrapolation = EventLog::Global().Register("DiscreteExtrapolation");
-    ScopedEvent event(kEventExtrapolation);
-    DiscreteGeodesicOptions fine = options.discrete;
-    fine.segments = options.approximate_segments;
-    fine.rtol = options.approximate_rtol;
-    fine.max_iterations = options.approximate_max_iterations;
-    const ExtrapolatedDiscreteGeodesic x =
-        ExtrapolateDiscreteGeodesic(pullback->decoder(), z0, z1, fine, options.approximate_levels, &start.points);
-    std::string levels;
-    for (const int n : x.segments) levels += (levels.empty() ? "" : ", ") + std::to_string(n);
-    const std::string estimate = FormatReal(x.length.value) + " +- " + FormatReal(x.length.error) +
-                                 " (Richardson extrapolation of discrete geodesics on N = " + levels + " segments" +
-                                 (x.converged ? "" : "; not every minimisation converged: " + x.message) + ")";
+    const ExtrapolatedDiscreteGeodesic& x = extrapolate();
+    const std::string estimate = describe(x);
     if (result.status == GeodesicStatus::kNotMinimal) {
-      result.message += " The distance by discrete geodesics: " + estimate + ".";
+      if (result.minimality.find("by discrete geodesics") == std::string::npos) {
+        result.message += " The distance by discrete geodesics: " + estimate + ".";
+      }
     } else if (std::isfinite(x.length.value)) {
       result.message = "no solver was verified (" + result.message + "); the length is " + estimate;
       result.status = GeodesicStatus::kApproximate;
