@@ -255,8 +255,8 @@ int RunModels(const BenchOptions& b) {
       pushpull::GeodesicBatchOptions o;
       o.log_map = Timed(b);
       o.threads = 1;
-      std::vector<double> ms(P, INFINITY), errors;
-      int failed = 0, approximate = 0, not_minimal = 0, above = 0;
+      std::vector<double> ms(P, INFINITY), errors, approx_errors;
+      int failed = 0, approximate = 0, not_minimal = 0, above = 0, covered = 0;
       std::vector<std::string> reasons;
       for (std::size_t p = 0; p < P; ++p) {
         const VectorXd z0 = Eigen::Map<const VectorXd>(pairs.data.data() + 2 * p * static_cast<std::size_t>(d), d);
@@ -272,6 +272,10 @@ int RunModels(const BenchOptions& b) {
         if (!r.usable(0)) {
           ++failed;
           approximate += s.status == pushpull::GeodesicStatus::kApproximate;
+          if (s.status == pushpull::GeodesicStatus::kApproximate && std::isfinite(ref[p])) {
+            approx_errors.push_back(std::abs(s.length - ref[p]) / ref[p]);
+            covered += std::abs(s.length - ref[p]) <= s.length_error;
+          }
           not_minimal += s.status == pushpull::GeodesicStatus::kNotMinimal;
           if (reasons.size() < 2) reasons.push_back("pair " + std::to_string(p) + ": " + s.message.substr(0, 300));
           continue;
@@ -293,6 +297,11 @@ int RunModels(const BenchOptions& b) {
       if (errors.size() < P - static_cast<std::size_t>(failed)) {
         std::printf("    %zu of %zu converged pairs have no reference\n", P - static_cast<std::size_t>(failed) - errors.size(),
                     P - static_cast<std::size_t>(failed));
+      }
+      if (!approx_errors.empty()) {
+        std::printf("    approximate lengths against the reference: relative error median %.2e, worst %.2e; the "
+                    "error estimate covers %d of %zu\n",
+                    Quantile(approx_errors, 0.5), Quantile(approx_errors, 1.0), covered, approx_errors.size());
       }
       for (const auto& reason : reasons) std::printf("    failed %s\n", reason.c_str());
       std::fflush(stdout);
