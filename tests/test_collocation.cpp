@@ -23,26 +23,13 @@
 using namespace pushpull;
 using pushpull::testing::CheckOptionRefused;
 using pushpull::testing::ExpectInputError;
+using pushpull::testing::FromSphere;
+using pushpull::testing::NearAntipodal;
+using pushpull::testing::V2;
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
 
 namespace {
-
-VectorXd V2(double a, double b) {
-  VectorXd v(2);
-  v << a, b;
-  return v;
-}
-
-VectorXd FromSphere(const Eigen::Vector3d& p) { return p.head(2) / (1 - p[2]); }
-
-// A pair on the unit sphere at angle pi - gap (stereographic coordinates), both points away from the north pole.
-std::pair<VectorXd, VectorXd> NearAntipodal(double gap) {
-  const Eigen::Vector3d p(1.0, 0.0, 0.0);
-  const Eigen::Vector3d w(0.0, 1.0, 0.0);
-  const Eigen::Vector3d q = -std::cos(gap) * p + std::sin(gap) * w;
-  return {FromSphere(p), FromSphere(q)};
-}
 
 // Collocation judged alone: no fallback, the collocation tolerance `tol`, a coarse first mesh (so that the mesh
 // refinement has work to do at every tolerance).

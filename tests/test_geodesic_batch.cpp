@@ -25,17 +25,13 @@ using namespace pushpull;
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
 
+using pushpull::testing::V2;
+
 namespace {
 
 struct HookError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
-
-VectorXd V2(double a, double b) {
-  VectorXd v(2);
-  v << a, b;
-  return v;
-}
 
 PullbackMetric Sphere() { return PullbackMetric(MakeStereographicSphereDecoder(2)); }
 

@@ -19,26 +19,13 @@
 
 using namespace pushpull;
 using pushpull::testing::ExpectInputError;
+using pushpull::testing::FromSphere;
+using pushpull::testing::NearAntipodal;
+using pushpull::testing::V2;
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
 
 namespace {
-
-VectorXd V2(double a, double b) {
-  VectorXd v(2);
-  v << a, b;
-  return v;
-}
-
-VectorXd FromSphere(const Eigen::Vector3d& p) { return p.head(2) / (1 - p[2]); }
-
-// A pair on the unit sphere at angle pi - gap (stereographic coordinates), both points away from the north pole.
-std::pair<VectorXd, VectorXd> NearAntipodal(double gap) {
-  const Eigen::Vector3d p = Eigen::Vector3d(1.0, 0.0, 0.0);
-  const Eigen::Vector3d w = Eigen::Vector3d(0.0, 1.0, 0.0);  // unit, orthogonal to p
-  const Eigen::Vector3d q = -std::cos(gap) * p + std::sin(gap) * w;
-  return {FromSphere(p), FromSphere(q)};
-}
 
 LogMapOptions At(double tol, const std::string& type) {
   LogMapOptions o;

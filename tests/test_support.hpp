@@ -5,7 +5,9 @@
 
 #include <Eigen/Core>
 
+#include <cmath>
 #include <initializer_list>
+#include <utility>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -16,6 +18,24 @@
 #include "pushpull/options.hpp"
 
 namespace pushpull::testing {
+
+// A point of R^2.
+inline Eigen::VectorXd V2(double a, double b) {
+  Eigen::VectorXd v(2);
+  v << a, b;
+  return v;
+}
+
+// Stereographic coordinates (from the north pole) of a point of the unit sphere S^2.
+inline Eigen::VectorXd FromSphere(const Eigen::Vector3d& p) { return p.head(2) / (1 - p[2]); }
+
+// A pair on the unit sphere at angle pi - gap (stereographic coordinates), both points away from the north pole.
+inline std::pair<Eigen::VectorXd, Eigen::VectorXd> NearAntipodal(double gap) {
+  const Eigen::Vector3d p(1.0, 0.0, 0.0);
+  const Eigen::Vector3d w(0.0, 1.0, 0.0);  // unit, orthogonal to p
+  const Eigen::Vector3d q = -std::cos(gap) * p + std::sin(gap) * w;
+  return {FromSphere(p), FromSphere(q)};
+}
 
 // Whether an InputError's message contains `what` (the message goes to the test log), for BOOST_CHECK_EXCEPTION.
 inline bool Mentions(const InputError& e, const std::string& what) {
