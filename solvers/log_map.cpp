@@ -90,6 +90,12 @@ void LogMapOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix)
          "Levenberg-Marquardt iterations of each of those minimisations (a level that stops here is reported, and "
          "the error estimate is then NaN)",
          "LogMapOptions::approximate_max_iterations", IntBounds::AtLeast(1));
+  db.Int(prefix, "bvp_minimality_check_iterations", minimality_check_iterations,
+         "A verified geodesic whose solve took more than this many iterations (or came from a fallback solver) is "
+         "also compared with the extrapolated discrete geodesic (-bvp_approximate_*; metrics of a decoder) and "
+         "reported not_minimal when longer than it by more than -bvp_minimality_rtol and its error estimate; easy "
+         "solves (the presolve and a few Newton steps) skip that cost",
+         "LogMapOptions::minimality_check_iterations", IntBounds::AtLeast(0));
   db.Real(prefix, "bvp_minimality_rtol", minimality_rtol,
           "Minimality check: a verified geodesic longer than (1 + this) times the metric length of the initial "
           "curve (Gauss-Legendre, plus its quadrature error estimate and the metric length of a -bvp_tol miss at z1), "
@@ -346,10 +352,11 @@ LogMapResult LogMap(const Metric& metric, const VectorXd& z0, const VectorXd& z1
       result.message += " (minimality check: " + result.minimality + ")";
     }
   }
-  // A geodesic found by a fallback solver (the first solver failed: a hard pair) is also compared with the
-  // extrapolated discrete geodesic, a far tighter bound than the initial curve's length.
-  if (result.usable() && options.minimality_rtol >= 0 && result.solver != options.type && pullback &&
-      options.approximate_levels >= 2) {
+  // A geodesic of a hard solve (a fallback solver, or more than -bvp_minimality_check_iterations iterations: on the
+  // trained development decoders every converged geodesic that was longer than the distance came from one) is also
+  // compared with the extrapolated discrete geodesic, a far tighter bound than the initial curve's length.
+  const bool hard = result.solver != options.type || result.iterations > options.minimality_check_iterations;
+  if (result.usable() && options.minimality_rtol >= 0 && hard && pullback && options.approximate_levels >= 2) {
     const ExtrapolatedDiscreteGeodesic& x = extrapolate();
     const double allowance = (std::isfinite(x.length.error) ? x.length.error : 0) + miss_length;
     if (x.converged && std::isfinite(x.length.value) &&

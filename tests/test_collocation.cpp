@@ -216,6 +216,7 @@ BOOST_AUTO_TEST_CASE(when_every_solver_fails_the_result_is_approximate_with_the_
   const VectorXd a = V2(-1.0, 0.4), b = V2(1.3, 1.0);
   const double d = PoincareDistance(a, b);
   LogMapOptions o;
+  o.type = "shooting";  // the whole chain: single shooting, multiple shooting, collocation
   o.max_iterations = 1;
   o.refine_iterations = 0;
   o.fallback = false;
@@ -248,6 +249,7 @@ BOOST_AUTO_TEST_CASE(the_long_arc_from_the_line_is_flagged_not_minimal) {
   const auto [a, b] = NearAntipodal(0.2);
   const double d = SphereDistance(a, b), long_arc = 2 * std::numbers::pi - d;
   LogMapOptions o;
+  o.type = "shooting";  // single shooting reaches the long arc from the line
   o.init = "line";
   o.shots.ode.rtol = 1e-10;
   o.shots.ode.atol = 1e-12;

@@ -374,7 +374,7 @@ BOOST_AUTO_TEST_CASE(multiple_shooting_and_the_graph_guess_from_the_command_line
 
   const Run line = Cli({"geodesic", "-metric_type", "sphere", "-pairs", "geocli_anti_pairs.h5:/pairs", "-output",
                         "geocli_anti_line.h5", "-bvp_ode_rtol", "1e-10", "-bvp_ode_atol", "1e-12", "-bvp_init",
-                        "line", "-bvp_minimality_rtol", "-1"});
+                        "line", "-bvp_minimality_rtol", "-1", "-bvp_type", "shooting"});
   BOOST_TEST(line.code == 0, line.err);
   const Array line_length = Read("geocli_anti_line.h5", "/length", {1});
   BOOST_TEST(std::abs(line_length.data[0] - (2 * std::numbers::pi - d)) < 1e-6, "long arc expected from the line");
@@ -382,7 +382,7 @@ BOOST_AUTO_TEST_CASE(multiple_shooting_and_the_graph_guess_from_the_command_line
   // With the minimality check (default), the long arc is longer than the line itself: not the distance.
   const Run checked = Cli({"geodesic", "-metric_type", "sphere", "-pairs", "geocli_anti_pairs.h5:/pairs", "-output",
                            "geocli_anti_checked.h5", "-bvp_ode_rtol", "1e-10", "-bvp_ode_atol", "1e-12", "-bvp_init",
-                           "line"});
+                           "line", "-bvp_type", "shooting"});
   BOOST_TEST(checked.code == 1, checked.err);
   const Array checked_status = Read("geocli_anti_checked.h5", "/status", {1});
   BOOST_TEST(checked_status.data[0] == 6);  // not_minimal
@@ -463,7 +463,7 @@ BOOST_AUTO_TEST_CASE(distances_triangle_pass_replaces_the_long_arc_and_records_i
                                            "geocli_tri_points.h5:/points", "-bvp_ode_rtol", "1e-10",
                                            "-bvp_ode_atol", "1e-12",       "-bvp_init",     "line",
                                            // the per-pair minimality check off: the matrix's own pass is tested
-                                           "-bvp_minimality_rtol", "-1"};
+                                           "-bvp_minimality_rtol", "-1", "-bvp_type", "shooting"};
   auto with = [&](std::vector<std::string> extra) {
     std::vector<std::string> args = common;
     args.insert(args.end(), extra.begin(), extra.end());

@@ -51,7 +51,7 @@ struct CollocationOptions {
 };
 
 struct LogMapOptions {
-  std::string type = "shooting";  // -bvp_type: a name of BvpSolvers()
+  std::string type = "multiple_shooting";  // -bvp_type: a name of BvpSolvers()
   // -bvp_init: the initial guess LogMap makes when it is given none. "discrete": the discrete geodesic of the
   // metric's decoder (-bvp_discrete_*; metrics without a decoder start from the line); "line": the straight segment
   // z0 -> z1; "graph": the caller passes GeodesicGraph::ShortestPath (the CLI does, from -graph_points).
@@ -66,6 +66,9 @@ struct LogMapOptions {
   // -bvp_minimality_rtol: a verified geodesic whose length exceeds (1 + this) times the metric length of the initial
   // curve (plus that quadrature's error estimate) is not the distance; < 0 = no check.
   double minimality_rtol = 1e-6;
+  // -bvp_minimality_check_iterations: a geodesic whose solve took more iterations than this (or came from a fallback
+  // solver) is also compared with the extrapolated discrete geodesic (metrics of a decoder).
+  int minimality_check_iterations = 10;
   // -bvp_approximate_*: the approximate result of a metric of a decoder (nothing verified, or not_minimal): discrete
   // geodesics on `approximate_levels` meshes of approximate_segments * 2^k segments, Richardson-extrapolated.
   int approximate_levels = 3;
