@@ -452,7 +452,7 @@ int Run(const BenchOptions& b) {
                                          [](const pushpull::TriangleRepair& t) { return t.changed; });
     const bool met = s <= b.target_matrix_seconds && silent == 0;
     all_met = all_met && met;
-    std::printf("\ndistance matrix: %d points, %zu pairs, %d threads, default options (-bvp_type shooting): %.2f s "
+    std::printf("\ndistance matrix: %d points, %zu pairs, %d threads, default options: %.2f s "
                 "(best of %d), %d failed (%d without a reason)  %s (target %.0f s)\n",
                 b.matrix_points, npairs, b.threads, s, b.repeats, failed, silent,
                 met ? "target met" : "target missed", b.target_matrix_seconds);
