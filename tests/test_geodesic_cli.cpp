@@ -173,6 +173,12 @@ BOOST_AUTO_TEST_CASE(failed_pairs_are_statuses_with_exit_code_1) {
   const Array st = Read("geocli_hard.h5", "/status", {1});
   BOOST_TEST(st.data[0] == 5);  // approximate: nothing verified, the best curve's length
   BOOST_TEST(st.data[1] == 0);  // identical end points: zero velocity
+  // An approximate pair keeps its length (the metric length of the initial curve here: Poincare has no decoder),
+  // at least the distance arccosh(1 + |z1 - z0|^2 / (2 y0 y1)).
+  const Array length = Read("geocli_hard.h5", "/length", {1});
+  const double d = std::acosh(1 + (4.0 + 1.0) / (2 * 0.5 * 1.5));
+  BOOST_TEST(std::isfinite(length.data[0]));
+  BOOST_TEST(length.data[0] >= d * (1 - 1e-9), length.data[0] << " vs " << d);
   BOOST_TEST(r.err.find("bvp_tol") != std::string::npos, r.err);
 }
 
