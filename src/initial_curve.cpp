@@ -7,6 +7,7 @@
 
 #include "pushpull/metric.hpp"
 #include "pushpull/options.hpp"
+#include "pushpull/quadrature.hpp"
 
 namespace pushpull {
 
@@ -83,28 +84,25 @@ std::string InitialCurve::Validate(const VectorXd& z0, const VectorXd& z1) const
 }
 
 double MetricLength(const Metric& metric, const InitialCurve& curve, double* error) {
-  // Gauss-Legendre nodes and weights on [-1, 1].
-  static const double x2[] = {-0.5773502691896257645, 0.5773502691896257645};
-  static const double w2[] = {1.0, 1.0};
-  static const double x4[] = {-0.8611363115940525752, -0.3399810435848562648, 0.3399810435848562648,
-                              0.8611363115940525752};
-  static const double w4[] = {0.3478548451374538574, 0.6521451548625461426, 0.6521451548625461426,
-                              0.3478548451374538574};
+  static const QuadratureRule two = GaussLegendre(2), four = GaussLegendre(4);
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  double l2 = 0, l4 = 0;
   auto speed = [&](double t) {
     const VectorXd z = curve.PointAt(t);
     const VectorXd v = curve.VelocityAt(t);
     if (!metric.InDomain(z, nullptr)) return nan;
     return std::sqrt(std::max(v.dot(metric.Evaluate(z) * v), 0.0));
   };
-  for (std::size_t i = 0; i + 1 < curve.times.size(); ++i) {
-    const double a = curve.times[i], b = curve.times[i + 1], half = 0.5 * (b - a), mid = 0.5 * (a + b);
-    for (int k = 0; k < 2; ++k) l2 += half * w2[k] * speed(mid + half * x2[k]);
-    for (int k = 0; k < 4; ++k) l4 += half * w4[k] * speed(mid + half * x4[k]);
-  }
+  auto integrate = [&](const QuadratureRule& rule) {
+    double length = 0;
+    for (std::size_t i = 0; i + 1 < curve.times.size(); ++i) {
+      const double a = curve.times[i], h = curve.times[i + 1] - a;
+      for (std::size_t k = 0; k < rule.nodes.size(); ++k) length += h * rule.weights[k] * speed(a + h * rule.nodes[k]);
+    }
+    return length;
+  };
+  const double l4 = integrate(four);
   if (!std::isfinite(l4)) return nan;
-  if (error) *error = std::abs(l4 - l2);
+  if (error) *error = std::abs(l4 - integrate(two));
   return l4;
 }
 

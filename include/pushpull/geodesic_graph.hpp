@@ -24,6 +24,7 @@
 #include "pushpull/initial_curve.hpp"
 #include "pushpull/io.hpp"
 #include "pushpull/metric.hpp"
+#include "pushpull/quadrature.hpp"
 
 namespace pushpull {
 
@@ -71,17 +72,13 @@ class GeodesicGraph {
                               int quadrature_points);
 
  private:
-  struct Rule {  // Gauss-Legendre nodes and weights on [0, 1]
-    std::vector<double> nodes, weights;
-  };
-  static Rule GaussLegendre(int n);
   static double SegmentLength(const Metric& metric, const Eigen::VectorXd& a, const Eigen::VectorXd& b,
-                              const Rule& rule);
+                              const QuadratureRule& rule);
   // Indices of the (at most) k graph points nearest to z, nearest first, and the squared distance of the last.
   std::vector<int> Nearest(const Eigen::VectorXd& z, int k, double* kth_distance2) const;
 
   GeodesicGraphOptions options_;
-  Rule rule_;
+  QuadratureRule rule_;  // Gauss-Legendre, quadrature_points nodes
   RowMatrix points_;
   // Adjacency in compressed rows: the neighbours of i are adjacency_[offsets_[i] .. offsets_[i + 1]).
   std::vector<std::size_t> offsets_;
