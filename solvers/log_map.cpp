@@ -231,6 +231,19 @@ InitialCurve DefaultGuess(const Metric& metric, const VectorXd& z0, const Vector
   return line;
 }
 
+// Turns a failed result into kApproximate: `curve` (its velocity at 0 as the initial velocity), `length` with its
+// error estimate, and a message saying what the length is (`what`) after why nothing was verified.
+void MakeApproximate(InitialCurve curve, double length, double length_error, const std::string& what,
+                     LogMapResult* result) {
+  result->message = "no solver was verified (" + result->message + "); the length is " + what;
+  result->status = GeodesicStatus::kApproximate;
+  result->initial_velocity = curve.velocities.empty() ? curve.VelocityAt(0.0) : curve.velocities.front();
+  result->curve = std::move(curve);
+  result->length = length;
+  result->energy = length * length;
+  result->length_error = length_error;
+}
+
 }  // namespace
 
 LogMapResult LogMap(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const LogMapOptions& options,
@@ -266,10 +279,10 @@ LogMapResult LogMap(const Metric& metric, const VectorXd& z0, const VectorXd& z1
   const bool can_collocate = metric.HasAccelerationTangent();
   // The fallback chain: multiple shooting from the initial curve (unless it was the -bvp_type solver), then
   // collocation from the best curve so far.
-  if (!result.usable() && options.fallback && can_collocate) {
+  // Collocation is the last resort: when it was the -bvp_type solver, nothing follows it.
+  if (!result.usable() && options.fallback && can_collocate && options.type != "collocation") {
     for (const char* next : {"multiple_shooting", "collocation"}) {
       if (options.type == next || result.usable()) continue;
-      if (options.type == "collocation") break;  // collocation is the last resort; it has failed already
       const bool colloc = std::string(next) == "collocation";
       InitialCurve from = colloc && result.curve.times.size() >= 2 ? result.curve : start;
       if (colloc && options.collocation.seed_segments > 0) {
@@ -380,26 +393,17 @@ LogMapResult LogMap(const Metric& metric, const VectorXd& z0, const VectorXd& z1
         result.message += " The distance by discrete geodesics: " + estimate + ".";
       }
     } else if (std::isfinite(x.length.value)) {
-      result.message = "no solver was verified (" + result.message + "); the length is " + estimate;
-      result.status = GeodesicStatus::kApproximate;
-      result.curve = x.finest.ToInitialCurve();
-      result.length = x.length.value;
-      result.energy = result.length * result.length;
-      result.length_error = x.converged ? x.length.error : std::numeric_limits<double>::quiet_NaN();
-      result.initial_velocity = result.curve.velocities.empty() ? result.curve.VelocityAt(0.0)
-                                                                : result.curve.velocities.front();
+      MakeApproximate(x.finest.ToInitialCurve(), x.length.value,
+                      x.converged ? x.length.error : std::numeric_limits<double>::quiet_NaN(), estimate, &result);
       return result;
     }
   }
   if (failed && result.status != GeodesicStatus::kApproximate && std::isfinite(result.curve_length_bound)) {
-    result.message = "no solver was verified (" + result.message + "); the length is the metric length of the " +
-                     start.description + " initial curve, an upper bound of the distance (quadrature error " +
-                     FormatReal(bound_error) + ")";
-    result.status = GeodesicStatus::kApproximate;
-    result.curve = start;
-    result.length = result.curve_length_bound;
-    result.energy = result.length * result.length;
-    result.length_error = std::numeric_limits<double>::quiet_NaN();
+    MakeApproximate(start, result.curve_length_bound, std::numeric_limits<double>::quiet_NaN(),
+                    "the metric length of the " + start.description +
+                        " initial curve, an upper bound of the distance (quadrature error " +
+                        FormatReal(bound_error) + ")",
+                    &result);
   }
   return result;
 }
