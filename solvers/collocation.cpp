@@ -221,6 +221,7 @@ class Collocation : public BvpSolver {
     int newton = 0;
     double defect = std::numeric_limits<double>::infinity();
     std::vector<double> defects;
+    std::vector<VectorXd> node_f;  // F at the nodes of the converged mesh
     bool converged = false;
     for (int level = 0;; ++level) {
       const Newton solve = RunNewton(metric, &y, monitor);
@@ -231,7 +232,7 @@ class Collocation : public BvpSolver {
               (level > 0 ? " (mesh refinement " + std::to_string(level) + ")" : "");
         break;
       }
-      defect = Defects(metric, y, &defects, &how);
+      defect = Defects(metric, y, &defects, &node_f, &how);
       if (!how.empty()) break;  // the defect could not be evaluated
       if (defect <= co.tol) {
         converged = true;
@@ -243,7 +244,7 @@ class Collocation : public BvpSolver {
               FormatReal(co.tol);
         break;
       }
-      RefineMesh(metric, defects, &y);
+      RefineMesh(metric, defects, node_f, &y);
     }
     result.defect = defect;
     result.curve = CurveOf(y, z0, z1);
@@ -356,11 +357,15 @@ class Collocation : public BvpSolver {
     return acc.allFinite();
   }
 
-  // Per-interval defect estimates (see the overview) and their maximum; on failure sets *how.
-  double Defects(const Metric& metric, const MeshFunction& y, std::vector<double>* defects, std::string* how) const {
+  // Per-interval defect estimates (see the overview) and their maximum, with F at every node (*f, for the mesh
+  // refinement's interpolant); on failure sets *how.
+  double Defects(const Metric& metric, const MeshFunction& y, std::vector<double>* defects, std::vector<VectorXd>* f_out,
+                 std::string* how) const {
     const int d = metric.dim();
     const std::size_t n = y.t.size();
-    std::vector<VectorXd> state(n), f(n);
+    std::vector<VectorXd> state(n);
+    std::vector<VectorXd>& f = *f_out;
+    f.assign(n, VectorXd());
     std::string why;
     for (std::size_t i = 0; i < n; ++i) {
       state[i].resize(2 * d);
@@ -389,13 +394,14 @@ class Collocation : public BvpSolver {
     return worst;
   }
 
-  // Splits every interval whose defect exceeds the tolerance and fills the new nodes from the interpolant.
-  void RefineMesh(const Metric& metric, const std::vector<double>& defects, MeshFunction* y) const {
+  // Splits every interval whose defect exceeds the tolerance and fills the new nodes from the interpolant (node
+  // derivatives f from Defects).
+  void RefineMesh(const Metric& metric, const std::vector<double>& defects, const std::vector<VectorXd>& f,
+                  MeshFunction* y) const {
     const int d = metric.dim();
     const CollocationOptions& co = options_.collocation;
     MeshFunction out;
     const std::size_t n = y->t.size();
-    std::string why;
     int budget = co.max_intervals - y->intervals();
     for (std::size_t i = 0; i + 1 < n; ++i) {
       out.t.push_back(y->t[i]);
@@ -406,19 +412,13 @@ class Collocation : public BvpSolver {
       int pieces = std::clamp(static_cast<int>(std::ceil(std::cbrt(ratio))), 2, 4);
       pieces = std::min(pieces, budget + 1);
       budget -= pieces - 1;
-      VectorXd y0(2 * d), y1(2 * d), f0, f1, s, ds;
+      VectorXd y0(2 * d), y1(2 * d), s, ds;
       y0 << y->g[i], y->v[i];
       y1 << y->g[i + 1], y->v[i + 1];
       const double h = y->t[i + 1] - y->t[i];
-      const bool smooth = StateDerivative(metric, y->g[i], y->v[i], &f0, &why) &&
-                          StateDerivative(metric, y->g[i + 1], y->v[i + 1], &f1, &why);
       for (int k = 1; k < pieces; ++k) {
         const double tau = static_cast<double>(k) / pieces;
-        if (smooth) {
-          Interpolate(y0, f0, y1, f1, h, tau, &s, &ds);
-        } else {
-          s = (1 - tau) * y0 + tau * y1;
-        }
+        Interpolate(y0, f[i], y1, f[i + 1], h, tau, &s, &ds);
         out.t.push_back(y->t[i] + tau * h);
         out.g.push_back(s.head(d));
         out.v.push_back(s.tail(d));
