@@ -366,6 +366,15 @@ struct LogMapSetup {
     graph_source_ = name.ToString();
   }
 
+  // The batch layer's options of `geodesic` and `distances`: the -bvp_* options, the threads and the guess.
+  GeodesicBatchOptions BatchOptions(int threads) const {
+    GeodesicBatchOptions options;
+    options.log_map = bvp;
+    options.threads = threads;
+    options.guess = Guess();
+    return options;
+  }
+
   // The -bvp_init graph guess for the batch layer (empty otherwise: LogMap makes its own).
   GuessProvider Guess() const {
     if (!graph_) return {};
@@ -466,10 +475,7 @@ class GeodesicJob : public Job {
     if (S > 0) curve_ds = out.CreateRowDataset("curve", ElementType::kFloat64, P, {uS, ud});
     if (decoded) decoded_ds = out.CreateRowDataset("decoded_curve", ElementType::kFloat64, P, {uS, uD});
 
-    GeodesicBatchOptions options;
-    options.log_map = log_map_.bvp;
-    options.threads = curve_.Workers();
-    options.guess = log_map_.Guess();
+    GeodesicBatchOptions options = log_map_.BatchOptions(curve_.Workers());
     options.curve_samples = S;
     BatchProgress progress("geodesic", P);
     GeodesicBatchHooks hooks;
@@ -688,10 +694,7 @@ class DistancesJob : public Job {
     RowDataset dist_ds = out.CreateRowDataset("distances", ElementType::kFloat64, N, {N});
     RowDataset status_ds = out.CreateRowDataset("status", ElementType::kInt32, N, {N}, -1.0);
 
-    GeodesicBatchOptions options;
-    options.log_map = log_map_.bvp;
-    options.threads = curve_.Workers();
-    options.guess = log_map_.Guess();
+    GeodesicBatchOptions options = log_map_.BatchOptions(curve_.Workers());
     options.triangle = triangle_;
     BatchProgress progress("distances", pairs);
     GeodesicBatchHooks hooks;
