@@ -77,11 +77,27 @@ LogMapResult StartResult(const Metric& metric, const std::string& solver, bool* 
 // "N Levenberg-Marquardt iterations (S successful, U unsuccessful; Ceres: message)".
 std::string Describe(const ceres::Solver::Summary& summary);
 
+// ---- Discrete geodesics with Richardson extrapolation (solvers/discrete_bvp.cpp) ----
+// Adds meshes to *x (-bvp_extrapolation_*, the first from `start`): -bvp_extrapolation_levels of them, and with
+// `to_tolerance` more until the length's error estimate is within -bvp_extrapolation_length_rtol.
+void ExtendExtrapolation(const Decoder& decoder, const Eigen::VectorXd& z0, const Eigen::VectorXd& z1,
+                         const LogMapOptions& options, bool to_tolerance, const InitialCurve& start,
+                         ExtrapolatedDiscreteGeodesic* x);
+// The discrete solver on *x (extended to tolerance): kSuccess, kExtrapolated or kNotConverged (see log_map.hpp).
+// Throws InputError for a metric without a decoder or -bvp_extrapolation_levels < 2.
+LogMapResult SolveByExtrapolation(const Metric& metric, const Eigen::VectorXd& z0, const Eigen::VectorXd& z1,
+                                  const InitialCurve& start, const LogMapOptions& options,
+                                  ExtrapolatedDiscreteGeodesic* x);
+// "L +- e (Richardson extrapolation of discrete geodesics on N = 64, 128, 256 segments[; ...])".
+std::string DescribeExtrapolation(const ExtrapolatedDiscreteGeodesic& x);
+
 }  // namespace pushpull::bvp
 
 namespace pushpull {
-// The registered solvers (solvers/single_shooting.cpp, solvers/multiple_shooting.cpp, solvers/collocation.cpp).
+// The registered solvers (solvers/single_shooting.cpp, solvers/multiple_shooting.cpp, solvers/collocation.cpp,
+// solvers/discrete_bvp.cpp).
 std::unique_ptr<BvpSolver> MakeSingleShooting(const LogMapOptions& options);
 std::unique_ptr<BvpSolver> MakeMultipleShooting(const LogMapOptions& options);
 std::unique_ptr<BvpSolver> MakeCollocation(const LogMapOptions& options);
+std::unique_ptr<BvpSolver> MakeDiscreteExtrapolation(const LogMapOptions& options);
 }  // namespace pushpull

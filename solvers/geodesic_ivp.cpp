@@ -35,6 +35,7 @@ const char* ToString(GeodesicStatus status) {
     case GeodesicStatus::kIntegrationFailure: return "integration_failure";
     case GeodesicStatus::kNotConverged: return "not_converged";
     case GeodesicStatus::kApproximate: return "approximate";
+    case GeodesicStatus::kExtrapolated: return "extrapolated";
     case GeodesicStatus::kNotMinimal: return "not_minimal";
   }
   return "unknown";

@@ -46,7 +46,8 @@ void LogMapOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix)
   db.Bool(prefix, "bvp_fallback", fallback,
           "When the -bvp_type solver fails, retry by multiple shooting from the initial guess (unless it was the "
           "-bvp_type), then by collocation (-bvp_collocation_*) from the best curve so far (a solver's own curve if "
-          "it has one, else the initial guess); when everything fails the result is 'approximate', with the best "
+          "it has one, else the initial guess), then (metrics of a decoder) by discrete geodesics extrapolated to "
+          "-bvp_extrapolation_length_rtol; when everything fails the result is 'approximate', with the best "
           "curve found and its length",
           "LogMapOptions::fallback");
   db.Real(prefix, "bvp_collocation_tol", collocation.tol,
@@ -73,26 +74,44 @@ void LogMapOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix)
          "otherwise; metrics of a decoder) instead of the best curve so far (a finer start for Newton's method than "
          "-bvp_discrete_segments gives); 0 = the best curve so far",
          "CollocationOptions::seed_segments", IntBounds::AtLeast(0));
-  db.Int(prefix, "bvp_approximate_levels", approximate_levels,
-         "When nothing is verified (with -bvp_fallback) or a geodesic is not the distance, for a metric of a "
-         "decoder: discrete geodesics on this many meshes (-bvp_approximate_segments, doubled each time, each "
-         "started from the last) and Richardson extrapolation of their lengths give the approximate result's length "
-         "and error estimate; < 2 = the metric length of the initial curve instead (an upper bound, no estimate)",
-         "LogMapOptions::approximate_levels", IntBounds::AtLeast(0));
-  db.Int(prefix, "bvp_approximate_segments", approximate_segments,
-         "Segments of the coarsest discrete geodesic of the approximate result (-bvp_approximate_levels)",
-         "LogMapOptions::approximate_segments", IntBounds::AtLeast(2));
-  db.Real(prefix, "bvp_approximate_rtol", approximate_rtol,
-          "Stopping test of those discrete minimisations (as -bvp_discrete_rtol): tight, since the extrapolation "
-          "needs each level's minimum far more accurately than its discretisation error",
-          "LogMapOptions::approximate_rtol", RealBounds::Positive());
-  db.Int(prefix, "bvp_approximate_max_iterations", approximate_max_iterations,
+  db.Int(prefix, "bvp_extrapolation_segments", extrapolation.segments,
+         "Segments of the coarsest discrete geodesic of the extrapolation (-bvp_type discrete; the minimality check "
+         "of hard solves and the result when nothing else is verified, for a metric of a decoder)",
+         "ExtrapolationOptions::segments", IntBounds::AtLeast(2));
+  db.Int(prefix, "bvp_extrapolation_levels", extrapolation.levels,
+         "Discrete geodesics on at least this many meshes (-bvp_extrapolation_segments, doubled each time, each "
+         "started from the last) give, by Richardson extrapolation of the last this many, the length and initial "
+         "velocity with error estimates; < 2 = no extrapolation (no discrete solver; the approximate result is then "
+         "the metric length of the initial curve, an upper bound without estimate)",
+         "ExtrapolationOptions::levels", IntBounds::AtLeast(0));
+  db.Real(prefix, "bvp_extrapolation_length_rtol", extrapolation.length_rtol,
+          "The extrapolation has converged when the length's error estimate is at most this times the length; "
+          "finer meshes are added until it is (up to -bvp_extrapolation_max_segments)",
+          "ExtrapolationOptions::length_rtol", RealBounds::Positive());
+  db.Int(prefix, "bvp_extrapolation_max_segments", extrapolation.max_segments,
+         "The finest mesh the extrapolation may add to reach -bvp_extrapolation_length_rtol",
+         "ExtrapolationOptions::max_segments", IntBounds::AtLeast(2));
+  db.Real(prefix, "bvp_extrapolation_energy_rtol", extrapolation.energy_rtol,
+          "Energy test of the extrapolation's discrete minimisations (as -bvp_discrete_rtol): tight, since the "
+          "extrapolation needs each level's minimum far more accurately than its discretisation error",
+          "ExtrapolationOptions::energy_rtol", RealBounds::Positive());
+  db.Real(prefix, "bvp_extrapolation_xtol", extrapolation.xtol,
+          "Then each minimisation is polished by undamped Gauss-Newton steps until its largest vertex step is at most "
+          "this (latent units): the energy test leaves the vertices accurate to about the square root of its rtol, "
+          "and the extrapolated initial velocity needs them far more accurate; 0 = no polish",
+          "ExtrapolationOptions::xtol", RealBounds::NonNegative());
+  db.Int(prefix, "bvp_extrapolation_max_iterations", extrapolation.max_iterations,
          "Levenberg-Marquardt iterations of each of those minimisations (a level that stops here is reported, and "
-         "the error estimate is then NaN)",
-         "LogMapOptions::approximate_max_iterations", IntBounds::AtLeast(1));
+         "the extrapolation has not converged)",
+         "ExtrapolationOptions::max_iterations", IntBounds::AtLeast(1));
+  db.Bool(prefix, "bvp_extrapolation_verify", extrapolation.verify,
+          "Re-integrate the extrapolated initial velocity (-bvp_verify_ode_*): within -bvp_tol of z1 the result is "
+          "success, else extrapolated with the miss as endpoint_error; false = no shot (endpoint_error NaN, status "
+          "extrapolated), for distances alone",
+          "ExtrapolationOptions::verify");
   db.Int(prefix, "bvp_minimality_check_iterations", minimality_check_iterations,
          "A verified geodesic whose solve took more than this many iterations (or came from a fallback solver) is "
-         "also compared with the extrapolated discrete geodesic (-bvp_approximate_*; metrics of a decoder) and "
+         "also compared with the extrapolated discrete geodesic (-bvp_extrapolation_*; metrics of a decoder) and "
          "reported not_minimal when longer than it by more than -bvp_minimality_rtol and its error estimate; easy "
          "solves (the presolve and a few Newton steps) skip that cost",
          "LogMapOptions::minimality_check_iterations", IntBounds::AtLeast(0));
@@ -193,6 +212,31 @@ std::string LogMapOptions::Validate() const {
   return {};
 }
 
+std::string ResolveBvpType(const Metric& metric, const LogMapOptions& options) {
+  if (options.type != "auto") return options.type;
+  const auto* pullback = dynamic_cast<const PullbackMetric*>(&metric);
+  const bool jumps = pullback && pullback->decoder().smoothness() < 2;
+  return jumps && options.extrapolation.levels >= 2 ? "discrete" : "multiple_shooting";
+}
+
+namespace {
+
+// -bvp_type auto as a registered solver (research code that creates solvers from the registry): the solver
+// ResolveBvpType picks for the metric.
+class AutoBvp : public BvpSolver {
+ public:
+  explicit AutoBvp(const LogMapOptions& options) : options_(options) {}
+  LogMapResult Solve(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const InitialCurve& guess,
+                     BvpMonitor* monitor) override {
+    return BvpSolvers().Create(ResolveBvpType(metric, options_), options_)->Solve(metric, z0, z1, guess, monitor);
+  }
+
+ private:
+  LogMapOptions options_;
+};
+
+}  // namespace
+
 BvpSolverRegistry& BvpSolvers() {
   static BvpSolverRegistry* registry = [] {
     auto* r = new BvpSolverRegistry("bvp_type");
@@ -206,6 +250,14 @@ BvpSolverRegistry& BvpSolvers() {
                 "collocation (Lobatto IIIA / MIRK4) on a mesh seeded by the initial curve: sparse Newton, defect "
                 "control and mesh refinement, verified by re-integration",
                 [](const LogMapOptions& o) { return MakeCollocation(o); });
+    r->Register("discrete",
+                "discrete geodesics on finer and finer meshes with Richardson extrapolation of the length and the "
+                "initial velocity (-bvp_extrapolation_*; metrics of a decoder): needs no geodesic equation",
+                [](const LogMapOptions& o) { return MakeDiscreteExtrapolation(o); });
+    r->Register("auto",
+                "discrete for a decoder whose second derivative jumps (elu: the geodesic equation's right-hand side "
+                "jumps too), multiple_shooting otherwise",
+                [](const LogMapOptions& o) -> std::unique_ptr<BvpSolver> { return std::make_unique<AutoBvp>(o); });
     return r;
   }();
   return *registry;
@@ -266,7 +318,7 @@ LogMapResult LogMap(const Metric& metric, const VectorXd& z0, const VectorXd& z1
   }
 
   LogMapResult result;
-  result.solver = options.type;
+  result.solver = ResolveBvpType(metric, options);
   std::string why;
   if (!metric.InDomain(z0, &why) || !metric.InDomain(z1, &why)) {
     result.status = GeodesicStatus::kOutsideDomain;
@@ -274,17 +326,27 @@ LogMapResult LogMap(const Metric& metric, const VectorXd& z0, const VectorXd& z1
     return result;
   }
   const InitialCurve start = guess ? *guess : DefaultGuess(metric, z0, z1, options);
-  result = BvpSolvers().Create(options.type, options)->Solve(metric, z0, z1, start, monitor);
+  const std::string type = ResolveBvpType(metric, options);
+  // The discrete geodesics with Richardson extrapolation from the initial curve (metrics of a decoder), computed once
+  // and extended as needed: the discrete solver, the minimality check of hard solves and the last fallback.
+  const auto* pullback = dynamic_cast<const PullbackMetric*>(&metric);
+  ExtrapolatedDiscreteGeodesic extrapolated;
+  if (type == "discrete") {
+    result = bvp::SolveByExtrapolation(metric, z0, z1, start, options, &extrapolated);
+  } else {
+    result = BvpSolvers().Create(type, options)->Solve(metric, z0, z1, start, monitor);
+  }
   if (result.status == GeodesicStatus::kOutsideDomain) return result;
   const bool can_collocate = metric.HasAccelerationTangent();
-  // The fallback chain: multiple shooting from the initial curve (unless it was the -bvp_type solver), then
-  // collocation from the best curve so far.
+  // The fallback chain: multiple shooting (unless it was the -bvp_type solver) from the initial curve (from the
+  // discrete solver's finest curve after it), then collocation from the best curve so far.
   // Collocation is the last resort: when it was the -bvp_type solver, nothing follows it.
-  if (!result.usable() && options.fallback && can_collocate && options.type != "collocation") {
+  if (!result.usable() && options.fallback && can_collocate && type != "collocation") {
     for (const char* next : {"multiple_shooting", "collocation"}) {
-      if (options.type == next || result.usable()) continue;
+      if (type == next || result.usable()) continue;
       const bool colloc = std::string(next) == "collocation";
-      InitialCurve from = colloc && result.curve.times.size() >= 2 ? result.curve : start;
+      const bool own_curve = (colloc || result.solver == "discrete") && result.curve.times.size() >= 2;
+      InitialCurve from = own_curve ? result.curve : start;
       if (colloc && options.collocation.seed_segments > 0) {
         LogMapOptions seed = options;
         seed.init = "discrete";
@@ -302,30 +364,15 @@ LogMapResult LogMap(const Metric& metric, const VectorXd& z0, const VectorXd& z1
       result = std::move(retry);
     }
   }
-  // The distance by discrete geodesics on -bvp_approximate_levels meshes with Richardson extrapolation, from the
-  // initial curve (metrics of a decoder), computed at most once: for approximate results and minimality checks.
-  const auto* pullback = dynamic_cast<const PullbackMetric*>(&metric);
-  std::optional<ExtrapolatedDiscreteGeodesic> extrapolated;
   auto extrapolate = [&]() -> const ExtrapolatedDiscreteGeodesic& {
-    if (!extrapolated) {
+    if (extrapolated.segments.empty()) {
       static const int kEventExtrapolation = EventLog::Global().Register("DiscreteExtrapolation");
       ScopedEvent event(kEventExtrapolation);
-      DiscreteGeodesicOptions fine = options.discrete;
-      fine.segments = options.approximate_segments;
-      fine.rtol = options.approximate_rtol;
-      fine.max_iterations = options.approximate_max_iterations;
-      extrapolated = ExtrapolateDiscreteGeodesic(pullback->decoder(), z0, z1, fine, options.approximate_levels,
-                                                 &start.points);
+      bvp::ExtendExtrapolation(pullback->decoder(), z0, z1, options, false, start, &extrapolated);
     }
-    return *extrapolated;
+    return extrapolated;
   };
-  auto describe = [](const ExtrapolatedDiscreteGeodesic& x) {
-    std::string levels;
-    for (const int n : x.segments) levels += (levels.empty() ? "" : ", ") + std::to_string(n);
-    return FormatReal(x.length.value) + " +- " + FormatReal(x.length.error) +
-           " (Richardson extrapolation of discrete geodesics on N = " + levels + " segments" +
-           (x.converged ? "" : "; not every minimisation converged: " + x.message) + ")";
-  };
+  const auto describe = bvp::DescribeExtrapolation;
   // Minimality: the initial curve's metric length bounds the distance from above.
   double bound_error = 0;
   if (options.minimality_rtol >= 0 || (!result.usable() && options.fallback)) {
@@ -368,8 +415,9 @@ LogMapResult LogMap(const Metric& metric, const VectorXd& z0, const VectorXd& z1
   // A geodesic of a hard solve (a fallback solver, or more than -bvp_minimality_check_iterations iterations: on the
   // trained development decoders every converged geodesic that was longer than the distance came from one) is also
   // compared with the extrapolated discrete geodesic, a far tighter bound than the initial curve's length.
-  const bool hard = result.solver != options.type || result.iterations > options.minimality_check_iterations;
-  if (result.usable() && options.minimality_rtol >= 0 && hard && pullback && options.approximate_levels >= 2) {
+  const bool hard = result.solver != type || result.iterations > options.minimality_check_iterations;
+  if (result.usable() && options.minimality_rtol >= 0 && hard && result.solver != "discrete" && pullback &&
+      options.extrapolation.levels >= 2) {
     const ExtrapolatedDiscreteGeodesic& x = extrapolate();
     const double allowance = (std::isfinite(x.length.error) ? x.length.error : 0) + miss_length;
     if (x.converged && std::isfinite(x.length.value) &&
@@ -380,22 +428,34 @@ LogMapResult LogMap(const Metric& metric, const VectorXd& z0, const VectorXd& z1
       result.message = "not the distance: " + result.minimality + ". " + result.message;
     }
   }
-  // Nothing verified (or a geodesic that is not the distance): for a metric of a decoder, the distance by discrete
-  // geodesics on -bvp_approximate_levels meshes with Richardson extrapolation, a method that needs no integration
-  // and converges wherever the energy can be minimised; otherwise the best curve found.
+  // Nothing verified (or a geodesic that is not the distance): for a metric of a decoder, the discrete geodesics
+  // extrapolated to -bvp_extrapolation_length_rtol (the discrete solver, unless it ran first), a method that needs no
+  // integration and converges wherever the energy can be minimised; when they do not converge either, the
+  // approximate result from them, or else the best curve found.
   const bool failed = !result.usable() && options.fallback && can_collocate &&
                       result.status != GeodesicStatus::kOutsideDomain && result.status != GeodesicStatus::kNotMinimal;
-  if ((failed || result.status == GeodesicStatus::kNotMinimal) && pullback && options.approximate_levels >= 2) {
-    const ExtrapolatedDiscreteGeodesic& x = extrapolate();
-    const std::string estimate = describe(x);
+  if ((failed || result.status == GeodesicStatus::kNotMinimal) && pullback && options.extrapolation.levels >= 2) {
     if (result.status == GeodesicStatus::kNotMinimal) {
+      const ExtrapolatedDiscreteGeodesic& x = extrapolate();
       if (result.minimality.find("by discrete geodesics") == std::string::npos) {
-        result.message += " The distance by discrete geodesics: " + estimate + ".";
+        result.message += " The distance by discrete geodesics: " + describe(x) + ".";
       }
-    } else if (std::isfinite(x.length.value)) {
-      MakeApproximate(x.finest.ToInitialCurve(), x.length.value,
-                      x.converged ? x.length.error : std::numeric_limits<double>::quiet_NaN(), estimate, &result);
-      return result;
+    } else {
+      const bool ran_first = result.solver == "discrete" || !extrapolated.segments.empty();
+      LogMapResult last = bvp::SolveByExtrapolation(metric, z0, z1, start, options, &extrapolated);
+      last.iterations += result.iterations;
+      if (last.usable()) {
+        last.message = (ran_first ? "" : "fallback discrete: ") + last.message + " (" + result.solver +
+                       " failed first: " + result.message + ")";
+        return last;
+      }
+      if (std::isfinite(extrapolated.length.value)) {
+        MakeApproximate(extrapolated.finest.ToInitialCurve(), extrapolated.length.value,
+                        extrapolated.converged ? extrapolated.length.error : std::numeric_limits<double>::quiet_NaN(),
+                        describe(extrapolated), &result);
+        if (extrapolated.initial_velocity.size() == z0.size()) result.initial_velocity = extrapolated.initial_velocity;
+        return result;
+      }
     }
   }
   if (failed && result.status != GeodesicStatus::kApproximate && std::isfinite(result.curve_length_bound)) {

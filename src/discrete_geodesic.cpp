@@ -42,6 +42,7 @@ std::string DiscreteGeodesicOptions::Validate() const {
   if (segments < 2) return "segments: " + std::to_string(segments) + " must be >= 2";
   if (max_iterations < 1) return "max_iterations: " + std::to_string(max_iterations) + " must be >= 1";
   if (!(rtol > 0)) return "rtol: " + FormatReal(rtol) + " must be > 0";
+  if (!(xtol >= 0)) return "xtol: " + FormatReal(xtol) + " must be >= 0";
   return {};
 }
 
@@ -230,6 +231,8 @@ DiscreteGeodesic Minimize(const Decoder& decoder, const VectorXd& z0, const Vect
     double lambda = kInitialLambda;
     constexpr double kMaxLambda = 1e12;  // the step is then ~1e-12 of a gradient step: nothing lowers E any more
     bool assembled = false;
+    bool polishing = false;  // energy converged (rtol); now undamped steps until they are below xtol
+    double last_step = std::numeric_limits<double>::quiet_NaN();
     double mean_diagonal = 0;
     out.message = "the iteration limit (" + std::to_string(options.max_iterations) + ") was reached";
     while (out.iterations < options.max_iterations) {
@@ -257,16 +260,26 @@ DiscreteGeodesic Minimize(const Decoder& decoder, const VectorXd& z0, const Vect
       if (solved && lambda <= kInitialLambda) {
         // The decrease of E the Gauss-Newton model predicts for this (undamped) step: -N (2 b.delta + delta^T A
         // delta) (b and A are the gradient and Gauss-Newton matrix divided by 2 N). If even that is below
-        // rtol * E, the points are converged and the step is not taken.
-        double predicted = 0;
+        // rtol * E, the energy is converged and the step is not taken (with xtol, polishing starts instead).
+        double predicted = 0, step = 0;
         for (std::size_t k = 0; k < m; ++k) {
           predicted -= 2.0 * b[k].dot(delta[k]) + delta[k].dot(D[k] * delta[k]);
           if (k + 1 < m) predicted -= 2.0 * delta[k].dot(C[k] * delta[k + 1]);
+          step = std::max(step, delta[k].cwiseAbs().maxCoeff());
         }
-        if (N * predicted <= options.rtol * current.energy) {
+        last_step = step;
+        if (polishing && step <= options.xtol) {
           out.converged = true;
-          out.message = "converged";
+          out.message = "converged (vertex steps below xtol)";
           break;
+        }
+        if (!polishing && N * predicted <= options.rtol * current.energy) {
+          if (!(options.xtol > 0) || step <= options.xtol) {
+            out.converged = true;
+            out.message = "converged";
+            break;
+          }
+          polishing = true;
         }
       }
       ++out.iterations;
@@ -274,7 +287,15 @@ DiscreteGeodesic Minimize(const Decoder& decoder, const VectorXd& z0, const Vect
       if (solved) {
         for (std::size_t k = 0; k < m; ++k) candidate[k + 1] = x[k + 1] + delta[k];
         Evaluate(decoder, candidate, &trial);
-        accepted = trial.ok && trial.energy < current.energy;
+        // Polishing: the energy changes are round-off, so the (undamped) step is taken unless the energy rises by
+        // more than rtol * E, which ends the polish with the energy converged.
+        accepted = trial.ok && (trial.energy < current.energy ||
+                                (polishing && trial.energy <= current.energy * (1.0 + options.rtol)));
+        if (polishing && !accepted) {
+          out.converged = true;
+          out.message = "converged (energy; a polishing step raised it)";
+          break;
+        }
       }
       if (accepted) {
         const double decrease = current.energy - trial.energy;
@@ -282,10 +303,13 @@ DiscreteGeodesic Minimize(const Decoder& decoder, const VectorXd& z0, const Vect
         std::swap(current, trial);
         assembled = false;
         lambda = std::max(kInitialLambda, lambda / 3.0);
-        if (decrease <= options.rtol * current.energy) {
-          out.converged = true;
-          out.message = "converged";
-          break;
+        if (!polishing && decrease <= options.rtol * current.energy) {
+          if (!(options.xtol > 0)) {
+            out.converged = true;
+            out.message = "converged";
+            break;
+          }
+          polishing = true;
         }
       } else {
         lambda *= 4.0;
@@ -294,6 +318,13 @@ DiscreteGeodesic Minimize(const Decoder& decoder, const VectorXd& z0, const Vect
           break;
         }
       }
+    }
+    if (polishing && !out.converged) {
+      // The energy had converged; only the polish ran out of iterations (Gauss-Newton converges linearly): the
+      // vertices are as accurate as the energy test makes them, and the message says how far the polish got.
+      out.converged = true;
+      out.message = "converged (energy; the polish stopped at vertex steps of " + FormatReal(last_step) +
+                    ", above xtol " + FormatReal(options.xtol) + ": " + out.message + ")";
     }
   }
   out.points = std::move(x);
@@ -378,15 +409,75 @@ std::vector<VectorXd> Upsample(const std::vector<VectorXd>& x, int to) {
   return y;
 }
 
+namespace {
+
+// g'(0) of a discrete geodesic to fourth order in its vertex spacing: the derivative at t_0 of the quartic through
+// the first five decoded vertices (times as in ToInitialCurve), pulled back by least squares with J(x_0). Its error
+// is then the O(1/N^2) of the vertices themselves, which Richardson extrapolation removes (a second-order formula
+// would leave an O(1/N^3) term that it does not). Empty when the polyline has fewer than five vertices or cannot be
+// evaluated.
+VectorXd StartVelocity(const Decoder& decoder, const DiscreteGeodesic& g) {
+  constexpr std::size_t kPoints = 5;
+  if (g.points.size() < kPoints || g.edge_lengths.size() + 1 != g.points.size()) return {};
+  const std::vector<double> t = VertexTimes(g.edge_lengths, g.points.size());
+  VectorXd v = VectorXd::Zero(decoder.output_dim());
+  MatrixXd J;
+  for (std::size_t j = 0; j < kPoints; ++j) {
+    // L_j'(t_0) of the Lagrange basis on t_0 .. t_4.
+    double w = 0;
+    if (j == 0) {
+      for (std::size_t m = 1; m < kPoints; ++m) w += 1.0 / (t[0] - t[m]);
+    } else {
+      double numerator = 1, denominator = 1;
+      for (std::size_t m = 0; m < kPoints; ++m) {
+        if (m == j) continue;
+        denominator *= t[j] - t[m];
+        if (m != 0) numerator *= t[0] - t[m];
+      }
+      w = numerator / denominator;
+    }
+    if (!std::isfinite(w)) return {};
+    VectorXd f;
+    decoder.ValueAndJacobian(g.points[j], &f, j == 0 ? &J : nullptr);
+    v += w * f;
+  }
+  const Eigen::LDLT<MatrixXd> normal(J.transpose() * J);
+  if (normal.info() != Eigen::Success || !normal.isPositive()) return {};
+  VectorXd u = normal.solve(J.transpose() * v);
+  return u.allFinite() ? u : VectorXd();
+}
+
+}  // namespace
+
 ExtrapolatedDiscreteGeodesic ExtrapolateDiscreteGeodesic(const Decoder& decoder, const VectorXd& z0,
                                                          const VectorXd& z1, const DiscreteGeodesicOptions& options,
                                                          int levels, const std::vector<VectorXd>* start) {
-  if (levels < 2) throw InputError("ExtrapolateDiscreteGeodesic: levels " + std::to_string(levels) + " must be >= 2");
   ExtrapolatedDiscreteGeodesic r;
-  r.message = "converged";
+  ExtrapolationTarget target;
+  target.levels = levels;
+  ExtendDiscreteExtrapolation(decoder, z0, z1, options, target, start, &r);
+  return r;
+}
+
+void ExtendDiscreteExtrapolation(const Decoder& decoder, const VectorXd& z0, const VectorXd& z1,
+                                 const DiscreteGeodesicOptions& options, const ExtrapolationTarget& target,
+                                 const std::vector<VectorXd>* start, ExtrapolatedDiscreteGeodesic* x) {
+  if (target.levels < 2) {
+    throw InputError("ExtrapolateDiscreteGeodesic: levels " + std::to_string(target.levels) + " must be >= 2");
+  }
+  ExtrapolatedDiscreteGeodesic& r = *x;
+  if (r.segments.empty()) r.message = "converged";
   DiscreteGeodesicOptions o = options;
-  for (int k = 0; k < levels; ++k) {
-    if (k > 0) {
+  const auto want_more = [&] {
+    const int k = static_cast<int>(r.segments.size());
+    if (k < target.levels) return true;
+    const double n = 2.0 * r.segments.back();
+    return target.length_rtol > 0 && n <= target.max_segments && r.finest.points.size() >= 2 &&
+           !(r.length.error <= target.length_rtol * std::abs(r.length.value));
+  };
+  while (want_more()) {
+    if (!r.segments.empty()) {
+      o.segments = 2 * r.segments.back();
       r.finest = MinimizeDiscreteEnergy(decoder, z0, z1, o, Upsample(r.finest.points, o.segments));
     } else if (start && start->size() >= 2) {
       r.finest = MinimizeDiscreteEnergy(decoder, z0, z1, o, Upsample(*start, o.segments));
@@ -394,15 +485,35 @@ ExtrapolatedDiscreteGeodesic ExtrapolateDiscreteGeodesic(const Decoder& decoder,
       r.finest = MinimizeDiscreteEnergy(decoder, z0, z1, o);
     }
     r.segments.push_back(o.segments);
+    r.iterations += r.finest.iterations;
     r.sqrt_energy.push_back(std::sqrt(r.finest.energy));
+    r.start_velocities.push_back(StartVelocity(decoder, r.finest));
     if (!r.finest.converged && r.converged) {
       r.converged = false;
       r.message = "N = " + std::to_string(o.segments) + ": " + r.finest.message;
     }
-    o.segments *= 2;
+    // The extrapolation of the last target.levels meshes (all of them while there are fewer).
+    const std::size_t k = r.segments.size();
+    const std::size_t first = k > static_cast<std::size_t>(target.levels) ? k - target.levels : 0;
+    const std::vector<int> N(r.segments.begin() + static_cast<std::ptrdiff_t>(first), r.segments.end());
+    r.length = Richardson(N, std::vector<double>(r.sqrt_energy.begin() + static_cast<std::ptrdiff_t>(first),
+                                                 r.sqrt_energy.end()));
+    r.initial_velocity.resize(0);
+    r.initial_velocity_error = std::numeric_limits<double>::quiet_NaN();
+    const bool velocities = std::all_of(r.start_velocities.begin() + static_cast<std::ptrdiff_t>(first),
+                                        r.start_velocities.end(), [&](const VectorXd& v) { return v.size() == z0.size(); });
+    if (velocities) {
+      r.initial_velocity.resize(z0.size());
+      r.initial_velocity_error = 0;
+      for (Eigen::Index c = 0; c < z0.size(); ++c) {
+        std::vector<double> component;
+        for (std::size_t j = first; j < k; ++j) component.push_back(r.start_velocities[j](c));
+        const Extrapolation e = Richardson(N, component);
+        r.initial_velocity(c) = e.value;
+        r.initial_velocity_error = std::max(r.initial_velocity_error, e.error);
+      }
+    }
   }
-  r.length = Richardson(r.segments, r.sqrt_energy);
-  return r;
 }
 
 }  // namespace pushpull

@@ -185,14 +185,14 @@ std::string GeodesicBatchOptions::Validate() const {
 
 std::size_t GeodesicBatchResult::failed() const {
   return static_cast<std::size_t>(
-      std::count_if(status.begin(), status.end(), [](GeodesicStatus s) { return s != GeodesicStatus::kSuccess; }));
+      std::count_if(status.begin(), status.end(), [](GeodesicStatus s) { return !Usable(s); }));
 }
 
 std::size_t DistanceMatrixResult::failed_pairs() const {
   std::size_t failed = 0;
   const std::size_t n = points();
   for (std::size_t i = 0; i < n; ++i) {
-    for (std::size_t j = i + 1; j < n; ++j) failed += status[i * n + j] != GeodesicStatus::kSuccess;
+    for (std::size_t j = i + 1; j < n; ++j) failed += !Usable(status[i * n + j]);
   }
   return failed;
 }
@@ -338,7 +338,7 @@ DistanceMatrixResult ComputeDistanceMatrix(const Metric& metric, const Eigen::Ma
   std::size_t rows_done = 0, failed = 0;
   auto emit = [&](std::size_t first, std::size_t count) {
     for (std::size_t p = first; p < first + count; ++p) {
-      failed += r.status[pairs[p].first * N + pairs[p].second] != GeodesicStatus::kSuccess;
+      failed += !Usable(r.status[pairs[p].first * N + pairs[p].second]);
     }
     const std::size_t completed = first + count, first_row = rows_done;
     while (rows_done < N && row_end[rows_done] <= completed) ++rows_done;

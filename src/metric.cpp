@@ -147,6 +147,15 @@ void Metric::set_min_rcond(double rcond) {
 
 // ---- StackedDecoder ------------------------------------------------------------------------------------------
 
+int MlpDecoder::smoothness() const {
+  // elu (x > 0 ? x : e^x - 1) has a continuous first derivative and a second that jumps from 1 to 0 at x = 0; the
+  // other activations are analytic. A network with more than one layer applies the hidden activation.
+  const auto of = [](Activation a) { return a == Activation::kElu ? 1 : kSmooth; };
+  int s = of(mlp_.output_activation);
+  if (mlp_.num_layers() > 1) s = std::min(s, of(mlp_.activation));
+  return s;
+}
+
 StackedDecoder::StackedDecoder(std::shared_ptr<const Decoder> mean, std::shared_ptr<const Decoder> std_dev)
     : mean_(std::move(mean)), std_(std::move(std_dev)) {
   if (!mean_ || !std_) throw InputError("StackedDecoder: null decoder");

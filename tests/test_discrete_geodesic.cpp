@@ -292,3 +292,123 @@ BOOST_AUTO_TEST_CASE(identical_end_points_give_the_constant_curve) {
   BOOST_TEST(r.length < 1e-14);
   BOOST_TEST(r.initial_velocity.norm() < 1e-14);
 }
+
+// ---- -bvp_type discrete: discrete geodesics with Richardson extrapolation as a BVP solver ----------------------------
+
+BOOST_AUTO_TEST_CASE(extending_to_a_tolerance_adds_meshes_and_keeps_the_fixed_levels_numbers) {
+  const auto f = MakeStereographicSphereDecoder(2);
+  const VectorXd a = V(-1.1, 0.4), b = V(1.6, -0.9);
+  DiscreteGeodesicOptions o = Segments(16, 1e-13);
+  const ExtrapolatedDiscreteGeodesic fixed = ExtrapolateDiscreteGeodesic(*f, a, b, o, 3);
+  ExtrapolatedDiscreteGeodesic x;
+  ExtrapolationTarget target;  // length_rtol 0: exactly the fixed levels
+  ExtendDiscreteExtrapolation(*f, a, b, o, target, nullptr, &x);
+  BOOST_TEST(x.segments == fixed.segments);
+  BOOST_TEST(x.length.value == fixed.length.value);
+  BOOST_TEST(x.length.error == fixed.length.error);
+  // Then to a tolerance: meshes are added (each twice as fine) until the estimate is within it, the extrapolation of
+  // the last three, and the estimate covers the actual error.
+  target.length_rtol = 1e-10;
+  target.max_segments = 4096;
+  ExtendDiscreteExtrapolation(*f, a, b, o, target, nullptr, &x);
+  const double d = SphereDistance(a, b);
+  BOOST_TEST_MESSAGE("meshes up to " << x.segments.back() << ": L = " << x.length.value << " +- " << x.length.error
+                                     << ", error " << x.length.value - d);
+  BOOST_TEST_REQUIRE(x.segments.size() > 3u);
+  BOOST_TEST(x.segments.back() <= 4096);
+  BOOST_TEST(x.length.error <= 1e-10 * x.length.value);
+  BOOST_TEST(std::abs(x.length.value - d) <= 1e-10 * d);
+  BOOST_TEST(x.length.value != fixed.length.value);
+  BOOST_TEST(x.start_velocities.size() == x.segments.size());
+  BOOST_TEST(x.iterations >= x.finest.iterations);
+}
+
+BOOST_AUTO_TEST_CASE(discrete_solver_errors_fall_with_its_tolerance_on_the_sphere) {
+  // Closed form: the great circle. Length and initial velocity against it at three tolerances.
+  const PullbackMetric sphere(MakeStereographicSphereDecoder(2));
+  const VectorXd a = V(-1.1, 0.4), b = V(1.6, -0.9);
+  const double d = SphereDistance(a, b);
+  const GreatCircle circle = Circle(sphere.decoder(), a, b);
+  double previous_length_error = 1, previous_velocity_error = 1;
+  for (const double rtol : {1e-5, 1e-7, 1e-9}) {
+    LogMapOptions o;
+    o.type = "discrete";
+    o.fallback = false;
+    o.extrapolation.segments = 8;  // coarse meshes first, so that the tolerance decides how many follow
+    o.extrapolation.length_rtol = rtol;
+    o.extrapolation.max_segments = 8192;
+    const LogMapResult r = LogMap(sphere, a, b, o);
+    const double length_error = std::abs(r.length - d) / d;
+    const double velocity_error = (r.initial_velocity - circle.u).norm() / circle.u.norm();
+    BOOST_TEST_MESSAGE("length_rtol " << rtol << ": " << ToString(r.status) << ", length error " << length_error
+                                      << " (estimate " << r.length_error / r.length << "), velocity error "
+                                      << velocity_error << ", miss " << r.endpoint_error << "; " << r.message);
+    BOOST_TEST_REQUIRE(r.usable(), r.message);
+    BOOST_TEST(r.solver == "discrete");
+    BOOST_TEST(r.length_error <= rtol * r.length);
+    BOOST_TEST(length_error <= rtol);
+    BOOST_TEST(length_error < previous_length_error);
+    BOOST_TEST(velocity_error < previous_velocity_error);
+    BOOST_TEST(std::isfinite(r.endpoint_error));  // re-integrated (-bvp_extrapolation_verify)
+    BOOST_TEST((r.status == GeodesicStatus::kSuccess) == (r.endpoint_error <= o.tol));
+    previous_length_error = length_error;
+    previous_velocity_error = velocity_error;
+  }
+}
+
+BOOST_AUTO_TEST_CASE(auto_solves_elu_decoders_by_discrete_geodesics_and_smooth_ones_by_shooting) {
+  const PullbackMetric elu(std::make_shared<MlpDecoder>(RandomMlp(2, 6, {16, 16}, TimeInput::kNone,
+                                                                  Activation::kElu, 7)));
+  const PullbackMetric smooth(std::make_shared<MlpDecoder>(RandomMlp(2, 6, {16, 16}, TimeInput::kNone,
+                                                                     Activation::kSoftplus, 7)));
+  const TensorMetric poincare(MakePoincareHalfPlaneField());
+  const LogMapOptions o;
+  BOOST_TEST(o.type == "auto");
+  BOOST_TEST(elu.decoder().smoothness() == 1);
+  BOOST_TEST(ResolveBvpType(elu, o) == "discrete");
+  BOOST_TEST(ResolveBvpType(smooth, o) == "multiple_shooting");
+  BOOST_TEST(ResolveBvpType(poincare, o) == "multiple_shooting");
+  LogMapOptions no_levels;
+  no_levels.extrapolation.levels = 0;
+  BOOST_TEST(ResolveBvpType(elu, no_levels) == "multiple_shooting");
+
+  // On the elu decoder: the discrete solve and a tight multiple-shooting solve (thousands of steps through the
+  // jumps of f'', but converged) agree on the length.
+  const VectorXd z0 = V(-0.8, 0.3), z1 = V(0.9, -0.6);
+  const LogMapResult r = LogMap(elu, z0, z1, o);
+  BOOST_TEST_REQUIRE(r.usable(), r.message);
+  BOOST_TEST(r.solver == "discrete");
+  LogMapOptions shoot;
+  shoot.type = "multiple_shooting";
+  shoot.tol = 1e-9;
+  shoot.shots.ode.max_steps = 100000;
+  const LogMapResult s = LogMap(elu, z0, z1, shoot);
+  BOOST_TEST_REQUIRE(s.usable(), s.message);
+  BOOST_TEST_MESSAGE("elu: discrete " << r.length << " +- " << r.length_error << " (" << ToString(r.status)
+                                      << ", miss " << r.endpoint_error << "), shooting " << s.length);
+  BOOST_TEST(std::abs(r.length - s.length) <= 1e-6 * s.length);
+}
+
+BOOST_AUTO_TEST_CASE(a_discrete_solve_short_of_its_tolerance_fails_and_falls_back_to_shooting) {
+  const PullbackMetric sphere(MakeStereographicSphereDecoder(2));
+  const VectorXd a = V(-1.1, 0.4), b = V(1.6, -0.9);
+  LogMapOptions o;
+  o.type = "discrete";
+  o.extrapolation.length_rtol = 1e-15;  // beyond round-off of the 256-segment extrapolation
+  o.extrapolation.max_segments = 256;
+  o.fallback = false;
+  const LogMapResult alone = LogMap(sphere, a, b, o);
+  BOOST_TEST((alone.status == GeodesicStatus::kNotConverged), alone.message);
+  BOOST_TEST(alone.message.find("-bvp_extrapolation_length_rtol") != std::string::npos, alone.message);
+  BOOST_TEST(std::isfinite(alone.length));
+  o.fallback = true;
+  const LogMapResult r = LogMap(sphere, a, b, o);
+  BOOST_TEST_REQUIRE((r.status == GeodesicStatus::kSuccess), r.message);
+  BOOST_TEST(r.solver == "multiple_shooting");
+  BOOST_TEST(r.message.find("fallback multiple shooting") != std::string::npos, r.message);
+  BOOST_TEST(std::abs(r.length - SphereDistance(a, b)) < 1e-6);
+
+  const TensorMetric poincare(MakePoincareHalfPlaneField());
+  BOOST_CHECK_EXCEPTION(LogMap(poincare, V(0, 1), V(1, 2), o), InputError,
+                        [](const InputError& e) { return Mentions(e, "-bvp_type discrete"); });
+}

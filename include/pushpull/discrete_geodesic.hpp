@@ -31,6 +31,11 @@ struct DiscreteGeodesicOptions {
   int segments = 64;         // N: segments of the polyline (N - 1 free interior points)
   int max_iterations = 300;  // Levenberg-Marquardt iterations (accepted and rejected steps)
   double rtol = 1e-4;        // stop once a step lowers E (or the model predicts the next one to) by < rtol * E
+  // Then, when > 0, polish: undamped Gauss-Newton steps (E changes only by round-off there, so they are taken unless
+  // E rises by more than rtol * E) until the largest vertex step (max norm, latent units) is at most this. The
+  // energy is quadratic in the vertices, so the energy test alone leaves them accurate to about sqrt(rtol) only;
+  // the extrapolation's initial velocity needs more (-bvp_extrapolation_xtol). Not an option of its own.
+  double xtol = 0;
 
   // Declares -<prefix>segments, -<prefix>max_iterations, -<prefix>rtol ("bvp_discrete_" by default) and applies
   // values from the database. Throws InputError naming the option.
@@ -98,15 +103,39 @@ struct ExtrapolatedDiscreteGeodesic {
   DiscreteGeodesic finest;          // the minimiser of the last level
   bool converged = true;            // every minimisation converged
   std::string message;              // the first that did not, or "converged"
+  int iterations = 0;               // Levenberg-Marquardt iterations of all levels
+  // g'(0) of each level's minimiser (the quartic through its first five decoded vertices, pulled back: an O(1/N^2)
+  // estimate) and their Richardson
+  // extrapolation over the same levels as the length, with the largest error estimate of its components (empty /
+  // NaN when a level has no vertex velocities).
+  std::vector<Eigen::VectorXd> start_velocities;
+  Eigen::VectorXd initial_velocity;
+  double initial_velocity_error = std::numeric_limits<double>::quiet_NaN();
 };
 
-// Minimises E on `levels` meshes N0, 2 N0, 4 N0, ... (options.segments = N0), each from the previous minimiser
-// upsampled, the first from `start` (a polyline z0 .. z1, upsampled to N0; the straight line when null or empty), and
-// extrapolates sqrt(E_N). The minimiser found is the one next to the start: start from the best curve you have.
+// When to stop adding meshes (ExtendDiscreteExtrapolation).
+struct ExtrapolationTarget {
+  int levels = 3;         // meshes always computed; the extrapolation uses the last this many
+  double length_rtol = 0; // then more meshes while the error estimate exceeds length_rtol * length (0: no more)
+  int max_segments = 0;   // but none finer than this many segments
+};
+
+// Minimises E on meshes N0, 2 N0, 4 N0, ... (options.segments = N0), each from the previous minimiser upsampled, the
+// first from `start` (a polyline z0 .. z1, upsampled to N0; the straight line when null or empty), and extrapolates
+// sqrt(E_N). The minimiser found is the one next to the start: start from the best curve you have.
 // Throws InputError for invalid options, levels < 2 or a start that does not run from z0 to z1.
 ExtrapolatedDiscreteGeodesic ExtrapolateDiscreteGeodesic(const Decoder& decoder, const Eigen::VectorXd& z0,
                                                          const Eigen::VectorXd& z1,
                                                          const DiscreteGeodesicOptions& options, int levels,
                                                          const std::vector<Eigen::VectorXd>* start = nullptr);
+
+// Adds meshes to *x (empty, or a result of this function or of ExtrapolateDiscreteGeodesic for the same end points
+// and options), each twice as fine as the last, until it has target.levels of them and then while the extrapolated
+// length's error estimate exceeds target.length_rtol times the length and the next mesh has at most
+// target.max_segments segments. The extrapolation uses the last target.levels meshes. With target.length_rtol = 0
+// it is ExtrapolateDiscreteGeodesic (the same numbers). Throws as that does.
+void ExtendDiscreteExtrapolation(const Decoder& decoder, const Eigen::VectorXd& z0, const Eigen::VectorXd& z1,
+                                 const DiscreteGeodesicOptions& options, const ExtrapolationTarget& target,
+                                 const std::vector<Eigen::VectorXd>* start, ExtrapolatedDiscreteGeodesic* x);
 
 }  // namespace pushpull

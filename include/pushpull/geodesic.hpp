@@ -55,8 +55,15 @@ enum class GeodesicStatus {
                         // length and an error estimate (see the message)
   kNotMinimal,          // logarithm map: a verified geodesic that is longer than another curve between its end
                         // points, so its length is not the distance (see the message)
+  kExtrapolated,        // logarithm map: converged as the limit of discrete geodesics (length and curve within
+                        // -bvp_extrapolation_length_rtol); the re-integrated initial velocity misses z1 by more
+                        // than -bvp_tol (endpoint_error). Usable.
 };
 const char* ToString(GeodesicStatus status);
+// Whether a result with this status carries a usable geodesic: kSuccess, or kExtrapolated (logarithm map).
+inline bool Usable(GeodesicStatus status) {
+  return status == GeodesicStatus::kSuccess || status == GeodesicStatus::kExtrapolated;
+}
 
 struct ExpMapResult {
   GeodesicStatus status = GeodesicStatus::kSuccess;

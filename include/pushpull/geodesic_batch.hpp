@@ -107,7 +107,7 @@ struct GeodesicBatchResult {
   double seconds = 0;
 
   std::size_t size() const { return status.size(); }
-  bool usable(std::size_t p) const { return status[p] == GeodesicStatus::kSuccess; }
+  bool usable(std::size_t p) const { return Usable(status[p]); }
   std::size_t failed() const;
 };
 
@@ -145,7 +145,7 @@ struct DistanceMatrixResult {
 
   std::size_t points() const { return static_cast<std::size_t>(distances.rows()); }
   GeodesicStatus status_at(std::size_t i, std::size_t j) const { return status[i * points() + j]; }
-  std::size_t failed_pairs() const;  // pairs i < j whose status is not success
+  std::size_t failed_pairs() const;  // pairs i < j whose status is not usable (Usable)
 };
 
 // Log_{z0}(z1) for every pair. Throws InputError before solving when the options are invalid or a point has the

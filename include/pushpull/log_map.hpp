@@ -8,9 +8,19 @@
 //   collocation        the Lobatto IIIA / MIRK4 discretisation of the geodesic system on a mesh seeded by the initial
 //                      curve, Newton (Ceres Levenberg-Marquardt, sparse) on the block-bidiagonal system, a defect
 //                      estimate per interval and mesh refinement below -bvp_collocation_tol.
-// multiple_shooting is the default (from the 64-segment discrete geodesic it is as fast as single shooting on
-// smooth random decoders and about ten times faster on trained ones). A solve converges only if the final u,
-// re-integrated over [0, 1] with the verification integrator (tight tolerances), lands within -bvp_tol of z1.
+//   discrete           (metrics of a decoder) discrete geodesics on meshes of 64, 128, 256, ... segments (the
+//                      variational discretisation of the geodesic problem: it needs f and J only) and Richardson
+//                      extrapolation of their lengths and initial velocities, more meshes until the length's error
+//                      estimate is below -bvp_extrapolation_length_rtol.
+//   auto (default)     discrete for a decoder whose second derivative jumps (elu), where the geodesic equation's
+//                      right-hand side jumps too and every shot crawls through thousands of steps; otherwise
+//                      multiple_shooting (from the 64-segment discrete geodesic it is as fast as single shooting on
+//                      smooth random decoders and about ten times faster on trained ones).
+// A shooting or collocation solve converges only if the final u, re-integrated over [0, 1] with the verification
+// integrator (tight tolerances), lands within -bvp_tol of z1. A discrete solve converges when the extrapolated
+// length's error estimate is within -bvp_extrapolation_length_rtol; its u is re-integrated too and the result is
+// kSuccess when that lands within -bvp_tol, else kExtrapolated (usable: the length and the curve are converged, the
+// initial velocity is the extrapolated estimate and endpoint_error its miss).
 // LogMap then:
 // - falls back (-bvp_fallback, default) to multiple shooting (unless it was the -bvp_type), then to collocation from
 //   the best curve so far, when the -bvp_type solver fails;
@@ -18,8 +28,9 @@
 //   curve (an upper bound of the distance) is re-solved by collocation from that curve; a geodesic of a hard solve
 //   (a fallback, or more than -bvp_minimality_check_iterations iterations) is also compared with the extrapolated
 //   discrete geodesic (decoders); if it stays longer, its status is kNotMinimal;
-// - when nothing is verified (and -bvp_fallback), returns kApproximate: for a decoder's metric the Richardson-
-//   extrapolated discrete geodesic with its error estimate (-bvp_approximate_*), else the best curve found.
+// - when nothing is verified (and -bvp_fallback), for a decoder's metric, extrapolates discrete geodesics as the
+//   discrete solver does (kExtrapolated or kSuccess when they converge); else returns kApproximate: the
+//   extrapolated discrete geodesic with its error estimate, or the best curve found.
 // Numerical failure is a status with a message, never an exception; invalid input throws.
 #pragma once
 
@@ -54,8 +65,23 @@ struct CollocationOptions {
   int seed_segments = 0;
 };
 
+// -bvp_extrapolation_*: the discrete geodesics behind -bvp_type discrete (and the minimality checks and approximate
+// results of the other solvers).
+struct ExtrapolationOptions {
+  int segments = 64;          // N of the coarsest mesh
+  int levels = 3;             // meshes always computed; the extrapolation uses the last this many (< 2: none at all)
+  double length_rtol = 1e-7;  // -bvp_type discrete converges when the length's error estimate is below this (relative)
+  int max_segments = 1024;    // finer meshes are added (doubling N) while it is not, up to this N
+  double energy_rtol = 1e-10; // energy test of each minimisation (as -bvp_discrete_rtol) ...
+  double xtol = 1e-11;        // ... then polished until the vertex steps are below this (DiscreteGeodesicOptions)
+  int max_iterations = 1000;  // Levenberg-Marquardt iterations of each minimisation
+  bool verify = true;         // re-integrate the extrapolated initial velocity and report the miss at z1
+};
+
 struct LogMapOptions {
-  std::string type = "multiple_shooting";  // -bvp_type: a name of BvpSolvers()
+  // -bvp_type: a name of BvpSolvers(). "auto": discrete for a decoder whose second derivative jumps (elu; the
+  // geodesic equation's right-hand side then jumps too), multiple_shooting otherwise.
+  std::string type = "auto";
   // -bvp_init: the initial guess LogMap makes when it is given none. "discrete": the discrete geodesic of the
   // metric's decoder (-bvp_discrete_*; metrics without a decoder start from the line); "line": the straight segment
   // z0 -> z1; "graph": the caller passes GeodesicGraph::ShortestPath (the CLI does, from -graph_points).
@@ -73,12 +99,10 @@ struct LogMapOptions {
   // -bvp_minimality_check_iterations: a geodesic whose solve took more iterations than this (or came from a fallback
   // solver) is also compared with the extrapolated discrete geodesic (metrics of a decoder).
   int minimality_check_iterations = 10;
-  // -bvp_approximate_*: the approximate result of a metric of a decoder (nothing verified, or not_minimal): discrete
-  // geodesics on `approximate_levels` meshes of approximate_segments * 2^k segments, Richardson-extrapolated.
-  int approximate_levels = 3;
-  int approximate_segments = 64;
-  double approximate_rtol = 1e-10;
-  int approximate_max_iterations = 1000;
+  // -bvp_extrapolation_*: discrete geodesics on meshes of segments * 2^k segments with Richardson extrapolation of
+  // their lengths (metrics of a decoder): the -bvp_type discrete solver, the minimality check of hard solves and the
+  // result when nothing else is verified.
+  ExtrapolationOptions extrapolation;
   double presolve_rtol = 1e-4;    // -bvp_presolve_rtol: single shooting first iterates with shots this loose; 0 = off
   double presolve_coarse_rtol = 1e-2;  // -bvp_presolve_coarse_rtol: and before, with shots this loose; 0 = off
   double presolve_coarse_trust_radius = 10;  // -bvp_presolve_coarse_trust_radius: its initial trust-region radius
@@ -128,7 +152,8 @@ struct LogMapOptions {
 struct LogMapResult {
   GeodesicStatus status = GeodesicStatus::kSuccess;
   std::string message;
-  bool usable() const { return status == GeodesicStatus::kSuccess; }
+  // Verified by re-integration (kSuccess) or converged as the limit of discrete geodesics (kExtrapolated).
+  bool usable() const { return Usable(status); }
 
   std::string solver;                // the BVP solver that produced this result ("shooting", ...)
   Eigen::VectorXd initial_velocity;  // Log_{z0}(z1)
@@ -139,7 +164,7 @@ struct LogMapResult {
   ExpMapResult final_shot;           // the verifying integration of the final u
   // Collocation: the largest relative defect of the final mesh (NaN when no collocation produced the result).
   double defect = std::numeric_limits<double>::quiet_NaN();
-  // kApproximate: an estimate of the error of `length` (NaN otherwise).
+  // discrete solver and kApproximate: an estimate of the error of `length` (NaN otherwise).
   double length_error = std::numeric_limits<double>::quiet_NaN();
   // The solver's own curve when it has one (collocation: the mesh with its velocities; kApproximate: the best
   // curve found); empty otherwise (the curve of a verified result is ExpMap of initial_velocity).
@@ -171,8 +196,11 @@ class BvpSolver {
                              const InitialCurve& guess, BvpMonitor* monitor) = 0;
 };
 using BvpSolverRegistry = Registry<BvpSolver, const LogMapOptions&>;
-// shooting, multiple_shooting, collocation; research code may register its own.
+// shooting, multiple_shooting, collocation, discrete, auto; research code may register its own.
 BvpSolverRegistry& BvpSolvers();
+// The solver -bvp_type names for this metric: options.type, with "auto" resolved (discrete for a decoder whose
+// smoothness() is below 2 when -bvp_extrapolation_levels allows it, else multiple_shooting).
+std::string ResolveBvpType(const Metric& metric, const LogMapOptions& options);
 
 // Log_{z0}(z1) with the -bvp_type solver from `guess` (when null, the -bvp_init guess: the discrete geodesic of a
 // decoder's metric or the straight line), then the fallback. Throws InputError for invalid options, end points of

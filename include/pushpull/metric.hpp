@@ -11,6 +11,7 @@
 // Closed-form geometries (validation) are built by the factories at the end of this header.
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -53,6 +54,11 @@ class Decoder {
                            Eigen::MatrixXd* H, Eigen::MatrixXd* T) const;
   // Whether z lies in the domain of f; when not, *why (if not null) names the point and the reason.
   virtual bool InDomain(const Eigen::VectorXd& z, std::string* why) const;
+  // How many derivatives of f are continuous (kSmooth: all). The geodesic equation needs f'' (its Christoffel
+  // symbols), so below 2 its right-hand side jumps where a derivative does (-bvp_type auto then prefers discrete
+  // geodesics, which need only f and J). The default: kSmooth.
+  static constexpr int kSmooth = 1 << 20;
+  virtual int smoothness() const { return kSmooth; }
 };
 
 // A decoder read from a model file ("pushpull-mlp", time_input none). Derivatives are analytic forward-over-forward
@@ -66,6 +72,7 @@ class MlpDecoder : public Decoder {
   explicit MlpDecoder(Mlp mlp);
   int input_dim() const override { return mlp_.input_dim; }
   int output_dim() const override { return mlp_.output_dim; }
+  int smoothness() const override;  // the least smooth activation's (elu: 1, its second derivative jumps at 0)
   Eigen::VectorXd Value(const Eigen::VectorXd& z) const override;
   Eigen::MatrixXd Jacobian(const Eigen::VectorXd& z) const override;
   void ValueAndJacobian(const Eigen::VectorXd& z, Eigen::VectorXd* value, Eigen::MatrixXd* J) const override;
@@ -105,6 +112,7 @@ class StackedDecoder : public Decoder {
   void GeodesicJet(const Eigen::VectorXd& z, const Eigen::VectorXd& u, Eigen::MatrixXd* J, Eigen::MatrixXd* H,
                    Eigen::MatrixXd* T) const override;
   bool InDomain(const Eigen::VectorXd& z, std::string* why) const override;
+  int smoothness() const override { return std::min(mean_->smoothness(), std_->smoothness()); }
 
  private:
   std::shared_ptr<const Decoder> mean_;

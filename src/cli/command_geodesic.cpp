@@ -720,7 +720,7 @@ class DistancesJob : public Job {
     std::vector<std::string> failures;
     for (std::size_t i = 0; i < N; ++i) {
       for (std::size_t j = i + 1; j < N; ++j) {
-        if (result.status_at(i, j) != GeodesicStatus::kSuccess) {
+        if (!Usable(result.status_at(i, j))) {
           ++failed;
           failures.push_back("pair (" + std::to_string(i) + ", " + std::to_string(j) + "): " +
                              result.message[i * N + j]);
