@@ -15,6 +15,12 @@ namespace pushpull {
 namespace {
 
 using sundials::Data;
+using sundials::kCallbackException;
+
+// ARKODE's calls, their return codes checked (ARKLS: the linear solver interface's own flags).
+#define ARK_CALL(function, ...) PUSHPULL_SUNDIALS_CALL(ARKStepGetReturnFlagName, function, __VA_ARGS__)
+#define ARKLS_CALL(function, ...) PUSHPULL_SUNDIALS_CALL(ARKStepGetLinReturnFlagName, function, __VA_ARGS__)
+#define ERK_CALL(function, ...) PUSHPULL_SUNDIALS_CALL(ERKStepGetReturnFlagName, function, __VA_ARGS__)
 
 struct UserData {
   OdeSystem* system;
@@ -24,11 +30,13 @@ struct UserData {
   double rtol, atol;              // already divided by sqrt(num_blocks)
   bool control_quadratures_of[8];  // per quadrature kind
   sundials::BlockJacobiPreconditioner* preconditioner = nullptr;
+  CallbackBarrier barrier;  // of every callback below
 };
 
 int Rhs(double t, N_Vector y, N_Vector ydot, void* user) {
   auto* u = static_cast<UserData*>(user);
-  return u->system->Rhs(t, Data(y), Data(ydot), u->nq > 0 ? Data(ydot) + u->n : nullptr);
+  return u->barrier.Run("the right-hand side", kCallbackException,
+                        [&] { return u->system->Rhs(t, Data(y), Data(ydot), u->nq > 0 ? Data(ydot) + u->n : nullptr); });
 }
 
 int ErrorWeights(N_Vector y, N_Vector w, void* user) {
@@ -47,19 +55,26 @@ int JacTimes(N_Vector v, N_Vector Jv, double t, N_Vector y, N_Vector, void* user
   auto* u = static_cast<UserData*>(user);
   // Quadrature rows: their gradients are not available, so their part of Jv is left zero (they do not feed back).
   for (sunindextype i = 0; i < u->nq; ++i) Data(Jv)[u->n + i] = 0.0;
-  return u->system->Jvp(t, Data(y), Data(v), Data(Jv));
+  return u->barrier.Run("the Jacobian-vector product", kCallbackException,
+                        [&] { return u->system->Jvp(t, Data(y), Data(v), Data(Jv)); });
 }
 
 int PrecSetup(double t, N_Vector y, N_Vector, int, int* jcur, double gamma, void* user) {
+  auto* u = static_cast<UserData*>(user);
   *jcur = 1;
-  return static_cast<UserData*>(user)->preconditioner->Setup(t, Data(y), gamma);
+  return u->barrier.Run("the Jacobian (Newton matrix set-up)", kCallbackException,
+                        [&] { return u->preconditioner->Setup(t, Data(y), gamma); });
 }
 
 int PrecSolve(double, N_Vector, N_Vector, N_Vector r, N_Vector z, double, double, int, void* user) {
-  static_cast<UserData*>(user)->preconditioner->Solve(Data(r), Data(z));
-  return 0;
+  auto* u = static_cast<UserData*>(user);
+  return u->barrier.Run("the Newton linear solve", kCallbackException, [&] {
+    u->preconditioner->Solve(Data(r), Data(z));
+    return 0;
+  });
 }
 
+// SUNDIALS' own messages are not printed: failures are reported through the status (and Check).
 void ErrorHandler(int, const char*, const char*, char*, void*) {}
 
 OdeStatus MapFlag(int flag) {
@@ -98,19 +113,15 @@ class ArkodeIntegrator : public OdeIntegrator {
     const double scale = 1.0 / std::sqrt(static_cast<double>(B));
     OdeStats local;
     OdeStats* st = stats ? stats : &local;
-    UserData user{&system, n, nq, std::max(m, 1), options_.rtol * scale, options_.atol * scale, {}, nullptr};
+    UserData user{&system, n, nq, std::max(m, 1), options_.rtol * scale, options_.atol * scale, {}, nullptr, {}};
     for (int k = 0; k < m; ++k) user.control_quadratures_of[k] = system.quadrature_controlled(k);
 
     sundials::Vector yv = sundials::NewVector(n + nq, ctx_);
     std::copy(y, y + n, Data(yv.get()));
     if (nq > 0) std::copy(q, q + nq, Data(yv.get()) + n);
 
-    void* mem = implicit_ ? ARKStepCreate(nullptr, Rhs, t0, yv.get(), ctx_.get())
-                          : ERKStepCreate(Rhs, t0, yv.get(), ctx_.get());
-    if (!mem) {
-      if (message) *message = "ARKODE could not be created";
-      return OdeStatus::kOtherFailure;
-    }
+    void* mem = implicit_ ? sundials::CheckCreated(ARKStepCreate(nullptr, Rhs, t0, yv.get(), ctx_.get()), "ARKStepCreate")
+                          : sundials::CheckCreated(ERKStepCreate(Rhs, t0, yv.get(), ctx_.get()), "ERKStepCreate");
     struct MemFree {
       void* mem;
       bool implicit;
@@ -126,38 +137,39 @@ class ArkodeIntegrator : public OdeIntegrator {
     sundials::LinearSolver linear_solver;
     std::unique_ptr<sundials::BlockJacobiPreconditioner> preconditioner;
     if (implicit_) {
-      ARKStepSetErrHandlerFn(mem, ErrorHandler, nullptr);
-      ARKStepSetUserData(mem, &user);
-      ARKStepWFtolerances(mem, ErrorWeights);
-      ARKStepSetTableNum(mem, ARKODE_ESDIRK547L2SA_7_4_5, ARKODE_ERK_NONE);
-      ARKStepSetMaxNumSteps(mem, static_cast<long>(options_.max_steps));
-      if (options_.initial_step > 0) ARKStepSetInitStep(mem, options_.initial_step);
-      if (options_.max_step > 0) ARKStepSetMaxStep(mem, options_.max_step);
-      ARKStepSetStopTime(mem, t1);
-      ARKStepSetNonlinConvCoef(mem, options_.nonlinear_convergence);
+      ARK_CALL(ARKStepSetErrHandlerFn, mem, ErrorHandler, nullptr);
+      ARK_CALL(ARKStepSetUserData, mem, &user);
+      ARK_CALL(ARKStepWFtolerances, mem, ErrorWeights);
+      ARK_CALL(ARKStepSetTableNum, mem, ARKODE_ESDIRK547L2SA_7_4_5, ARKODE_ERK_NONE);
+      ARK_CALL(ARKStepSetMaxNumSteps, mem, static_cast<long>(options_.max_steps));
+      if (options_.initial_step > 0) ARK_CALL(ARKStepSetInitStep, mem, options_.initial_step);
+      if (options_.max_step > 0) ARK_CALL(ARKStepSetMaxStep, mem, options_.max_step);
+      ARK_CALL(ARKStepSetStopTime, mem, t1);
+      ARK_CALL(ARKStepSetNonlinConvCoef, mem, options_.nonlinear_convergence);
       // Refresh the block Jacobians at every step: they are cheap (d x d per sample) and a stale Newton matrix
       // degraded the accuracy of tight-tolerance solves.
-      ARKStepSetLSetupFrequency(mem, 1);
+      ARK_CALL(ARKStepSetLSetupFrequency, mem, 1);
       preconditioner = std::make_unique<sundials::BlockJacobiPreconditioner>(system, true, st);
       user.preconditioner = preconditioner.get();
       if (options_.linear_solver == "gmres") {
-        linear_solver.reset(SUNLinSol_SPGMR(yv.get(), SUN_PREC_LEFT, 0, ctx_.get()));
-        ARKStepSetLinearSolver(mem, linear_solver.get(), nullptr);
-        ARKStepSetJacTimes(mem, nullptr, JacTimes);
+        linear_solver.reset(sundials::CheckCreated(SUNLinSol_SPGMR(yv.get(), SUN_PREC_LEFT, 0, ctx_.get()),
+                                                   "SUNLinSol_SPGMR"));
+        ARKLS_CALL(ARKStepSetLinearSolver, mem, linear_solver.get(), nullptr);
+        ARKLS_CALL(ARKStepSetJacTimes, mem, nullptr, JacTimes);
       } else {
         linear_solver = sundials::MakeBlockDiagonalSolver(ctx_, st);
-        ARKStepSetLinearSolver(mem, linear_solver.get(), nullptr);
+        ARKLS_CALL(ARKStepSetLinearSolver, mem, linear_solver.get(), nullptr);
       }
-      ARKStepSetPreconditioner(mem, PrecSetup, PrecSolve);
+      ARKLS_CALL(ARKStepSetPreconditioner, mem, PrecSetup, PrecSolve);
     } else {
-      ERKStepSetErrHandlerFn(mem, ErrorHandler, nullptr);
-      ERKStepSetUserData(mem, &user);
-      ERKStepWFtolerances(mem, ErrorWeights);
-      ERKStepSetTableNum(mem, ARKODE_DORMAND_PRINCE_7_4_5);
-      ERKStepSetMaxNumSteps(mem, static_cast<long>(options_.max_steps));
-      if (options_.initial_step > 0) ERKStepSetInitStep(mem, options_.initial_step);
-      if (options_.max_step > 0) ERKStepSetMaxStep(mem, options_.max_step);
-      ERKStepSetStopTime(mem, t1);
+      ERK_CALL(ERKStepSetErrHandlerFn, mem, ErrorHandler, nullptr);
+      ERK_CALL(ERKStepSetUserData, mem, &user);
+      ERK_CALL(ERKStepWFtolerances, mem, ErrorWeights);
+      ERK_CALL(ERKStepSetTableNum, mem, ARKODE_DORMAND_PRINCE_7_4_5);
+      ERK_CALL(ERKStepSetMaxNumSteps, mem, static_cast<long>(options_.max_steps));
+      if (options_.initial_step > 0) ERK_CALL(ERKStepSetInitStep, mem, options_.initial_step);
+      if (options_.max_step > 0) ERK_CALL(ERKStepSetMaxStep, mem, options_.max_step);
+      ERK_CALL(ERKStepSetStopTime, mem, t1);
     }
 
     const double direction = t1 >= t0 ? 1.0 : -1.0;
@@ -183,11 +195,11 @@ class ArkodeIntegrator : public OdeIntegrator {
         long steps = 0;
         double h = 0;
         if (implicit_) {
-          ARKStepGetNumSteps(mem, &steps);
-          ARKStepGetLastStep(mem, &h);
+          ARK_CALL(ARKStepGetNumSteps, mem, &steps);
+          ARK_CALL(ARKStepGetLastStep, mem, &h);
         } else {
-          ERKStepGetNumSteps(mem, &steps);
-          ERKStepGetLastStep(mem, &h);
+          ERK_CALL(ERKStepGetNumSteps, mem, &steps);
+          ERK_CALL(ERKStepGetLastStep, mem, &h);
         }
         step_monitor({t, h, steps, 5});  // both methods are fifth order (embedded fourth)
       }
@@ -195,9 +207,9 @@ class ArkodeIntegrator : public OdeIntegrator {
              direction * (t - output->times[next_output]) >= 0) {
         const double to = output->times[next_output];
         if (implicit_) {
-          ARKStepGetDky(mem, to, 0, dky.get());
+          ARK_CALL(ARKStepGetDky, mem, to, 0, dky.get());
         } else {
-          ERKStepGetDky(mem, to, 0, dky.get());
+          ERK_CALL(ERKStepGetDky, mem, to, 0, dky.get());
         }
         output->callback(next_output, to, Data(dky.get()), nq > 0 ? Data(dky.get()) + n : nullptr);
         ++next_output;
@@ -205,28 +217,30 @@ class ArkodeIntegrator : public OdeIntegrator {
     }
     long v = 0, v2 = 0;
     if (implicit_) {
-      ARKStepGetNumSteps(mem, &v);
+      ARK_CALL(ARKStepGetNumSteps, mem, &v);
       st->steps += v;
-      ARKStepGetNumRhsEvals(mem, &v2, &v);
+      ARK_CALL(ARKStepGetNumRhsEvals, mem, &v2, &v);
       st->rhs_evals += v;
-      ARKStepGetNumErrTestFails(mem, &v);
+      ARK_CALL(ARKStepGetNumErrTestFails, mem, &v);
       st->error_test_failures += v;
-      ARKStepGetNumNonlinSolvIters(mem, &v);
+      ARK_CALL(ARKStepGetNumNonlinSolvIters, mem, &v);
       st->newton_iters += v;
-      ARKStepGetNumNonlinSolvConvFails(mem, &v);
+      ARK_CALL(ARKStepGetNumNonlinSolvConvFails, mem, &v);
       st->newton_failures += v;
-      ARKStepGetLastStep(mem, &st->last_step);
+      ARK_CALL(ARKStepGetLastStep, mem, &st->last_step);
     } else {
-      ERKStepGetNumSteps(mem, &v);
+      ERK_CALL(ERKStepGetNumSteps, mem, &v);
       st->steps += v;
-      ERKStepGetNumRhsEvals(mem, &v);
+      ERK_CALL(ERKStepGetNumRhsEvals, mem, &v);
       st->rhs_evals += v;
-      ERKStepGetNumErrTestFails(mem, &v);
+      ERK_CALL(ERKStepGetNumErrTestFails, mem, &v);
       st->error_test_failures += v;
-      ERKStepGetLastStep(mem, &st->last_step);
+      ERK_CALL(ERKStepGetLastStep, mem, &st->last_step);
     }
+    // A callback's exception always fails the integration (ARKODE stops at the unrecoverable code it returns).
+    if (user.barrier.caught() && status == OdeStatus::kSuccess) status = OdeStatus::kRhsFailure;
     if (status != OdeStatus::kSuccess) {
-      if (message) *message = std::string("ARKODE stopped at t = ") + std::to_string(t) + ": " + ToString(status);
+      if (message) *message = sundials::StopMessage("ARKODE", t, status, user.barrier);
       return status;
     }
     std::copy(Data(yv.get()), Data(yv.get()) + n, y);
@@ -263,7 +277,9 @@ OdeIntegratorRegistry& OdeIntegrators() {
 }
 
 namespace sundials {
-Context::Context() { SUNContext_Create(nullptr, &ctx_); }
+Context::Context() {
+  if (SUNContext_Create(nullptr, &ctx_) != 0 || !ctx_) throw std::runtime_error("SUNDIALS: SUNContext_Create failed");
+}
 Context::~Context() { SUNContext_Free(&ctx_); }
 }  // namespace sundials
 

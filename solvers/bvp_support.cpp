@@ -14,6 +14,10 @@
 namespace pushpull::bvp {
 
 ceres::CallbackReturnType IterationObserver::operator()(const ceres::IterationSummary& summary) {
+  return barrier_->Run("the iteration callback", ceres::SOLVER_ABORT, [&] { return Observe(summary); });
+}
+
+ceres::CallbackReturnType IterationObserver::Observe(const ceres::IterationSummary& summary) {
   if (monitor_) {
     BvpIterationEvent e;
     e.solver = solver_;

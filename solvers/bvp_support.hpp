@@ -10,21 +10,26 @@
 
 #include <Eigen/Core>
 
+#include "callback_barrier.hpp"
 #include "pushpull/log_map.hpp"
 
 namespace pushpull::bvp {
 
 // Stops the minimiser once sqrt(2 cost) = |residual|_2 <= stop_norm and forwards each iteration to a monitor.
+// `barrier` is the solve's exception barrier (callback_barrier.hpp), shared with its cost functions: the monitor runs
+// behind it, and the solve is aborted once any callback has thrown (the solver then calls RethrowIfCaught()).
 class IterationObserver : public ceres::IterationCallback {
  public:
-  IterationObserver(std::string solver, double stop_norm, BvpMonitor* monitor)
-      : solver_(std::move(solver)), stop_norm_(stop_norm), monitor_(monitor) {}
+  IterationObserver(std::string solver, double stop_norm, BvpMonitor* monitor, CallbackBarrier* barrier)
+      : solver_(std::move(solver)), stop_norm_(stop_norm), monitor_(monitor), barrier_(barrier) {}
   ceres::CallbackReturnType operator()(const ceres::IterationSummary& summary) override;
 
  private:
+  ceres::CallbackReturnType Observe(const ceres::IterationSummary& summary);
   std::string solver_;
   double stop_norm_;
   BvpMonitor* monitor_;
+  CallbackBarrier* barrier_;
 };
 
 // Levenberg-Marquardt with only the -bvp_* stopping rules: -bvp_max_iterations and the residual test of the

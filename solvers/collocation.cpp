@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "bvp_support.hpp"
+#include "callback_barrier.hpp"
 #include "pushpull/log_map.hpp"
 #include "pushpull/options.hpp"
 
@@ -58,7 +59,8 @@ struct MeshFunction {
 // F, dF at every node and midpoint of the current iterate; filled by PrepareForEvaluation.
 class CollocationSystem : public ceres::EvaluationCallback {
  public:
-  CollocationSystem(const Metric& metric, MeshFunction* y) : metric_(metric), y_(y) {
+  CollocationSystem(const Metric& metric, MeshFunction* y, CallbackBarrier* barrier)
+      : metric_(metric), y_(y), barrier_(barrier) {
     const std::size_t n = y->t.size();
     const int d = metric.dim();
     node_f_.assign(n, VectorXd(2 * d));
@@ -69,6 +71,27 @@ class CollocationSystem : public ceres::EvaluationCallback {
   }
 
   void PrepareForEvaluation(bool evaluate_jacobians, bool new_evaluation_point) override {
+    const bool done = barrier_->Run("the collocation evaluation", false, [&] {
+      Prepare(evaluate_jacobians, new_evaluation_point);
+      return true;
+    });
+    if (!done) {
+      ok_ = false;
+      failure_ = barrier_->message();
+    }
+  }
+
+  CallbackBarrier& barrier() const { return *barrier_; }
+  bool ok() const { return ok_; }
+  const std::string& failure() const { return failure_; }
+  int evaluations() const { return evaluations_; }
+  const VectorXd& node_f(std::size_t i) const { return node_f_[i]; }
+  const MatrixXd& node_df(std::size_t i) const { return node_df_[i]; }
+  const VectorXd& mid_f(std::size_t i) const { return mid_f_[i]; }
+  const MatrixXd& mid_df(std::size_t i) const { return mid_df_[i]; }
+
+ private:
+  void Prepare(bool evaluate_jacobians, bool new_evaluation_point) {
     if (!new_evaluation_point && (!evaluate_jacobians || have_jacobians_)) return;
     ok_ = true;
     failure_.clear();
@@ -89,15 +112,6 @@ class CollocationSystem : public ceres::EvaluationCallback {
     ++evaluations_;
   }
 
-  bool ok() const { return ok_; }
-  const std::string& failure() const { return failure_; }
-  int evaluations() const { return evaluations_; }
-  const VectorXd& node_f(std::size_t i) const { return node_f_[i]; }
-  const MatrixXd& node_df(std::size_t i) const { return node_df_[i]; }
-  const VectorXd& mid_f(std::size_t i) const { return mid_f_[i]; }
-  const MatrixXd& mid_df(std::size_t i) const { return mid_df_[i]; }
-
- private:
   void Eval(const VectorXd& g, const VectorXd& v, bool jacobian, VectorXd* f, MatrixXd* df, const char* where,
             std::size_t i) {
     const int d = metric_.dim();
@@ -130,6 +144,7 @@ class CollocationSystem : public ceres::EvaluationCallback {
 
   const Metric& metric_;
   MeshFunction* y_;
+  CallbackBarrier* barrier_;
   std::vector<VectorXd> node_f_, mid_y_, mid_f_;
   std::vector<MatrixXd> node_df_, mid_df_;
   bool ok_ = false;
@@ -148,7 +163,12 @@ class IntervalCost : public ceres::CostFunction {
   }
 
   bool Evaluate(double const* const* parameters, double* residuals, double** jacobians) const override {
-    if (!system_.ok()) return false;
+    return system_.barrier().Run("an interval's residual", false,
+                                 [&] { return system_.ok() && Residual(parameters, residuals, jacobians); });
+  }
+
+ private:
+  bool Residual(double const* const* parameters, double* residuals, double** jacobians) const {
     const int d = d_;
     const double h = y_.t[i_ + 1] - y_.t[i_];
     const Eigen::Map<const VectorXd> g0(parameters[0], d), v0(parameters[1], d), g1(parameters[2], d),
@@ -176,7 +196,6 @@ class IntervalCost : public ceres::CostFunction {
     return true;
   }
 
- private:
   const CollocationSystem& system_;
   const MeshFunction& y_;
   std::size_t i_;
@@ -311,7 +330,8 @@ class Collocation : public BvpSolver {
     Newton out;
     const int d = metric.dim();
     const std::size_t n = y->t.size();
-    CollocationSystem system(metric, y);
+    CallbackBarrier barrier;  // of the evaluation callback, the costs and the observer
+    CollocationSystem system(metric, y, &barrier);
     ceres::Problem::Options problem_options;
     problem_options.cost_function_ownership = ceres::TAKE_OWNERSHIP;
     problem_options.evaluation_callback = &system;
@@ -324,17 +344,19 @@ class Collocation : public BvpSolver {
     problem.SetParameterBlockConstant(y->g.back().data());
     // The start must evaluate, or there is nothing to iterate on.
     system.PrepareForEvaluation(false, true);
+    barrier.RethrowIfCaught();
     if (!system.ok()) {
       out.how = "the initial curve cannot be evaluated (" + system.failure() + ")";
       return out;
     }
     const double stop = options_.stop_factor * options_.collocation.tol;
-    bvp::IterationObserver observer("collocation", stop, monitor);
+    bvp::IterationObserver observer("collocation", stop, monitor, &barrier);
     ceres::Solver::Options solver_options = bvp::SolverOptions(options_, ceres::DENSE_QR, &observer);
     bvp::ChooseSparseLinearSolver(&solver_options);
     solver_options.initial_trust_region_radius = options_.collocation.trust_radius;
     ceres::Solver::Summary summary;
     ceres::Solve(solver_options, &problem, &summary);
+    barrier.RethrowIfCaught();
     out.iterations = summary.num_successful_steps + summary.num_unsuccessful_steps;
     const double norm = std::sqrt(2.0 * summary.final_cost);
     out.converged = norm <= stop && summary.termination_type != ceres::FAILURE;

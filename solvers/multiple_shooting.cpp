@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "bvp_support.hpp"
+#include "callback_barrier.hpp"
 #include "pushpull/log_map.hpp"
 #include "pushpull/options.hpp"
 
@@ -38,8 +39,8 @@ namespace {
 class SegmentCost : public ceres::CostFunction {
  public:
   SegmentCost(const Metric& metric, const VectorXd& z0, const VectorXd& z1, bool first, bool last,
-              const GeodesicOptions& options)
-      : metric_(metric), z0_(z0), z1_(z1), first_(first), last_(last), options_(options) {
+              const GeodesicOptions& options, CallbackBarrier* barrier)
+      : metric_(metric), z0_(z0), z1_(z1), first_(first), last_(last), options_(options), barrier_(barrier) {
     const int d = metric.dim();
     set_num_residuals(last ? d : 2 * d);
     mutable_parameter_block_sizes()->push_back(first ? d : 2 * d);
@@ -47,6 +48,18 @@ class SegmentCost : public ceres::CostFunction {
   }
 
   bool Evaluate(double const* const* parameters, double* residuals, double** jacobians) const override {
+    return barrier_->Run("a segment's residual", false, [&] { return Shoot(parameters, residuals, jacobians); });
+  }
+
+  const std::string& failure() const { return failure_; }
+  // The last successful integration if it started at `start` (the segment's state at the final parameters), else
+  // null.
+  const ExpMapResult* FlowAt(const VectorXd& start) const {
+    return has_last_ && flow_.usable() && last_start_ == start ? &flow_ : nullptr;
+  }
+
+ private:
+  bool Shoot(double const* const* parameters, double* residuals, double** jacobians) const {
     const int d = metric_.dim();
     VectorXd start(2 * d);
     if (first_) {
@@ -85,18 +98,11 @@ class SegmentCost : public ceres::CostFunction {
     return true;
   }
 
-  const std::string& failure() const { return failure_; }
-  // The last successful integration if it started at `start` (the segment's state at the final parameters), else
-  // null.
-  const ExpMapResult* FlowAt(const VectorXd& start) const {
-    return has_last_ && flow_.usable() && last_start_ == start ? &flow_ : nullptr;
-  }
-
- private:
   const Metric& metric_;
   VectorXd z0_, z1_;
   bool first_, last_;
   GeodesicOptions options_;
+  CallbackBarrier* barrier_;
   mutable bool has_last_ = false;
   mutable VectorXd last_start_;
   mutable ExpMapResult flow_;
@@ -207,12 +213,13 @@ class MultipleShooting : public BvpSolver {
             double stop_norm, const char* label, BvpMonitor* monitor, Unknowns* u) const {
     Phase phase;
     const int K = options_.segments;
+    CallbackBarrier barrier;  // of the costs and the observer; declared before the problem, which holds the costs
     ceres::Problem::Options problem_options;
     problem_options.cost_function_ownership = ceres::TAKE_OWNERSHIP;
     ceres::Problem problem(problem_options);
     std::vector<SegmentCost*> costs;
     for (int k = 0; k < K; ++k) {
-      auto* cost = new SegmentCost(metric, z0, z1, k == 0, k == K - 1, shots);
+      auto* cost = new SegmentCost(metric, z0, z1, k == 0, k == K - 1, shots, &barrier);
       costs.push_back(cost);
       std::vector<double*> blocks;
       blocks.push_back(k == 0 ? u->w0.data() : u->x[static_cast<std::size_t>(k)].data());
@@ -221,17 +228,19 @@ class MultipleShooting : public BvpSolver {
       // The start's segments must integrate, or there is nothing to iterate on.
       VectorXd r(cost->num_residuals());
       if (!cost->Evaluate(blocks.data(), r.data(), nullptr)) {
+        barrier.RethrowIfCaught();
         phase.failure = "segment " + std::to_string(k) + " of " + std::to_string(K) + " failed to integrate at the " +
                         "start: " + cost->failure();
         return phase;
       }
     }
     phase.started = true;
-    bvp::IterationObserver observer(label, stop_norm, monitor);
+    bvp::IterationObserver observer(label, stop_norm, monitor, &barrier);
     ceres::Solver::Options solver_options = bvp::SolverOptions(options_, ceres::DENSE_QR, &observer);
     bvp::ChooseSparseLinearSolver(&solver_options);
     ceres::Solver::Summary summary;
     ceres::Solve(solver_options, &problem, &summary);
+    barrier.RethrowIfCaught();
     phase.iterations = summary.num_successful_steps + summary.num_unsuccessful_steps;
     phase.final_norm = std::sqrt(2.0 * summary.final_cost);
     phase.how = bvp::Describe(summary);

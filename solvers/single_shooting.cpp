@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "bvp_support.hpp"
+#include "callback_barrier.hpp"
 #include "pushpull/log_map.hpp"
 #include "pushpull/options.hpp"
 
@@ -27,13 +28,27 @@ namespace {
 // returns false, which Ceres treats as an unsuccessful step (the trust region shrinks).
 class ShootingCost : public ceres::CostFunction {
  public:
-  ShootingCost(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const GeodesicOptions& options)
-      : metric_(metric), z0_(z0), z1_(z1), options_(options) {
+  ShootingCost(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const GeodesicOptions& options,
+               CallbackBarrier* barrier)
+      : metric_(metric), z0_(z0), z1_(z1), options_(options), barrier_(barrier) {
     set_num_residuals(metric.dim());
     mutable_parameter_block_sizes()->push_back(metric.dim());
   }
 
   bool Evaluate(double const* const* parameters, double* residuals, double** jacobians) const override {
+    return barrier_->Run("the shooting residual", false, [&] { return Shoot(parameters, residuals, jacobians); });
+  }
+
+  const std::string& last_failure() const { return last_failure_; }
+  int shots() const { return shots_; }
+  // The end-point Jacobian of the last successful shot at exactly u (empty if there is none).
+  MatrixXd JacobianAt(const VectorXd& u) const {
+    if (has_last_ && last_.usable() && last_u_ == u) return last_.end_jacobian;
+    return {};
+  }
+
+ private:
+  bool Shoot(double const* const* parameters, double* residuals, double** jacobians) const {
     const int d = metric_.dim();
     const Eigen::Map<const VectorXd> u(parameters[0], d);
     if (!(has_last_ && u == last_u_)) {
@@ -54,18 +69,10 @@ class ShootingCost : public ceres::CostFunction {
     return true;
   }
 
-  const std::string& last_failure() const { return last_failure_; }
-  int shots() const { return shots_; }
-  // The end-point Jacobian of the last successful shot at exactly u (empty if there is none).
-  MatrixXd JacobianAt(const VectorXd& u) const {
-    if (has_last_ && last_.usable() && last_u_ == u) return last_.end_jacobian;
-    return {};
-  }
-
- private:
   const Metric& metric_;
   VectorXd z0_, z1_;
   GeodesicOptions options_;
+  CallbackBarrier* barrier_;
   mutable bool has_last_ = false;
   mutable VectorXd last_u_;
   mutable ExpMapResult last_;
@@ -168,7 +175,8 @@ class SingleShooting : public BvpSolver {
                    double stop_norm, const char* label, BvpMonitor* monitor, const LogMapOptions& options,
                    VectorXd* u, double initial_radius) {
     Phase phase;
-    auto* cost = new ShootingCost(metric, z0, z1, shots);
+    CallbackBarrier barrier;  // of the cost and the observer; declared before the problem, which holds the cost
+    auto* cost = new ShootingCost(metric, z0, z1, shots, &barrier);
     ceres::Problem::Options problem_options;
     problem_options.cost_function_ownership = ceres::TAKE_OWNERSHIP;
     ceres::Problem problem(problem_options);
@@ -181,6 +189,7 @@ class SingleShooting : public BvpSolver {
     const double* p = u->data();
     int halvings = 0;
     while (!cost->Evaluate(&p, r.data(), nullptr)) {
+      barrier.RethrowIfCaught();  // an exception is no failed shot: halving would not help
       if (halvings == options.start_halvings) {
         phase.failure = cost->last_failure();
         if (halvings > 0) {
@@ -192,11 +201,12 @@ class SingleShooting : public BvpSolver {
       ++halvings;
     }
     phase.started = true;
-    bvp::IterationObserver observer(label, stop_norm, monitor);
+    bvp::IterationObserver observer(label, stop_norm, monitor, &barrier);
     ceres::Solver::Options solver_options = bvp::SolverOptions(options, ceres::DENSE_QR, &observer);
     if (initial_radius > 0) solver_options.initial_trust_region_radius = initial_radius;
     ceres::Solver::Summary summary;
     ceres::Solve(solver_options, &problem, &summary);
+    barrier.RethrowIfCaught();
     phase.iterations = summary.num_successful_steps + summary.num_unsuccessful_steps;
     if (halvings > 0) {
       phase.start = " (started from the guess's initial velocity halved " + std::to_string(halvings) +

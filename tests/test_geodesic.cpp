@@ -6,6 +6,7 @@
 #include <iostream>
 #include <limits>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -1045,4 +1046,44 @@ BOOST_AUTO_TEST_CASE(acceleration_jacobian_matches_finite_differences_for_every_
   std::string why;
   BOOST_TEST(!sphere.AccelerationJacobian(V({NAN, 0.0}), u, &a, &A, &why));
   BOOST_TEST(why.find("non-finite") != std::string::npos, why);
+}
+
+// ---- Exceptions in user code -------------------------------------------------------------------------------------
+
+namespace {
+
+// The Euclidean metric, written by a user whose code throws once z_0 > 0.5.
+struct WallMetric {
+  int dim() const { return 2; }
+  template <class T>
+  std::vector<T> operator()(const std::vector<T>& z) const {
+    if (ad::Value(z[0]) > 0.5) throw std::runtime_error("the user's metric hit the wall");
+    return {ad::Const<T>(1.0), ad::Const<T>(0.0), ad::Const<T>(0.0), ad::Const<T>(1.0)};
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(an_exception_in_the_metric_fails_the_integration_with_its_message) {
+  const TensorMetric metric(MakeFunctorMetricField(WallMetric{}));
+  const VectorXd z = VectorXd::Zero(2);
+  VectorXd across(2), short_of(2);
+  across << 1.0, 0.0;     // reaches z_0 = 1
+  short_of << 0.2, 0.1;   // stays where the metric evaluates
+  for (const std::string type : {"bdf", "adams", "dopri5", "esdirk"}) {
+    GeodesicOptions g;
+    g.ode.type = type;
+    const ExpMapResult r = ExpMap(metric, z, across, g);
+    BOOST_TEST(!r.usable(), type);
+    BOOST_TEST(r.message.find("the user's metric hit the wall") != std::string::npos, type << ": " << r.message);
+    // The variational equations (CVODES with sensitivities; Adams re-uses this thread's instance, so the next
+    // integration must not inherit the exception).
+    const ExpMapResult j = ExpMapWithJacobian(metric, z, across, g);
+    BOOST_TEST(!j.usable(), type);
+    BOOST_TEST(j.message.find("the user's metric hit the wall") != std::string::npos, type << ": " << j.message);
+    const ExpMapResult ok = ExpMapWithJacobian(metric, z, short_of, g);
+    BOOST_TEST_REQUIRE(ok.usable(), type << ": " << ok.message);
+    BOOST_TEST((ok.end_point - short_of).norm() < 1e-6, type);  // straight lines, d g(1) / d u = I
+    BOOST_TEST((ok.end_jacobian - MatrixXd::Identity(2, 2)).norm() < 1e-6, type);
+  }
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "pushpull/errors.hpp"
+#include "pushpull/functor_metric.hpp"
 #include "pushpull/geodesic_batch.hpp"
 #include "pushpull/metric.hpp"
 #include "pushpull/options.hpp"
@@ -343,4 +344,59 @@ BOOST_AUTO_TEST_CASE(triangle_pass_replaces_a_long_geodesic_by_the_minimal_one) 
     // The repaired velocity points along the short arc (increasing theta: +y at a = (1, 0)).
     BOOST_TEST(after.initial_velocity[0 * 3 + 1](1) > 0);
   }
+}
+
+// ---- Exceptions in user code -------------------------------------------------------------------------------------
+
+namespace {
+
+// The Euclidean metric, written by a user whose code throws in the band 0.3 < z_0 < 0.7.
+struct BandMetric {
+  int dim() const { return 2; }
+  template <class T>
+  std::vector<T> operator()(const std::vector<T>& z) const {
+    if (ad::Value(z[0]) > 0.3 && ad::Value(z[0]) < 0.7) throw std::runtime_error("the user's metric hit the band");
+    return {ad::Const<T>(1.0), ad::Const<T>(0.0), ad::Const<T>(0.0), ad::Const<T>(1.0)};
+  }
+};
+
+struct ThrowingMonitor : BvpMonitor {
+  void operator()(const BvpIterationEvent&) override { throw std::runtime_error("the user's monitor broke"); }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(an_exception_inside_a_solve_fails_that_item_and_the_batch_continues) {
+  // A metric that throws along one pair's geodesic (inside the integrators and the Ceres solvers' callbacks).
+  const TensorMetric band(MakeFunctorMetricField(BandMetric{}));
+  const std::vector<std::pair<VectorXd, VectorXd>> flat_pairs{
+      {V2(0.0, 0.0), V2(0.2, 0.1)}, {V2(0.0, 0.0), V2(1.0, 0.0)}, {V2(0.8, 0.0), V2(1.0, 0.3)}};
+  for (const std::string type : {"shooting", "multiple_shooting", "collocation"}) {
+    GeodesicBatchOptions o = Options(2);
+    o.log_map.type = type;
+    const GeodesicBatchResult r = SolveGeodesics(band, flat_pairs, o);
+    BOOST_TEST_REQUIRE(r.size() == 3u);
+    BOOST_TEST(!r.usable(1), type);
+    BOOST_TEST(r.message[1].find("the user's metric hit the band") != std::string::npos, type << ": " << r.message[1]);
+    for (std::size_t p : {0u, 2u}) {
+      BOOST_TEST_REQUIRE(r.usable(p), type << ": " << r.message[p]);
+      BOOST_TEST(std::abs(r.solutions[p].length - (flat_pairs[p].second - flat_pairs[p].first).norm()) < 1e-6, type);
+    }
+  }
+
+  // A monitor (a Ceres iteration callback) that throws for one pair.
+  const PullbackMetric sphere = Sphere();
+  const MatrixXd z = SpherePoints();
+  std::vector<std::pair<VectorXd, VectorXd>> pairs;
+  for (Eigen::Index i = 0; i < 3; ++i) pairs.emplace_back(z.row(i).transpose(), z.row(i + 2).transpose());
+  GeodesicBatchHooks hooks;
+  hooks.bvp_monitor = [](const std::string& label) -> std::unique_ptr<BvpMonitor> {
+    if (label == "pair 1") return std::make_unique<ThrowingMonitor>();
+    return nullptr;
+  };
+  const GeodesicBatchResult r = SolveGeodesics(sphere, pairs, Options(2), &hooks);
+  BOOST_TEST(!r.usable(1));
+  BOOST_TEST(r.message[1].find("the user's monitor broke") != std::string::npos, r.message[1]);
+  BOOST_TEST(r.usable(0), r.message[0]);
+  BOOST_TEST(r.usable(2), r.message[2]);
 }

@@ -3,9 +3,12 @@
 
 #include <cmath>
 #include <iostream>
+#include <stdexcept>
+#include <string>
 
 #include "gaussian_flows.hpp"
 #include "pushpull/errors.hpp"
+#include "pushpull/functor_field.hpp"
 #include "pushpull/pushforward.hpp"
 
 using namespace pushpull;
@@ -175,6 +178,43 @@ BOOST_AUTO_TEST_CASE(a_failing_sample_is_reported_and_the_batch_continues) {
   BOOST_TEST(r.status[0] == 0);
   BOOST_TEST(std::abs(r.endpoints(0, 0) - 0.1 / (1 - 0.1)) < 1e-4);  // x(t) = x0 / (1 - x0 t)
   BOOST_TEST(std::abs(r.endpoints(2, 0) - (-0.5 / 1.5)) < 1e-4);
+}
+
+// v = x, written by a user whose code throws once x > 1 (in the right-hand side and in the Jacobian evaluations of
+// the implicit methods): the samples that get there fail with the exception's message, the others finish.
+struct ThrowingGrowth {
+  static double ValueOf(double x) { return x; }
+  template <class J>
+  static double ValueOf(const J& x) {
+    return x.a;
+  }
+  template <class T>
+  void operator()(const T* x, const T&, T* v) const {
+    if (ValueOf(x[0]) > 1.0) throw std::runtime_error("the user's field exploded");
+    v[0] = x[0];
+  }
+};
+
+BOOST_AUTO_TEST_CASE(an_exception_in_the_field_fails_its_sample_and_the_batch_continues) {
+  const auto field = MakeFunctorField<1>(ThrowingGrowth{}, "throwing growth");
+  RowMatrixXd z(4, 1);
+  z << 0.1, 0.5, -0.3, 0.2;  // x(1) = e x0: only 0.5 passes x = 1
+  for (const std::string method : {"bdf", "adams", "dopri5", "esdirk"}) {
+    for (bool density : {false, true}) {
+      PushforwardOptions o = Options(method, 1e-8);
+      o.batch_size = 4;
+      const PushforwardResult r = density ? ComputeDensity(*field, 1.0, z, o) : PushSamples(*field, 0.0, z, o);
+      BOOST_TEST(r.failed() == 1u, method);
+      BOOST_TEST(r.status[1] != 0, method);
+      BOOST_TEST(r.message[1].find("the user's field exploded") != std::string::npos, method << ": " << r.message[1]);
+      for (int i : {0, 2, 3}) {
+        BOOST_TEST_REQUIRE(r.status[static_cast<std::size_t>(i)] == 0, method << ": " << r.message[static_cast<std::size_t>(i)]);
+        // Samples pushed from t = 0 to 1, and data points at t = 0 (the base at t = 1): x0 e either way.
+        const double expected = z(i, 0) * std::exp(1.0);
+        BOOST_TEST(std::abs(r.endpoints(i, 0) - expected) < 1e-6, method << " sample " << i);
+      }
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(bad_inputs_are_refused) {

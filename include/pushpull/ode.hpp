@@ -120,7 +120,9 @@ class OdeIntegrator {
  public:
   virtual ~OdeIntegrator() = default;
   // Integrates from t0 to t1 (t1 < t0 allowed). y and q hold the initial values and receive the final ones.
-  // Never throws for numerical failure: returns the status and, in *message, what happened.
+  // Never throws for numerical failure: returns the status and, in *message, what happened. An exception thrown
+  // by the system's functions (a user's field or metric) stops the integration too: it is caught before it reaches
+  // the C library, the status is a failure and *message ends with "an exception in <the callback>: <what()>".
   virtual OdeStatus Integrate(OdeSystem& system, double t0, double t1, double* y, double* q,
                               const OdeOutput* output, OdeStats* stats, std::string* message) = 0;
   std::function<void(const OdeStepEvent&)> step_monitor;  // optional
