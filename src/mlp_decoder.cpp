@@ -24,13 +24,11 @@
 // tangent quantity of Tangents is a contraction of these columns, so one pass (1 + 2.5 d + d^2 / 2 columns) replaces
 // one tangent pass per direction.
 //
-// Kernels. The layer product is a register-blocked SIMD kernel that reads W in place (never copied): Eigen's GEMM
-// spends longer packing W than multiplying when the stack has a handful of columns. s, s1, s2, s3 come from SIMD
-// kernels on Eigen's packet primitives (vectorized exp and log); std::tanh alone would cost more than a 64-wide
-// layer product. Their formulas avoid cancellation in the derivatives (e.g. tanh' = 4 E / (1 + E)^2 with
-// E = exp(-2|x|) for large |x|, not 1 - tanh^2), and NaN propagates. The activation steps of the geodesic passes
-// (jet and JacobianAndSecond) for latent dimension 2 and 3 go over the rows once, with a row block's columns in
-// registers (ActivateJetFixed, ActivateSecondFixed): column by column, the jet's took about a quarter of its pass.
+// Kernels. The layer product and the activations (s, s1, s2, s3) are the shared ones of src/mlp_kernel.hpp, also
+// driven by MlpField, so that a network evaluates to the same bits as a decoder and as a field. The activation steps
+// of the geodesic passes (jet and JacobianAndSecond) for latent dimension 2 and 3 go over the rows once, with a row
+// block's columns in registers (ActivateJetFixed, ActivateSecondFixed): column by column, the jet's took about a
+// quarter of its pass.
 //
 // Memory. The stacks live in thread_local scratch buffers that grow to the largest size seen, so a steady ODE loop
 // does not allocate apart from the returned Eigen objects (reused when the caller passes them back with the right
@@ -44,6 +42,7 @@
 
 #include "pushpull/errors.hpp"
 #include "pushpull/metric.hpp"
+#include "mlp_kernel.hpp"
 
 namespace pushpull {
 
@@ -53,293 +52,9 @@ using Eigen::VectorXd;
 
 namespace {
 
-// ---- Activation kernels: s(x), s'(x), s''(x), s'''(x) on SIMD packets ------------------------------------------
-namespace simd {
-
-namespace ei = Eigen::internal;
-using Packet = ei::packet_traits<double>::type;
-constexpr Index kLanes = ei::packet_traits<double>::size;
-
-struct Derivatives {
-  Packet s, s1, s2, s3;
-};
-
-EIGEN_STRONG_INLINE Packet Splat(double x) { return ei::pset1<Packet>(x); }
-
-constexpr double InverseFactorial(int n) { return n <= 1 ? 1.0 : InverseFactorial(n - 1) / n; }
-
-// exp(x) without a division: x = k ln2 + r with k = round(x / ln2) and |r| <= ln2 / 2 (Cody-Waite reduction: ln2 is
-// split into a 32-bit head, so that k * head is exact, and a tail), e^r by its Taylor polynomial of degree 13
-// (truncation error below 5e-18 relative for |r| <= 0.347), then the exact scaling by 2^k. x is clamped to
-// [-746, 710] first (beyond, exp underflows to 0 or overflows anyway); a NaN is dealt with by the caller (Apply).
-EIGEN_STRONG_INLINE Packet Exp(const Packet& x_in) {
-  const Packet x = ei::pmin(ei::pmax(x_in, Splat(-746.0)), Splat(710.0));
-  const Packet round = Splat(0x1.8p52);  // adding and subtracting 1.5 * 2^52 rounds to an integer
-  const Packet k = ei::psub(ei::padd(ei::pmul(x, Splat(0x1.71547652b82fep+0)), round), round);  // x / ln2
-  Packet r = ei::pmadd(k, Splat(-0x1.62e42fee00000p-1), x);  // exact
-  r = ei::pmadd(k, Splat(-0x1.a39ef35793c76p-33), r);
-  Packet p = Splat(InverseFactorial(13));
-  p = ei::pmadd(p, r, Splat(InverseFactorial(12)));
-  p = ei::pmadd(p, r, Splat(InverseFactorial(11)));
-  p = ei::pmadd(p, r, Splat(InverseFactorial(10)));
-  p = ei::pmadd(p, r, Splat(InverseFactorial(9)));
-  p = ei::pmadd(p, r, Splat(InverseFactorial(8)));
-  p = ei::pmadd(p, r, Splat(InverseFactorial(7)));
-  p = ei::pmadd(p, r, Splat(InverseFactorial(6)));
-  p = ei::pmadd(p, r, Splat(InverseFactorial(5)));
-  p = ei::pmadd(p, r, Splat(InverseFactorial(4)));
-  p = ei::pmadd(p, r, Splat(InverseFactorial(3)));
-  p = ei::pmadd(p, r, Splat(InverseFactorial(2)));
-  p = ei::pmadd(p, r, Splat(1.0));
-  p = ei::pmadd(p, r, Splat(1.0));
-#if defined(EIGEN_VECTORIZE_AVX512)
-  return _mm512_scalef_pd(p, k);  // p * 2^k in one instruction (including underflow to 0)
-#else
-  return ei::pldexp(p, k);
-#endif
-}
-
-// tanh. With y = x^2, for |x| <= 0.625 the Pade approximant from Lambert's continued fraction
-//   tanh x = x / (1 + y / (3 + y / (5 + ... + y / 15)))  =  x P(y) / Q(y),
-//   P = 2027025 + 270270 y + 6930 y^2 + 36 y^3,   Q = 2027025 + 945945 y + 51975 y^2 + 630 y^3 + y^4,
-// whose truncation error there is below 1e-17 (relative); 1 - tanh^2 = (Q - xP)(Q + xP) / Q^2 without cancellation
-// (tanh^2 <= 0.31). Beyond, with E = exp(-2|x|) <= 0.29: tanh = sign(x) (1 - E) / (1 + E) and 1 - tanh^2 =
-// 4 E / (1 + E)^2. Both share one division. Then s2 = -2 t s1 and s3 = d/dx (-2 t s1) = s1 (6 t^2 - 2).
-EIGEN_STRONG_INLINE Derivatives Tanh(const Packet& x) {
-  const Packet one = Splat(1.0);
-  const Packet ax = ei::pabs(x);
-  const Packet y = ei::pmul(x, x);
-  Packet P = Splat(36.0);
-  P = ei::pmadd(P, y, Splat(6930.0));
-  P = ei::pmadd(P, y, Splat(270270.0));
-  P = ei::pmadd(P, y, Splat(2027025.0));
-  Packet Q = ei::padd(y, Splat(630.0));
-  Q = ei::pmadd(Q, y, Splat(51975.0));
-  Q = ei::pmadd(Q, y, Splat(945945.0));
-  Q = ei::pmadd(Q, y, Splat(2027025.0));
-  const Packet E = Exp(ei::pmul(Splat(-2.0), ax));
-  const Packet small = ei::pcmp_le(ax, Splat(0.625));
-  const Packet negative = ei::pcmp_lt(x, ei::pzero(x));
-  const Packet one_minus_E = ei::psub(one, E);
-  const Packet xP = ei::pmul(x, P);
-  const Packet num = ei::pselect(small, xP, ei::pselect(negative, ei::pnegate(one_minus_E), one_minus_E));
-  const Packet den = ei::pselect(small, Q, ei::padd(one, E));
-  const Packet one_minus_t2_num =
-      ei::pselect(small, ei::pmul(ei::psub(Q, xP), ei::padd(Q, xP)), ei::pmul(Splat(4.0), E));
-  const Packet r = ei::pdiv(one, den);
-  Derivatives d;
-  d.s = ei::pmul(num, r);
-  d.s1 = ei::pmul(one_minus_t2_num, ei::pmul(r, r));
-  d.s2 = ei::pmul(Splat(-2.0), ei::pmul(d.s, d.s1));
-  d.s3 = ei::pmul(d.s1, ei::pmadd(Splat(6.0), ei::pmul(d.s, d.s), Splat(-2.0)));
-  return d;
-}
-
-// The logistic function p = sigmoid(x), its complement q = 1 - p and the derivatives of p, from E = exp(-|x|):
-// r = 1 / (1 + E) is p for x >= 0 (q = E r) and q otherwise. p' = p q = E r^2; p'' = p' (1 - 2p) = p' (q - p);
-// p''' = p' ((1 - 2p)^2 - 2 p') = p' (1 - 6 p') since (1 - 2p)^2 = 1 - 4 p q.
-struct Logistic {
-  Packet E, p, q, d1, d2, d3;
-};
-EIGEN_STRONG_INLINE Logistic LogisticParts(const Packet& x) {
-  const Packet one = Splat(1.0);
-  Logistic l;
-  l.E = Exp(ei::pnegate(ei::pabs(x)));
-  const Packet r = ei::pdiv(one, ei::padd(one, l.E));
-  const Packet Er = ei::pmul(l.E, r);
-  const Packet nonnegative = ei::pcmp_le(ei::pzero(x), x);
-  l.p = ei::pselect(nonnegative, r, Er);
-  l.q = ei::pselect(nonnegative, Er, r);
-  l.d1 = ei::pmul(Er, r);
-  l.d2 = ei::pmul(l.d1, ei::psub(l.q, l.p));
-  l.d3 = ei::pmul(l.d1, ei::psub(one, ei::pmul(Splat(6.0), l.d1)));
-  return l;
-}
-
-EIGEN_STRONG_INLINE Derivatives Sigmoid(const Packet& x) {
-  const Logistic l = LogisticParts(x);
-  return {l.p, l.d1, l.d2, l.d3};
-}
-
-// softplus(x) = log(1 + e^x) = log1p(E) + max(x, 0) with E = exp(-|x|); its derivatives are sigmoid's: p, p', p''.
-// log1p(E) = log(w) E / (w - 1) with w = 1 + E rounded (exact for w == 1, where it is E): the quotient cancels the
-// rounding error of w.
-EIGEN_STRONG_INLINE Derivatives Softplus(const Packet& x) {
-  const Packet one = Splat(1.0);
-  const Logistic l = LogisticParts(x);
-  const Packet w = ei::padd(one, l.E);
-  const Packet log1p_E =
-      ei::pselect(ei::pcmp_eq(w, one), l.E, ei::pmul(ei::plog(w), ei::pdiv(l.E, ei::psub(w, one))));
-  return {ei::padd(log1p_E, ei::pmax(x, ei::pzero(x))), l.p, l.d1, l.d2};
-}
-
-// silu(x) = x p(x); its n-th derivative is n p^(n-1) + x p^(n).
-EIGEN_STRONG_INLINE Derivatives Silu(const Packet& x) {
-  const Logistic l = LogisticParts(x);
-  Derivatives d;
-  d.s = ei::pmul(x, l.p);
-  d.s1 = ei::pmadd(x, l.d1, l.p);
-  d.s2 = ei::pmadd(x, l.d2, ei::pmul(Splat(2.0), l.d1));
-  d.s3 = ei::pmadd(x, l.d3, ei::pmul(Splat(3.0), l.d2));
-  return d;
-}
-
-// elu(x) = x for x > 0 (derivatives 1, 0, 0), expm1(x) otherwise (derivatives e^x, e^x, e^x). With x- = min(x, 0)
-// and e = exp(x-): expm1(x-) = (e - 1) x- / log(e) (exact for e == 1, where it is x-), and -1 below -40, where
-// e^x < 2^-54 (this also keeps the formula away from the clamping of exp's argument far below).
-EIGEN_STRONG_INLINE Derivatives Elu(const Packet& x) {
-  const Packet one = Splat(1.0);
-  const Packet zero = ei::pzero(x);
-  const Packet xm = ei::pmin(x, zero);
-  const Packet e = Exp(xm);
-  const Packet em1 = ei::pmul(ei::psub(e, one), ei::pdiv(xm, ei::plog(e)));
-  Packet expm1 = ei::pselect(ei::pcmp_eq(e, one), xm, em1);
-  expm1 = ei::pselect(ei::pcmp_lt(xm, Splat(-40.0)), Splat(-1.0), expm1);
-  const Packet positive = ei::pcmp_lt(zero, x);
-  const Packet de = ei::pselect(positive, zero, e);
-  return {ei::pselect(positive, x, expm1), ei::pselect(positive, one, e), de, de};
-}
-
-EIGEN_STRONG_INLINE Derivatives Identity(const Packet& x) {
-  return {x, Splat(1.0), ei::pzero(x), ei::pzero(x)};
-}
-
-// s[i], s1[i], s2[i], s3[i] at x[i] for i < n. A NaN argument gives NaN everywhere. The tail goes through the same
-// packet code (padded with zeros), so a value does not depend on its position.
-template <Derivatives (*kKernel)(const Packet&)>
-void Apply(const double* x, Index n, double* s, double* s1, double* s2, double* s3) {
-  auto one_packet = [](const Packet& xi, Packet out[4]) {
-    const Derivatives d = kKernel(xi);
-    const Packet not_nan = ei::pcmp_eq(xi, xi);
-    out[0] = ei::pselect(not_nan, d.s, xi);
-    out[1] = ei::pselect(not_nan, d.s1, xi);
-    out[2] = ei::pselect(not_nan, d.s2, xi);
-    out[3] = ei::pselect(not_nan, d.s3, xi);
-  };
-  Packet out[4];
-  Index i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    one_packet(ei::ploadu<Packet>(x + i), out);
-    ei::pstoreu(s + i, out[0]);
-    ei::pstoreu(s1 + i, out[1]);
-    ei::pstoreu(s2 + i, out[2]);
-    ei::pstoreu(s3 + i, out[3]);
-  }
-  if (i < n) {
-    double xt[kLanes] = {}, t[4][kLanes];
-    std::copy(x + i, x + n, xt);
-    one_packet(ei::ploadu<Packet>(xt), out);
-    double* dst[4] = {s, s1, s2, s3};
-    for (int k = 0; k < 4; ++k) {
-      ei::pstoreu(t[k], out[k]);
-      std::copy(t[k], t[k] + (n - i), dst[k] + i);
-    }
-  }
-}
-
-// Calls rows(i, load, store) for the rows [0, m) of column-major data: for each block of kLanes rows starting at i
-// with full-packet loads and stores, then for each of the last m mod kLanes rows with a load that broadcasts the
-// row's value and a store of the first lane. rows computes with packets either way.
-template <class Rows>
-void ForEachRowBlock(Index m, Rows&& rows) {
-  Index i = 0;
-  auto load = [](const double* x) { return ei::ploadu<Packet>(x); };
-  auto store = [](double* x, const Packet& v) { ei::pstoreu(x, v); };
-  for (; i + kLanes <= m; i += kLanes) rows(i, load, store);
-  auto load1 = [](const double* x) { return ei::pset1<Packet>(*x); };
-  auto store1 = [](double* x, const Packet& v) { *x = ei::pfirst(v); };
-  for (; i < m; ++i) rows(i, load1, store1);
-}
-
-// ---- The layer product A = W S for a thin stack S (few columns) ------------------------------------------------
-// Eigen's general GEMM spends most of its time packing W when S has only a handful of columns; this register-
-// blocked outer-product kernel reads W in place instead. A tile of kP packets of rows times kC columns of A stays in
-// registers while k runs over the inner dimension: A[rows, j] += W[rows, k] * S[k, j] (one load of W per packet
-// row, one broadcast of S per column). All matrices are column-major.
-template <int kP, int kC>
-EIGEN_STRONG_INLINE void ProductTile(const double* W, Index ldw, const double* S, Index lds, double* A, Index lda,
-                                     Index n) {
-  Packet acc[kP][kC];
-  for (int p = 0; p < kP; ++p) {
-    for (int j = 0; j < kC; ++j) acc[p][j] = ei::pzero(Packet());
-  }
-  for (Index k = 0; k < n; ++k) {
-    Packet w[kP];
-    for (int p = 0; p < kP; ++p) w[p] = ei::ploadu<Packet>(W + k * ldw + p * kLanes);
-    for (int j = 0; j < kC; ++j) {
-      const Packet b = ei::pset1<Packet>(S[k + j * lds]);
-      for (int p = 0; p < kP; ++p) acc[p][j] = ei::pmadd(w[p], b, acc[p][j]);
-    }
-  }
-  for (int p = 0; p < kP; ++p) {
-    for (int j = 0; j < kC; ++j) ei::pstoreu(A + j * lda + p * kLanes, acc[p][j]);
-  }
-}
-
-// kP packets of rows of A, all C columns (in tiles of at most 6 columns for kP = 4: 24 accumulators + 4 + 1
-// registers of the 32 of AVX-512; at most 8 for kP <= 2: 16 + 2 + 1).
-template <int kP>
-void ProductRows(const double* W, Index ldw, const double* S, Index lds, double* A, Index lda, Index n, Index C) {
-#if defined(EIGEN_VECTORIZE_AVX512)
-  constexpr Index kMaxCols = kP <= 2 ? 8 : 6;
-#else
-  constexpr Index kMaxCols = 6;
-#endif
-  for (Index j = 0; j < C; j += kMaxCols) {
-    const double* Sj = S + j * lds;
-    double* Aj = A + j * lda;
-    switch (std::min(kMaxCols, C - j)) {
-      case 1: ProductTile<kP, 1>(W, ldw, Sj, lds, Aj, lda, n); break;
-      case 2: ProductTile<kP, 2>(W, ldw, Sj, lds, Aj, lda, n); break;
-      case 3: ProductTile<kP, 3>(W, ldw, Sj, lds, Aj, lda, n); break;
-      case 4: ProductTile<kP, 4>(W, ldw, Sj, lds, Aj, lda, n); break;
-      case 5: ProductTile<kP, 5>(W, ldw, Sj, lds, Aj, lda, n); break;
-      case 6: ProductTile<kP, 6>(W, ldw, Sj, lds, Aj, lda, n); break;
-      case 7: ProductTile<kP, 7>(W, ldw, Sj, lds, Aj, lda, n); break;
-      default: ProductTile<kP, kMaxCols>(W, ldw, Sj, lds, Aj, lda, n); break;
-    }
-  }
-}
-
-}  // namespace simd
-
-// A (m x C) = W (m x n) S (n x C), column-major, A distinct from W and S. Rows in blocks of 4, 2 and 1 packets; the
-// last m mod kLanes rows (layer widths that are not a multiple of the SIMD width) by plain dot products.
-void LayerProduct(const MatrixXd& Wm, const double* S, Index C, double* A) {
-  const Index m = Wm.rows(), n = Wm.cols();
-  const double* W = Wm.data();
-  constexpr Index L = simd::kLanes;
-  Index i = 0;
-#if defined(EIGEN_VECTORIZE_AVX512)
-  // Stacks of 7-8 columns (the geodesic jet of a 2-d latent space) in one tile of 2 packets of rows: W is read once
-  // instead of twice (a 64 x 64 layer does not fit the L1 cache with the next one). Needs AVX-512's 32 registers.
-  if (C == 7 || C == 8) {
-    for (; i + 2 * L <= m; i += 2 * L) simd::ProductRows<2>(W + i, m, S, n, A + i, m, n, C);
-  }
-#endif
-  for (; i + 4 * L <= m; i += 4 * L) simd::ProductRows<4>(W + i, m, S, n, A + i, m, n, C);
-  for (; i + 2 * L <= m; i += 2 * L) simd::ProductRows<2>(W + i, m, S, n, A + i, m, n, C);
-  for (; i + L <= m; i += L) simd::ProductRows<1>(W + i, m, S, n, A + i, m, n, C);
-  for (; i < m; ++i) {
-    for (Index j = 0; j < C; ++j) {
-      double sum = 0.0;
-      for (Index k = 0; k < n; ++k) sum += W[i + k * m] * S[k + j * n];
-      A[i + j * m] = sum;
-    }
-  }
-}
-
-// s, s', s'', s''' of activation `a` at x[0 .. n-1].
-void EvaluateActivation(Activation a, const double* x, Index n, double* s, double* s1, double* s2, double* s3) {
-  switch (a) {
-    case Activation::kTanh: simd::Apply<simd::Tanh>(x, n, s, s1, s2, s3); return;
-    case Activation::kSigmoid: simd::Apply<simd::Sigmoid>(x, n, s, s1, s2, s3); return;
-    case Activation::kSoftplus: simd::Apply<simd::Softplus>(x, n, s, s1, s2, s3); return;
-    case Activation::kSilu: simd::Apply<simd::Silu>(x, n, s, s1, s2, s3); return;
-    case Activation::kElu: simd::Apply<simd::Elu>(x, n, s, s1, s2, s3); return;
-    case Activation::kIdentity: simd::Apply<simd::Identity>(x, n, s, s1, s2, s3); return;
-  }
-}
+using mlp_kernel::ActivationDerivatives;
+using mlp_kernel::ForEachRowBlock;
+using mlp_kernel::Packet;
 
 // ---- The stacked forward pass ----------------------------------------------------------------------------------
 
@@ -398,20 +113,24 @@ using ConstVecMap = Eigen::Map<const VectorXd>;
 void FirstLayer(const MlpLayer& layer, const Layout& L, const VectorXd& z, const VectorXd* u, const VectorXd* dz,
                 const VectorXd* du, MapMat A) {
   const MatrixXd& W = layer.W;
-  A.col(0).noalias() = W * z;
-  A.col(0) += layer.b;
+  const Index m = W.rows(), n = W.cols();
+  // W x (+ b) for one input column x, through the shared layer product (the same bits as MlpField's).
+  auto product = [&](const VectorXd& x, Index col, const double* b) {
+    mlp_kernel::LayerProduct(W.data(), m, n, x.data(), n, 1, A.col(col).data(), m, b, 1);
+  };
+  product(z, 0, layer.b.data());
   if (L.nj > 0) A.middleCols(1, L.nj) = W;
   if (L.jet) {
     A.rightCols(L.cols() - 1 - L.nj).setZero();
     return;
   }
-  if (L.v_column()) A.col(L.v()).noalias() = W * *u;
+  if (L.v_column()) product(*u, L.v(), nullptr);
   if (L.second) A.col(L.h2()).setZero();
   if (L.tangent) {
     const Index T = L.block();
-    A.col(T).noalias() = W * *dz;
+    product(*dz, T, nullptr);
     if (L.nj > 0) A.middleCols(T + 1, L.nj).setZero();
-    if (L.v_column()) A.col(T + L.v()).noalias() = W * *du;
+    if (L.v_column()) product(*du, T + L.v(), nullptr);
     if (L.second) A.col(T + L.h2()).setZero();
   }
 }
@@ -421,7 +140,6 @@ void FirstLayer(const MlpLayer& layer, const Layout& L, const VectorXd& z, const
 template <int kD>
 void ActivateSecondFixed(const Layout& L, const VectorXd& u, MapMat A, const double* s, const double* s1,
                          const double* s2) {
-  using simd::Packet;
   namespace ei = Eigen::internal;
   const Index m = A.rows();
   double* const base = A.data();
@@ -438,7 +156,7 @@ void ActivateSecondFixed(const Layout& L, const VectorXd& u, MapMat A, const dou
     for (int k = 0; k < kD; ++k) store(base + (1 + k) * m + i, ei::pmul(vs1, a1[k]));
     store(base + i, load(s + i));
   };
-  simd::ForEachRowBlock(m, rows);
+  ForEachRowBlock(m, rows);
 }
 
 // The activation step on a stack of pre-activations A (rows = layer width), in place (formulas at the top of the
@@ -448,7 +166,7 @@ void ActivateStack(Activation act, const Layout& L, const VectorXd* u, const Vec
   if (act == Activation::kIdentity) return;  // s = a, s1 = 1, s2 = s3 = 0: every column stays as it is
   const Index m = A.rows();
   double* buf = Grow(&scratch->act, static_cast<std::size_t>(7 * m));
-  EvaluateActivation(act, A.col(0).data(), m, buf, buf + m, buf + 2 * m, buf + 3 * m);
+  ActivationDerivatives(act, A.col(0).data(), m, buf, buf + m, buf + 2 * m, buf + 3 * m);
   if (L.second && !L.tangent && L.nj == 2) return ActivateSecondFixed<2>(L, *u, A, buf, buf + m, buf + 2 * m);
   if (L.second && !L.tangent && L.nj == 3) return ActivateSecondFixed<3>(L, *u, A, buf, buf + m, buf + 2 * m);
   const auto s = ConstVecMap(buf, m).array();
@@ -502,7 +220,6 @@ void ActivateStack(Activation act, const Layout& L, const VectorXd* u, const Vec
 template <int kD>
 void ActivateJetFixed(const Layout& L, const VectorXd& u, MapMat A, const double* s, const double* s1,
                       const double* s2, const double* s3) {
-  using simd::Packet;
   namespace ei = Eigen::internal;
   constexpr int kP = kD * (kD + 1) / 2;
   const Index m = A.rows();
@@ -549,7 +266,7 @@ void ActivateJetFixed(const Layout& L, const VectorXd& u, MapMat A, const double
     for (int k = 0; k < kD; ++k) store(a1c[k] + i, ei::pmul(vs1, a1[k]));
     store(base + i, load(s + i));
   };
-  simd::ForEachRowBlock(m, rows);
+  ForEachRowBlock(m, rows);
 }
 
 void ActivateJet(Activation act, const Layout& L, const VectorXd& u, MapMat A, Scratch* scratch) {
@@ -564,7 +281,7 @@ void ActivateJet(Activation act, const Layout& L, const VectorXd& u, MapMat A, S
   double* const av = buf + 4 * m;
   double* const a2uu = buf + 5 * m;
   double* const A2u = buf + 6 * m;  // m x d, column k: p''[u, e_k]
-  EvaluateActivation(act, A.col(0).data(), m, s, s1, s2, s3);
+  ActivationDerivatives(act, A.col(0).data(), m, s, s1, s2, s3);
   if (d == 2) return ActivateJetFixed<2>(L, u, A, s, s1, s2, s3);
   if (d == 3) return ActivateJetFixed<3>(L, u, A, s, s1, s2, s3);
   auto col = [&](Index c) { return A.data() + c * m; };
@@ -626,9 +343,9 @@ Eigen::Map<const MatrixXd> Forward(const Mlp& mlp, const Layout& L, const Vector
     if (k == 0) {
       FirstLayer(layer, L, z, u, dz, du, A);
     } else {
-      // Every column of the stack through the layer at once.
-      LayerProduct(layer.W, scratch.stack[cur].data(), C, A.data());
-      A.col(0) += layer.b;
+      // Every column of the stack through the layer at once (the bias only on the value column).
+      const Index n = layer.W.cols();
+      mlp_kernel::LayerProduct(layer.W.data(), m, n, scratch.stack[cur].data(), n, C, A.data(), m, layer.b.data(), 1);
     }
     const Activation act = k + 1 == num_layers ? mlp.output_activation : mlp.activation;
     if (L.jet) {
@@ -743,7 +460,7 @@ void MlpDecoder::GeodesicJet(const VectorXd& z, const VectorXd& u, MatrixXd* J, 
 
 MatrixXd MlpDecoder::ActivationDerivatives(Activation a, const VectorXd& x) {
   MatrixXd out(x.size(), 4);
-  EvaluateActivation(a, x.data(), x.size(), out.col(0).data(), out.col(1).data(), out.col(2).data(),
+  mlp_kernel::ActivationDerivatives(a, x.data(), x.size(), out.col(0).data(), out.col(1).data(), out.col(2).data(),
                      out.col(3).data());
   return out;
 }

@@ -1,23 +1,22 @@
 // MlpField: a "pushpull-mlp" network as a velocity field, with forward-mode derivatives propagated analytically.
 //
-// Layout. A block of N points is an N x width row-major matrix, so a dense layer is one GEMM
-//   Z = H W^T + 1 b^T
-// (Eigen runs it as the column-major product W H^T). The K tangents of every point are stacked tangent-major into a
-// (K N) x width row-major matrix, row k*N + i holding tangent k of point i, so that one GEMM pushes all N K tangents
-// through a layer and the activation derivative (an N x width block) multiplies each of the K row blocks as one
-// contiguous elementwise product.
+// Layout. A block of N points is an N x width row-major matrix, which is the column-major width x N matrix of its
+// transpose, so a dense layer is one product of the shared kernel (src/mlp_kernel.hpp, also MlpDecoder's)
+//   Z^T = W H^T + b 1^T
+// and the same network evaluates to the same bits as a field and as a decoder. The K tangents of every point are
+// stacked tangent-major into a (K N) x width row-major matrix, row k*N + i holding tangent k of point i, so that one
+// product pushes all N K tangents through a layer and the activation derivative (an N x width block) multiplies each
+// of the K row blocks as one contiguous elementwise product.
 //
 // Time. concat: the time column of W0 enters the bias, b + t W0[:, d]. concatsquash: the gate g = sigmoid(gate_W t
 // + gate_b) is folded into the layer, W_eff = diag(g) W and b_eff = g .* b + hyper_W t, so the tangent is scaled by the
 // gate and the hyper term (constant in x) has no tangent.
 //
-// Derivatives. Identity directions (divergence, Jacobian) skip the first tangent GEMM: the first layer's tangent
+// Derivatives. Identity directions (divergence, Jacobian) skip the first tangent product: the first layer's tangent
 // for e_k is column k of W0 on every row. The divergence needs only the diagonal of the last layer: tangent k of
-// output k, one matrix-vector product per k instead of a full GEMM.
+// output k, one matrix-vector product per k instead of a full product.
 //
-// Scratch memory is thread_local and grows to the largest block seen, so a steady ODE loop does not allocate (apart
-// from Eigen's GEMM packing buffers when one product outgrows Eigen's 128 KB stack limit, e.g. the stacked tangents
-// for K N of about 1000 and more; splitting the products to avoid that costs more than the allocation).
+// Scratch memory is thread_local and grows to the largest block seen, so a steady ODE loop does not allocate.
 #include <algorithm>
 #include <cmath>
 #include <optional>
@@ -28,6 +27,7 @@
 #include "pushpull/errors.hpp"
 #include "pushpull/field.hpp"
 #include "pushpull/mlp.hpp"
+#include "mlp_kernel.hpp"
 
 namespace pushpull {
 namespace {
@@ -37,168 +37,6 @@ using RowMap = Eigen::Map<RowMatrixXd>;
 using ConstRowMap = Eigen::Map<const RowMatrixXd, 0, Eigen::OuterStride<>>;
 using ColMap = Eigen::Map<Eigen::MatrixXd>;
 using VecMap = Eigen::Map<Eigen::VectorXd>;
-
-// Stable logistic function and its complement 1 - sigmoid(z) = sigmoid(-z), both without overflow (scalar; used
-// for the concatsquash gates).
-inline void SigmoidPair(double z, double& s, double& one_minus_s) {
-  const double e = std::exp(-std::abs(z));  // in (0, 1]
-  const double p = 1.0 / (1.0 + e);
-  const double q = e * p;                   // e / (1 + e)
-  if (z >= 0) {
-    s = p;
-    one_minus_s = q;
-  } else {
-    s = q;
-    one_minus_s = p;
-  }
-}
-
-// --- Elementwise activations, vectorized with Eigen's packet primitives ---------------------------------------------
-// The activations dominate the cost of a narrow network (std::tanh takes longer than a 64-wide multiply-add row), so
-// they run on SIMD packets. exp and expm1 come from one Cody-Waite reduction x = k ln2 + r, |r| <= ln2 / 2, Cephes'
-// rational approximation e^r = 1 + 2 r P(r^2) / (Q(r^2) - r P(r^2)) and an exact scaling by 2^k, kept as fractions
-// with a common denominator so that each activation and its derivative cost one division. Accurate to a few ulp
-// (checked against long double over [-40, 40] and down to 1e-300); NaN propagates; nothing overflows.
-namespace simd {
-
-namespace ei = Eigen::internal;
-using Packet = ei::packet_traits<double>::type;
-constexpr int kSize = ei::packet_traits<double>::size;
-
-// expm1(x) = N / D and exp(x) = E / D, with x clamped to [-746, 708] (NaN passes through): below -745.2, exp
-// underflows to 0 (and expm1 to -1) as in IEEE arithmetic; at 708, N and E stay below 1e308 (only tanh uses x > 0,
-// and tanh(354) = 1, tanh'(354) = 4 e^-708).
-EIGEN_STRONG_INLINE void ExpFractions(Packet x, Packet& N, Packet& E, Packet& D) {
-  x = ei::pmin<Eigen::PropagateNaN>(x, ei::pset1<Packet>(708.0));
-  x = ei::pmax<Eigen::PropagateNaN>(x, ei::pset1<Packet>(-746.0));
-  const Packet magic = ei::pset1<Packet>(6755399441055744.0);  // 1.5 * 2^52: adding it rounds to an integer
-  const Packet k = ei::psub(ei::padd(ei::pmul(x, ei::pset1<Packet>(1.4426950408889634074)), magic), magic);
-  // ln2 = C1 + C2 with C1 short enough that k * C1 is exact.
-  const Packet r = ei::psub(ei::psub(x, ei::pmul(k, ei::pset1<Packet>(6.93145751953125E-1))),
-                            ei::pmul(k, ei::pset1<Packet>(1.42860682030941723212E-6)));
-  const Packet r2 = ei::pmul(r, r);
-  Packet P = ei::pset1<Packet>(1.26177193074810590878E-4);
-  P = ei::padd(ei::pmul(P, r2), ei::pset1<Packet>(3.02994407707441961300E-2));
-  P = ei::padd(ei::pmul(P, r2), ei::pset1<Packet>(9.99999999999999999910E-1));
-  Packet Q = ei::pset1<Packet>(3.00198505138664455042E-6);
-  Q = ei::padd(ei::pmul(Q, r2), ei::pset1<Packet>(2.52448340349684104192E-3));
-  Q = ei::padd(ei::pmul(Q, r2), ei::pset1<Packet>(2.27265548208155028766E-1));
-  Q = ei::padd(ei::pmul(Q, r2), ei::pset1<Packet>(2.00000000000000000009E0));
-  const Packet rP = ei::pmul(r, P);
-  const Packet two_rP = ei::padd(rP, rP);
-  const Packet pow2 = ei::pldexp(ei::pset1<Packet>(1.0), k);
-  D = ei::psub(Q, rP);  // e^r - 1 = 2 rP / D
-  // expm1(x) = 2^k (e^r - 1) + (2^k - 1): no cancellation for k = 0, where it is exactly 2 rP / D.
-  N = ei::padd(ei::pmul(pow2, two_rP), ei::pmul(ei::psub(pow2, ei::pset1<Packet>(1.0)), D));
-  E = ei::pmul(pow2, ei::padd(D, two_rP));
-}
-
-EIGEN_STRONG_INLINE Packet CopySign(const Packet& magnitude, const Packet& sign) {
-  return ei::por(magnitude, ei::pand(sign, ei::pset1<Packet>(-0.0)));
-}
-
-// With m = expm1(2|z|) = N / D: tanh(z) = sign(z) m / (m + 2) = sign(z) N / (N + 2D) and
-// tanh'(z) = 4 (m + 1) / (m + 2)^2 = 4 (N + D) D / (N + 2D)^2.
-EIGEN_STRONG_INLINE void Tanh(const Packet& z, Packet& h, Packet& dh) {
-  const Packet a = ei::pabs(z);
-  Packet N, E, D;
-  ExpFractions(ei::padd(a, a), N, E, D);
-  const Packet q = ei::pdiv(ei::pset1<Packet>(1.0), ei::padd(N, ei::padd(D, D)));
-  h = CopySign(ei::pmul(N, q), z);
-  dh = ei::pmul(ei::pmul(ei::pset1<Packet>(4.0), ei::pmul(ei::padd(N, D), q)), ei::pmul(D, q));
-}
-
-// With e = exp(-|z|) = E / D: p = 1 / (1 + e) = D / (D + E) and e p = E / (D + E). sigmoid(z) = p or e p and
-// 1 - sigmoid(z) = e p or p (z >= 0 or not); sigmoid(z) (1 - sigmoid(z)) = e p * p.
-EIGEN_STRONG_INLINE void SigmoidParts(const Packet& z, Packet& s, Packet& c, Packet& sc) {
-  Packet N, E, D;
-  ExpFractions(ei::pnegate(ei::pabs(z)), N, E, D);
-  const Packet q = ei::pdiv(ei::pset1<Packet>(1.0), ei::padd(D, E));
-  const Packet p = ei::pmul(D, q);
-  const Packet ep = ei::pmul(E, q);
-  const Packet nonnegative = ei::pcmp_le(ei::pzero(z), z);
-  s = ei::pselect(nonnegative, p, ep);
-  c = ei::pselect(nonnegative, ep, p);
-  sc = ei::pmul(ep, p);
-}
-
-EIGEN_STRONG_INLINE void Sigmoid(const Packet& z, Packet& h, Packet& dh) {
-  Packet c;
-  SigmoidParts(z, h, c, dh);
-}
-
-// silu(z) = z s, silu'(z) = s (1 + z (1 - s)).
-EIGEN_STRONG_INLINE void Silu(const Packet& z, Packet& h, Packet& dh) {
-  Packet s, c, sc;
-  SigmoidParts(z, s, c, sc);
-  h = ei::pmul(z, s);
-  dh = ei::pmul(s, ei::padd(ei::pset1<Packet>(1.0), ei::pmul(z, c)));
-}
-
-// elu(z) = z for z > 0, expm1(z) otherwise; elu'(z) = 1 or exp(z).
-EIGEN_STRONG_INLINE void Elu(const Packet& z, Packet& h, Packet& dh) {
-  Packet N, E, D;
-  ExpFractions(ei::pmin<Eigen::PropagateNaN>(z, ei::pzero(z)), N, E, D);
-  const Packet q = ei::pdiv(ei::pset1<Packet>(1.0), D);
-  const Packet positive = ei::pcmp_lt(ei::pzero(z), z);
-  h = ei::pselect(positive, z, ei::pmul(N, q));
-  dh = ei::pselect(positive, ei::pset1<Packet>(1.0), ei::pmul(E, q));
-}
-
-// A kernel as a type, so that it is inlined into Apply.
-template <void (*kFunction)(const Packet&, Packet&, Packet&)>
-struct Kernel {
-  EIGEN_STRONG_INLINE void operator()(const Packet& z, Packet& h, Packet& dh) const { kFunction(z, h, dh); }
-};
-
-// z[i] <- f(z[i]) and, when dz is not null, dz[i] <- f'(z[i]). The tail goes through the same packet code (padded),
-// so a value does not depend on its position in the block.
-template <class Kernel>
-void Apply(Kernel kernel, double* z, double* dz, Index n) {
-  Index i = 0;
-  Packet h, dh;
-  for (; i + kSize <= n; i += kSize) {
-    kernel(ei::ploadu<Packet>(z + i), h, dh);
-    ei::pstoreu(z + i, h);
-    if (dz) ei::pstoreu(dz + i, dh);
-  }
-  if (i < n) {
-    double zt[kSize] = {}, ht[kSize], dt[kSize];
-    std::copy(z + i, z + n, zt);
-    kernel(ei::ploadu<Packet>(zt), h, dh);
-    ei::pstoreu(ht, h);
-    ei::pstoreu(dt, dh);
-    std::copy(ht, ht + (n - i), z + i);
-    if (dz) std::copy(dt, dt + (n - i), dz + i);
-  }
-}
-
-}  // namespace simd
-
-// z[i] <- act(z[i]) for i < n, and dz[i] <- act'(z[i]) when dz is not null.
-void Activate(Activation a, double* z, double* dz, Index n) {
-  switch (a) {
-    case Activation::kTanh: simd::Apply(simd::Kernel<simd::Tanh>{}, z, dz, n); return;
-    case Activation::kSigmoid: simd::Apply(simd::Kernel<simd::Sigmoid>{}, z, dz, n); return;
-    case Activation::kSilu: simd::Apply(simd::Kernel<simd::Silu>{}, z, dz, n); return;
-    case Activation::kElu: simd::Apply(simd::Kernel<simd::Elu>{}, z, dz, n); return;
-    case Activation::kSoftplus:
-      // softplus(z) = log1p(exp(-|z|)) + max(z, 0); softplus'(z) = sigmoid(z), from the same exponential.
-      for (Index i = 0; i < n; ++i) {
-        const double zi = z[i];
-        const double e = std::exp(-std::abs(zi));
-        z[i] = std::log1p(e) + std::max(zi, 0.0);
-        if (dz) {
-          const double p = 1.0 / (1.0 + e);
-          dz[i] = zi >= 0 ? p : e * p;
-        }
-      }
-      return;
-    case Activation::kIdentity:
-      if (dz) std::fill(dz, dz + n, 1.0);
-      return;
-  }
-}
 
 // Per-thread scratch: buffers that only grow.
 struct Workspace {
@@ -356,11 +194,8 @@ void MlpField::Run(Mode mode, double t, const BlockRef& x, const BlockRef* dx, R
       b = bbuf;
     } else if (mlp_.time_input == TimeInput::kConcatSquash) {
       VecMap g(gbuf, out), beff(bbuf, out);
-      for (Index j = 0; j < out; ++j) {
-        double s, c;
-        SigmoidPair(layer.gate_W[j] * t + layer.gate_b[j], s, c);
-        g[j] = s;
-      }
+      g = layer.gate_W * t + layer.gate_b;
+      mlp_kernel::Activate(Activation::kSigmoid, gbuf, nullptr, out);
       beff = g.cwiseProduct(layer.b) + t * layer.hyper_W;
       ColMap weff(wbuf, out, in_width);
       weff.noalias() = g.asDiagonal() * layer.W;
@@ -368,16 +203,13 @@ void MlpField::Run(Mode mode, double t, const BlockRef& x, const BlockRef* dx, R
       b = bbuf;
     }
     const Eigen::Map<const Eigen::MatrixXd> W(w, out, in_width);
-    const Eigen::Map<const Eigen::RowVectorXd> B(b, out);
 
-    // Values: Z = H W^T + b, then the activation in place.
-    const ConstRowMap H(in, n, in_width, Eigen::OuterStride<>(in_stride));
+    // Values: Z = H W^T + b (Z^T = W H^T + b with the row-major blocks seen as column-major), then the activation
+    // in place.
     double* zdata = last ? v.data() : hbuf[hcur];
-    RowMap Z(zdata, n, out);
-    Z.rowwise() = B;
-    Z.noalias() += H * W.transpose();
+    mlp_kernel::LayerProduct(w, out, in_width, in, in_stride, n, zdata, out, b, n);
     const bool scale = tangents && act != Activation::kIdentity;
-    if (act != Activation::kIdentity) Activate(act, zdata, scale ? dbuf : nullptr, n * out);
+    if (act != Activation::kIdentity) mlp_kernel::Activate(act, zdata, scale ? dbuf : nullptr, n * out);
     const RowMap D(dbuf, n, scale ? out : 0);
 
     if (tangents) {
@@ -400,13 +232,14 @@ void MlpField::Run(Mode mode, double t, const BlockRef& x, const BlockRef* dx, R
       } else {
         RowMap Tout(tbuf[1 - tcur], K * n, out);
         if (l > 0) {
-          Tout.noalias() = Tin * W.transpose();
+          mlp_kernel::LayerProduct(w, out, in_width, tbuf[tcur], in_width, K * n, Tout.data(), out);
           if (scale) {
             for (Index k = 0; k < K; ++k) Tout.middleRows(k * n, n).array() *= D.array();
           }
         } else if (mode == Mode::kJvp) {
           for (Index k = 0; k < K; ++k) {
-            Tout.middleRows(k * n, n).noalias() = dx->middleCols(k * d, d) * W.transpose();
+            mlp_kernel::LayerProduct(w, out, d, dx->data() + k * d, dx->outerStride(), n, Tout.data() + k * n * out,
+                                     out);
             if (scale) Tout.middleRows(k * n, n).array() *= D.array();
           }
         } else {

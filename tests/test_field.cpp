@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <random>
 #include <sstream>
@@ -13,6 +14,7 @@
 #include "pushpull/field.hpp"
 #include "pushpull/field_check.hpp"
 #include "pushpull/functor_field.hpp"
+#include "pushpull/metric.hpp"
 #include "pushpull/mlp.hpp"
 
 using namespace pushpull;
@@ -270,6 +272,49 @@ BOOST_AUTO_TEST_CASE(activations_are_accurate_to_a_few_ulp) {
       BOOST_TEST(std::isnan(v(2, 0)), ToString(act));
       if (act != Activation::kIdentity) BOOST_TEST(std::isnan(div(0)), ToString(act));
       BOOST_TEST(std::isfinite(v(1, 0)), ToString(act));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(field_and_decoder_evaluate_one_network_bitwise_the_same) {
+  // One network (time_input none, input_dim = output_dim) as a velocity field and as a decoder: the forward output
+  // of every point of a block must be bitwise the decoder's value at that point, for every activation, for layer
+  // widths that are and are not multiples of the SIMD width and for a block size that is not either. The Jacobians
+  // go through the same products and activation derivatives, so they agree bitwise too.
+  const RowMatrixXd x = 1.5 * RandomBlock(11, 3, 77);
+  for (Activation act : kActivations) {
+    for (Activation out : kOutputActivations) {
+      for (const std::vector<int>& hidden : {std::vector<int>{13, 64, 9}, std::vector<int>{16, 32}}) {
+        BOOST_TEST_CONTEXT(ToString(act) << " / " << ToString(out) << ", " << hidden.size() << " hidden layers") {
+          Mlp mlp = RandomMlp(3, 3, hidden, TimeInput::kNone, act, 61, 1.5);
+          mlp.output_activation = out;
+          const auto field = MakeMlpField(mlp);
+          const MlpDecoder decoder(mlp);
+          RowMatrixXd v, jac;
+          field->Evaluate(0.25, x, v);
+          RowMatrixXd v_jac;
+          field->EvaluateJacobian(0.25, x, v_jac, jac);
+          int value_mismatches = 0, jacobian_mismatches = 0;
+          for (Eigen::Index i = 0; i < x.rows(); ++i) {
+            const Eigen::VectorXd z = x.row(i).transpose();
+            Eigen::VectorXd value;
+            Eigen::MatrixXd J;
+            decoder.ValueAndJacobian(z, &value, &J);
+            const Eigen::VectorXd value_only = decoder.Value(z);
+            for (Eigen::Index r = 0; r < 3; ++r) {
+              if (std::memcmp(&v(i, r), &value[r], sizeof(double)) != 0) ++value_mismatches;
+              if (std::memcmp(&v(i, r), &value_only[r], sizeof(double)) != 0) ++value_mismatches;
+              if (std::memcmp(&v_jac(i, r), &value[r], sizeof(double)) != 0) ++value_mismatches;
+              for (Eigen::Index k = 0; k < 3; ++k) {  // jac(i, r*d + k) = dv_r/dx_k
+                if (std::memcmp(&jac(i, r * 3 + k), &J(r, k), sizeof(double)) != 0) ++jacobian_mismatches;
+              }
+            }
+          }
+          BOOST_TEST(value_mismatches == 0);
+          BOOST_TEST(jacobian_mismatches == 0);
+          BOOST_TEST(v.allFinite());
+        }
+      }
     }
   }
 }

@@ -898,6 +898,92 @@ BOOST_AUTO_TEST_CASE(activation_derivatives_match_finite_differences) {
   }
 }
 
+namespace {
+// s, s', s'', s''' of an activation in long double, from closed forms, and for each the size of its terms (the
+// rounding errors of any double formula are relative to it: e.g. tanh''' = s1 (6 t^2 - 2) has a root where the two
+// terms cancel).
+void ActivationReference(Activation a, long double x, long double d[4], long double scale[4]) {
+  const long double e = std::exp(-std::abs(x));
+  const long double p = x >= 0 ? 1 / (1 + e) : e / (1 + e);  // sigmoid
+  const long double q = x >= 0 ? e / (1 + e) : 1 / (1 + e);  // 1 - sigmoid
+  const long double p1 = e / ((1 + e) * (1 + e));            // p' = p q
+  const long double p2 = p1 * (q - p), p3 = p1 * (1 - 6 * p1);
+  switch (a) {
+    case Activation::kTanh: {
+      const long double t = std::tanh(x), t1 = 4 * e * e / ((1 + e * e) * (1 + e * e));
+      d[0] = t; d[1] = t1; d[2] = -2 * t * t1; d[3] = t1 * (6 * t * t - 2);
+      scale[0] = std::abs(t); scale[1] = t1; scale[2] = 2 * std::abs(t) * t1; scale[3] = t1 * (6 * t * t + 2);
+      return;
+    }
+    case Activation::kSigmoid:
+      d[0] = p; d[1] = p1; d[2] = p2; d[3] = p3;
+      scale[0] = p; scale[1] = p1; scale[2] = p1; scale[3] = p1 * (1 + 6 * p1);
+      return;
+    case Activation::kSoftplus:
+      d[0] = std::log1p(e) + std::max(x, 0.0L); d[1] = p; d[2] = p1; d[3] = p2;
+      scale[0] = d[0]; scale[1] = p; scale[2] = p1; scale[3] = p1;
+      return;
+    case Activation::kSilu:
+      d[0] = x * p; d[1] = p + x * p1; d[2] = 2 * p1 + x * p2; d[3] = 3 * p2 + x * p3;
+      scale[0] = std::abs(d[0]); scale[1] = p + std::abs(x * p1); scale[2] = 2 * p1 + std::abs(x) * p1;
+      scale[3] = 3 * p1 + std::abs(x) * p1 * (1 + 6 * p1);
+      return;
+    case Activation::kElu:
+      if (x > 0) {
+        d[0] = x; d[1] = 1; d[2] = d[3] = 0;
+      } else {
+        d[0] = std::expm1(x); d[1] = d[2] = d[3] = std::exp(x);
+      }
+      for (int k = 0; k < 4; ++k) scale[k] = std::abs(d[k]);
+      return;
+    case Activation::kIdentity:
+      d[0] = x; d[1] = 1; d[2] = d[3] = 0;
+      for (int k = 0; k < 4; ++k) scale[k] = std::abs(d[k]);
+      return;
+  }
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(activation_derivatives_match_long_double_references) {
+  // s, s', s'', s''' from the shared SIMD kernels (the same for MlpField and MlpDecoder) against long double closed
+  // forms over a wide range: [-40, 40] finely, the saturation regions out to +-800 and beyond, and tiny arguments.
+  // Errors are relative to the size of each derivative's terms, with an absolute floor far below anything that
+  // matters (tanh' is about 4 e^-2|x|, which underflows past |x| = 372).
+  std::vector<double> xs;
+  for (double x = -40; x <= 40; x += 0.0137) xs.push_back(x);
+  for (double x = -800; x <= 800; x += 0.37) xs.push_back(x);
+  for (double x = 1e-300; x < 2; x *= 1.7) {
+    xs.push_back(x);
+    xs.push_back(-x);
+  }
+  for (double x : {0.0, 0.3465735902799726, 0.625, 0.6931471805599453, 19.1, 354.0, 700.0, 710.0, 1e4, 1e300}) {
+    xs.push_back(x);
+    xs.push_back(-x);
+  }
+  const VectorXd x = Eigen::Map<const VectorXd>(xs.data(), static_cast<Eigen::Index>(xs.size()));
+  const std::vector<Activation> acts = {Activation::kTanh, Activation::kSoftplus, Activation::kElu,
+                                        Activation::kSilu, Activation::kSigmoid, Activation::kIdentity};
+  for (Activation a : acts) {
+    BOOST_TEST_CONTEXT("activation " << ToString(a)) {
+      const MatrixXd d = MlpDecoder::ActivationDerivatives(a, x);
+      double worst[4] = {0, 0, 0, 0};
+      for (Eigen::Index i = 0; i < x.size(); ++i) {
+        long double ref[4], scale[4];
+        ActivationReference(a, x[i], ref, scale);
+        for (int k = 0; k < 4; ++k) {
+          const double e = static_cast<double>(std::abs(d(i, k) - ref[k]) / (scale[k] + 1e-290L));
+          if (!(e <= worst[k])) worst[k] = e;  // NaN sticks
+        }
+      }
+      for (int k = 0; k < 4; ++k) {
+        BOOST_TEST(worst[k] < 2e-15, "derivative " << k << ": max relative error " << worst[k]);
+      }
+      std::cout << ToString(a) << ": max relative error of s, s', s'', s''' vs long double " << worst[0] << " "
+                << worst[1] << " " << worst[2] << " " << worst[3] << "\n";
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(jacobian_and_second_and_acceleration_and_speed) {
   // The fused calls against the separate ones: MLP, closed-form and stacked decoders, a tensor metric (default
   // Metric::AccelerationAndSpeed) and a singular metric.
