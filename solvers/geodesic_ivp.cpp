@@ -19,13 +19,21 @@ namespace pushpull {
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
 
-void GeodesicOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix) {
-  ode.SetFromOptions(db, prefix);
-  const std::string problem = Validate();
-  if (!problem.empty()) throw InputError("option -" + std::string(prefix) + problem);
+OdeOptionSet GeodesicOptions::OdeOptionsRead(bool shots) {
+  OdeOptionSet set;
+  set.control_regularizers = false;
+  if (shots) {
+    set.types = {"adams", "bdf"};
+    set.linear_solver = false;
+  }
+  return set;
 }
 
-std::string GeodesicOptions::Validate() const { return ode.Validate(); }
+void GeodesicOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix, bool shots) {
+  ode.SetFromOptions(db, prefix, OdeOptionsRead(shots));
+}
+
+std::string GeodesicOptions::Validate(bool shots) const { return ode.Validate(OdeOptionsRead(shots)); }
 
 const char* ToString(GeodesicStatus status) {
   switch (status) {
@@ -169,7 +177,7 @@ void CheckInput(const Metric& metric, const VectorXd& z, const VectorXd& u, cons
                      " entries, the metric's dimension is " + std::to_string(metric.dim()));
   }
   const std::string problem = options.Validate();
-  if (!problem.empty()) throw InputError("GeodesicOptions: " + problem);
+  if (!problem.empty()) throw InputError("ExpMap: " + problem);
 }
 
 // A start point outside the domain or a non-finite initial velocity: the status and message in *r, false.
@@ -189,7 +197,8 @@ bool StartIsValid(const Metric& metric, const VectorXd& z, const VectorXd& u, Ex
 }
 
 // Maps an integration failure to a status: a failing acceleration means a singular metric or leaving the domain.
-void Fail(ExpMapResult* r, const std::string& ode_message, OdeStatus s, const GeodesicSystem& system) {
+void Fail(ExpMapResult* r, const std::string& ode_message, OdeStatus s, const GeodesicSystem& system,
+          const OdeOptions& ode, bool shots) {
   if ((s == OdeStatus::kRhsFailure || s == OdeStatus::kErrorTestFailures || s == OdeStatus::kSetupFailure ||
        s == OdeStatus::kConvergenceFailures || s == OdeStatus::kOtherFailure) &&
       !system.failure().empty()) {
@@ -197,7 +206,7 @@ void Fail(ExpMapResult* r, const std::string& ode_message, OdeStatus s, const Ge
     r->message = ode_message + "; the geodesic equation failed: " + system.failure();
   } else {
     r->status = GeodesicStatus::kIntegrationFailure;
-    r->message = ode_message + ". " + Advice(s);
+    r->message = ode_message + ". " + Advice(s, ode.prefix, GeodesicOptions::OdeOptionsRead(shots));
   }
 }
 
@@ -236,7 +245,7 @@ ExpMapResult ExpMap(const Metric& metric, const VectorXd& z, const VectorXd& u, 
   const OdeStatus s = integrator->Integrate(system, 0.0, 1.0, y.data(), q, times.empty() ? nullptr : &output,
                                             &r.stats, &message);
   if (s != OdeStatus::kSuccess) {
-    Fail(&r, message, s, system);
+    Fail(&r, message, s, system, options.ode, false);
     return r;
   }
   r.end_point = Eigen::Map<const VectorXd>(y.data(), d);
@@ -294,7 +303,7 @@ ExpMapResult FlowWithJacobian(const Metric& metric, const VectorXd& z, const Vec
   const OdeStatus s = IntegrateVariational(system, options.ode, 0.0, 1.0, y.data(), m, S.data(), &r.stats, &message,
                                            options.jacobian_error_control);
   if (s != OdeStatus::kSuccess) {
-    Fail(&r, message, s, system);
+    Fail(&r, message, s, system, options.ode, true);
     return r;
   }
   r.end_point = Eigen::Map<const VectorXd>(y.data(), d);

@@ -42,7 +42,7 @@ void LogMapOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix)
   db.Real(prefix, "bvp_stop_factor", stop_factor,
           "Levenberg-Marquardt stops once the Euclidean norm of the shot residual is below bvp_stop_factor * "
           "bvp_tol (then the verification decides)",
-          "LogMapOptions::stop_factor", RealBounds::Positive());
+          "LogMapOptions::stop_factor", RealBounds{0.0, 1.0, true, false});
   db.Bool(prefix, "bvp_fallback", fallback,
           "When the -bvp_type solver fails, retry by multiple shooting from the initial guess (unless it was the "
           "-bvp_type), then by collocation (-bvp_collocation_*) from the best curve so far (a solver's own curve if "
@@ -157,59 +157,20 @@ void LogMapOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix)
           "Include the end-point sensitivities of the shots in the integrator's error control (more steps, a more "
           "accurate Levenberg-Marquardt Jacobian; the converged geodesic does not depend on it)",
           "GeodesicOptions::jacobian_error_control");
-  shots.SetFromOptions(db, p + "bvp_");
+  shots.SetFromOptions(db, p + "bvp_", /*shots=*/true);
   verify.SetFromOptions(db, p + "bvp_verify_");
   discrete.SetFromOptions(db, p + "bvp_discrete_");
-  const std::string problem = Validate();
-  if (!problem.empty()) throw InputError("option -" + p + problem);
+  // The constraints between options (each option's own bound is in its declaration above).
+  if (collocation.max_intervals < collocation.intervals) {
+    throw InputError("option -" + p + "bvp_collocation_max_intervals: " + std::to_string(collocation.max_intervals) +
+                     " must be >= -" + p + "bvp_collocation_intervals (" + std::to_string(collocation.intervals) +
+                     ")");
+  }
 }
 
 std::string LogMapOptions::Validate() const {
-  if (!BvpSolvers().Has(type)) return "bvp_type: unknown solver '" + type + "'";
-  if (init != "discrete" && init != "line" && init != "graph") {
-    return "bvp_init: unknown initial guess '" + init + "' (discrete, line or graph)";
-  }
-  if (segments < 2) return "bvp_segments: " + std::to_string(segments) + " must be >= 2";
-  if (!(collocation.tol > 0)) return "bvp_collocation_tol: " + FormatReal(collocation.tol) + " must be > 0";
-  if (collocation.intervals < 1) {
-    return "bvp_collocation_intervals: " + std::to_string(collocation.intervals) + " must be >= 1";
-  }
-  if (collocation.max_intervals < collocation.intervals) {
-    return "bvp_collocation_max_intervals: " + std::to_string(collocation.max_intervals) +
-           " must be >= bvp_collocation_intervals (" + std::to_string(collocation.intervals) + ")";
-  }
-  if (!(collocation.trust_radius > 0)) {
-    return "bvp_collocation_trust_radius: " + FormatReal(collocation.trust_radius) + " must be > 0";
-  }
-  if (std::isnan(minimality_rtol)) return "bvp_minimality_rtol: must be a number";
-  if (!(tol > 0)) return "bvp_tol: " + FormatReal(tol) + " must be > 0";
-  if (max_iterations < 1) return "bvp_max_iterations: " + std::to_string(max_iterations) + " must be >= 1";
-  if (!(presolve_rtol >= 0)) return "bvp_presolve_rtol: " + FormatReal(presolve_rtol) + " must be >= 0";
-  if (!(presolve_coarse_rtol >= 0)) {
-    return "bvp_presolve_coarse_rtol: " + FormatReal(presolve_coarse_rtol) + " must be >= 0";
-  }
-  if (!(presolve_coarse_trust_radius > 0)) {
-    return "bvp_presolve_coarse_trust_radius: " + FormatReal(presolve_coarse_trust_radius) + " must be > 0";
-  }
-  if (presolve_max_steps < 1) {
-    return "bvp_presolve_max_steps: " + std::to_string(presolve_max_steps) + " must be >= 1";
-  }
-  if (start_halvings < 0) return "bvp_start_halvings: " + std::to_string(start_halvings) + " must be >= 0";
-  if (refine_iterations < 0) return "bvp_refine_iterations: " + std::to_string(refine_iterations) + " must be >= 0";
-  if (!(stop_factor > 0) || !(stop_factor <= 1)) {
-    return "bvp_stop_factor: " + FormatReal(stop_factor) + " must be in (0, 1]";
-  }
-  if (shots.ode.type != "adams" && shots.ode.type != "bdf") {
-    return "bvp_ode_type: '" + shots.ode.type +
-           "' cannot give the end-point Jacobian; the shots need CVODES forward sensitivities: adams or bdf";
-  }
-  std::string p = shots.Validate();
-  if (!p.empty()) return "bvp_" + p;
-  p = verify.Validate();
-  if (!p.empty()) return "bvp_verify_" + p;
-  p = discrete.Validate();
-  if (!p.empty()) return "bvp_discrete_" + p;
-  return {};
+  LogMapOptions copy = *this;
+  return CheckDeclared([&](OptionsDatabase& db) { copy.SetFromOptions(db); });
 }
 
 std::string ResolveBvpType(const Metric& metric, const LogMapOptions& options) {
@@ -308,7 +269,7 @@ LogMapResult LogMap(const Metric& metric, const VectorXd& z0, const VectorXd& z1
                      " entries, the metric's dimension is " + std::to_string(d));
   }
   const std::string problem = options.Validate();
-  if (!problem.empty()) throw InputError("LogMapOptions: " + problem);
+  if (!problem.empty()) throw InputError("LogMap: " + problem);
   if (!guess && options.init == "graph") {
     throw InputError("LogMap: -bvp_init graph needs the graph's guess (GeodesicGraph::ShortestPath) passed as guess");
   }

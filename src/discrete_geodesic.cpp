@@ -34,16 +34,11 @@ void DiscreteGeodesicOptions::SetFromOptions(OptionsDatabase& db, std::string_vi
           "the energy, or the Gauss-Newton model predicts that of the next undamped step (which is then not taken); "
           "the shooting that follows solves the exact geodesic equation in any case",
           "DiscreteGeodesicOptions::rtol", RealBounds::Positive());
-  const std::string problem = Validate();
-  if (!problem.empty()) throw InputError("option -" + std::string(prefix) + problem);
 }
 
-std::string DiscreteGeodesicOptions::Validate() const {
-  if (segments < 2) return "segments: " + std::to_string(segments) + " must be >= 2";
-  if (max_iterations < 1) return "max_iterations: " + std::to_string(max_iterations) + " must be >= 1";
-  if (!(rtol > 0)) return "rtol: " + FormatReal(rtol) + " must be > 0";
-  if (!(xtol >= 0)) return "xtol: " + FormatReal(xtol) + " must be >= 0";
-  return {};
+std::string DiscreteGeodesicOptions::Validate(std::string_view prefix) const {
+  DiscreteGeodesicOptions copy = *this;
+  return CheckDeclared([&](OptionsDatabase& db) { copy.SetFromOptions(db, prefix); });
 }
 
 // ---- The polyline as an initial curve ------------------------------------------------------------------------------
@@ -159,7 +154,7 @@ namespace {
 void CheckArguments(const Decoder& decoder, const VectorXd& z0, const VectorXd& z1,
                     const DiscreteGeodesicOptions& options) {
   const std::string problem = options.Validate();
-  if (!problem.empty()) throw InputError("DiscreteGeodesicOptions: " + problem);
+  if (!problem.empty()) throw InputError("MinimizeDiscreteEnergy: " + problem);
   const int d = decoder.input_dim();
   if (z0.size() != d || z1.size() != d) {
     throw InputError("MinimizeDiscreteEnergy: z0 has " + std::to_string(z0.size()) + " and z1 " +

@@ -163,15 +163,9 @@ void TrianglePassOptions::SetFromOptions(OptionsDatabase& db, std::string_view p
          "TrianglePassOptions::curve_samples", {2, 1000});
 }
 
-std::string TrianglePassOptions::Validate() const {
-  if (!(rtol >= 0 && rtol < 1)) return "triangle_rtol: " + FormatReal(rtol) + " must be in [0, 1)";
-  if (max_rounds < 0 || max_rounds > 100) {
-    return "triangle_rounds: " + std::to_string(max_rounds) + " must be in [0, 100]";
-  }
-  if (curve_samples < 2 || curve_samples > 1000) {
-    return "triangle_curve_samples: " + std::to_string(curve_samples) + " must be in [2, 1000]";
-  }
-  return {};
+std::string TrianglePassOptions::Validate(std::string_view prefix) const {
+  TrianglePassOptions copy = *this;
+  return CheckDeclared([&](OptionsDatabase& db) { copy.SetFromOptions(db, prefix); });
 }
 
 std::string GeodesicBatchOptions::Validate() const {

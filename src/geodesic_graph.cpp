@@ -65,17 +65,11 @@ void GeodesicGraphOptions::SetFromOptions(OptionsDatabase& db, std::string_view 
          "straight graph edge a -> b (e = b - a); more points are needed when the metric varies strongly along one "
          "edge (long edges, sparse points)",
          "GeodesicGraphOptions::quadrature_points", IntBounds{1, kMaxQuadraturePoints});
-  const std::string problem = Validate();
-  if (!problem.empty()) throw InputError("option -" + std::string(prefix) + problem);
 }
 
-std::string GeodesicGraphOptions::Validate() const {
-  if (neighbors < 1) return "neighbors: " + std::to_string(neighbors) + " must be >= 1";
-  if (quadrature_points < 1 || quadrature_points > kMaxQuadraturePoints) {
-    return "quadrature_points: " + std::to_string(quadrature_points) + " must be in [1, " +
-           std::to_string(kMaxQuadraturePoints) + "]";
-  }
-  return {};
+std::string GeodesicGraphOptions::Validate(std::string_view prefix) const {
+  GeodesicGraphOptions copy = *this;
+  return CheckDeclared([&](OptionsDatabase& db) { copy.SetFromOptions(db, prefix); });
 }
 
 // ---- Edge lengths ------------------------------------------------------------------------------------------------
@@ -121,7 +115,7 @@ double GeodesicGraph::SegmentLength(const Metric& metric, const VectorXd& a, con
 GeodesicGraph::GeodesicGraph(const Metric& metric, const RowMatrix& points, const GeodesicGraphOptions& options)
     : options_(options) {
   const std::string problem = options.Validate();
-  if (!problem.empty()) throw InputError("geodesic graph: invalid option " + problem);
+  if (!problem.empty()) throw InputError("geodesic graph: " + problem);
   const int d = metric.dim();
   if (points.rows() > 0 && points.cols() != d) {
     throw InputError("geodesic graph: the points have " + std::to_string(points.cols()) +

@@ -279,26 +279,85 @@ OptionDeclaration& OptionsDatabase::Declare(std::string_view prefix, std::string
   return declarations_.back();
 }
 
+namespace {
+
+// The error of a value outside its declared bound; `value_text` as given, or as formatted from a value set in code.
+[[noreturn]] void Violation(const std::string& full_name, const std::string& value_text, const std::string& bound,
+                            bool from_code) {
+  throw InputError("option -" + full_name + ": value " + value_text + (from_code ? " (set in code)" : "") +
+                   " violates the constraint " + bound);
+}
+
+std::string FormatList(const std::vector<double>& list) {
+  std::string s;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    if (i) s += ",";
+    s += FormatReal(list[i]);
+  }
+  return s;
+}
+
+std::string ListConstraint(const RealBounds& each) {
+  std::string constraint = "comma-separated reals";
+  if (!each.Describe().empty()) constraint += ", each " + each.Describe();
+  return constraint;
+}
+
+}  // namespace
+
+OptionsDatabase OptionsDatabase::Checker() {
+  OptionsDatabase db;
+  db.checking_ = true;
+  return db;
+}
+
+std::string CheckDeclared(const std::function<void(OptionsDatabase&)>& declare) {
+  OptionsDatabase checker = OptionsDatabase::Checker();
+  try {
+    declare(checker);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return {};
+}
+
 void OptionsDatabase::Real(std::string_view prefix, std::string_view name, double& value, std::string_view help,
                            std::string_view setter, RealBounds bounds) {
+  if (checking_) {
+    if (!bounds.Contains(value)) {
+      Violation(std::string(prefix) + std::string(name), FormatReal(value), bounds.Describe(), true);
+    }
+    return;
+  }
   OptionDeclaration& d =
       Declare(prefix, name, OptionType::kReal, help, setter, bounds.Describe(), FormatReal(value));
   if (const Entry* e = Lookup(d.name)) {
     const double v = ParseRealText(d.name, e->value);
-    if (!bounds.Contains(v)) {
-      throw InputError("option -" + d.name + ": value " + e->value + " violates the constraint " +
-                       bounds.Describe());
-    }
+    if (!bounds.Contains(v)) Violation(d.name, e->value, bounds.Describe(), false);
     value = v;
     d.source = e->source;
+  } else if (!bounds.Contains(value)) {
+    Violation(d.name, FormatReal(value), bounds.Describe(), true);
   }
   d.value_text = FormatReal(value);
 }
 
-void OptionsDatabase::Int(std::string_view prefix, std::string_view name, std::int64_t& value,
-                          std::string_view help, std::string_view setter, IntBounds bounds) {
-  OptionDeclaration& d =
-      Declare(prefix, name, OptionType::kInt, help, setter, bounds.Describe(), std::to_string(value));
+void OptionsDatabase::DeclareInt(std::string_view prefix, std::string_view name, std::int64_t& value,
+                                 std::string_view help, std::string_view setter, IntBounds bounds,
+                                 IntBounds storable) {
+  // The constraint printed and named in errors is the declared one (">= 0"); a value the field's type cannot hold
+  // is refused naming that type's range.
+  const auto check = [&](const std::string& full, std::int64_t v, const std::string& text, bool from_code) {
+    if (v < bounds.lower || v > bounds.upper) Violation(full, text, bounds.Describe(), from_code);
+    if (v < storable.lower || v > storable.upper) Violation(full, text, storable.Describe(), from_code);
+  };
+  if (checking_) {
+    check(std::string(prefix) + std::string(name), value, std::to_string(value), true);
+    return;
+  }
+  std::string constraint = bounds.Describe();
+  if (constraint.empty()) constraint = storable.Describe();
+  OptionDeclaration& d = Declare(prefix, name, OptionType::kInt, help, setter, constraint, std::to_string(value));
   if (const Entry* e = Lookup(d.name)) {
     const std::string t = Trim(e->value);
     std::int64_t v = 0;
@@ -306,27 +365,31 @@ void OptionsDatabase::Int(std::string_view prefix, std::string_view name, std::i
     if (t.empty() || ec != std::errc() || ptr != t.data() + t.size()) {
       throw InputError("option -" + d.name + ": '" + e->value + "' is not an integer");
     }
-    if (v < bounds.lower || v > bounds.upper) {
-      throw InputError("option -" + d.name + ": value " + e->value + " violates the constraint " +
-                       bounds.Describe());
-    }
+    check(d.name, v, e->value, false);
     value = v;
     d.source = e->source;
+  } else {
+    check(d.name, value, std::to_string(value), true);
   }
   d.value_text = std::to_string(value);
 }
 
+void OptionsDatabase::Int(std::string_view prefix, std::string_view name, std::int64_t& value,
+                          std::string_view help, std::string_view setter, IntBounds bounds) {
+  DeclareInt(prefix, name, value, help, setter, bounds, IntBounds{});
+}
+
 void OptionsDatabase::Int(std::string_view prefix, std::string_view name, int& value, std::string_view help,
                           std::string_view setter, IntBounds bounds) {
-  bounds.lower = std::max<std::int64_t>(bounds.lower, std::numeric_limits<int>::min());
-  bounds.upper = std::min<std::int64_t>(bounds.upper, std::numeric_limits<int>::max());
   std::int64_t wide = value;
-  Int(prefix, name, wide, help, setter, bounds);
+  DeclareInt(prefix, name, wide, help, setter, bounds,
+             IntBounds{std::numeric_limits<int>::min(), std::numeric_limits<int>::max()});
   value = static_cast<int>(wide);
 }
 
 void OptionsDatabase::Bool(std::string_view prefix, std::string_view name, bool& value, std::string_view help,
                            std::string_view setter) {
+  if (checking_) return;
   OptionDeclaration& d =
       Declare(prefix, name, OptionType::kBool, help, setter, "true or false", value ? "true" : "false");
   if (const Entry* e = Lookup(d.name)) {
@@ -346,6 +409,7 @@ void OptionsDatabase::Bool(std::string_view prefix, std::string_view name, bool&
 
 void OptionsDatabase::String(std::string_view prefix, std::string_view name, std::string& value,
                              std::string_view help, std::string_view setter) {
+  if (checking_) return;
   OptionDeclaration& d = Declare(prefix, name, OptionType::kString, help, setter, "", value);
   if (const Entry* e = Lookup(d.name)) {
     if (e->value.empty()) throw InputError("option -" + d.name + " needs a value");
@@ -357,34 +421,45 @@ void OptionsDatabase::String(std::string_view prefix, std::string_view name, std
 
 void OptionsDatabase::Enum(std::string_view prefix, std::string_view name, std::string& value,
                            std::string_view help, std::string_view setter, const std::vector<std::string>& choices) {
+  const auto valid = [&](const std::string& v) { return std::find(choices.begin(), choices.end(), v) != choices.end(); };
+  const auto refuse = [&](const std::string& full, const std::string& v, bool from_code) {
+    throw InputError("option -" + full + ": unknown value '" + v + "'" + (from_code ? " (set in code)" : "") +
+                     "; valid values: " + Join(choices, ", "));
+  };
+  if (checking_) {
+    if (!valid(value)) refuse(std::string(prefix) + std::string(name), value, true);
+    return;
+  }
   OptionDeclaration& d =
       Declare(prefix, name, OptionType::kEnum, help, setter, "one of: " + Join(choices, ", "), value);
   d.constraint = "one of: " + Join(choices, ", ");  // registries may have grown since the first declaration
   if (const Entry* e = Lookup(d.name)) {
     const std::string t = Trim(e->value);
-    if (std::find(choices.begin(), choices.end(), t) == choices.end()) {
-      throw InputError("option -" + d.name + ": unknown value '" + e->value + "'; valid values: " +
-                       Join(choices, ", "));
-    }
+    if (!valid(t)) refuse(d.name, e->value, false);
     value = t;
     d.source = e->source;
+  } else if (!valid(value)) {
+    refuse(d.name, value, true);
   }
   d.value_text = value;
 }
 
 void OptionsDatabase::RealList(std::string_view prefix, std::string_view name, std::vector<double>& value,
                                std::string_view help, std::string_view setter, RealBounds each) {
-  auto format = [](const std::vector<double>& list) {
-    std::string s;
-    for (std::size_t i = 0; i < list.size(); ++i) {
-      if (i) s += ",";
-      s += FormatReal(list[i]);
+  const auto check_code_values = [&](const std::string& full) {
+    for (double v : value) {
+      if (!each.Contains(v)) {
+        throw InputError("option -" + full + ": entry " + FormatReal(v) + " (set in code) violates the constraint " +
+                         each.Describe());
+      }
     }
-    return s;
   };
-  std::string constraint = "comma-separated reals";
-  if (!each.Describe().empty()) constraint += ", each " + each.Describe();
-  OptionDeclaration& d = Declare(prefix, name, OptionType::kRealList, help, setter, constraint, format(value));
+  if (checking_) {
+    check_code_values(std::string(prefix) + std::string(name));
+    return;
+  }
+  OptionDeclaration& d =
+      Declare(prefix, name, OptionType::kRealList, help, setter, ListConstraint(each), FormatList(value));
   if (const Entry* e = Lookup(d.name)) {
     std::vector<double> parsed;
     std::stringstream ss(e->value);
@@ -400,8 +475,10 @@ void OptionsDatabase::RealList(std::string_view prefix, std::string_view name, s
     if (parsed.empty()) throw InputError("option -" + d.name + " needs a comma-separated list of reals");
     value = std::move(parsed);
     d.source = e->source;
+  } else {
+    check_code_values(d.name);
   }
-  d.value_text = format(value);
+  d.value_text = FormatList(value);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -393,7 +393,7 @@ PushforwardResult Run(const VectorField& field, double base_time, const RowMatri
           const std::size_t idx = first + static_cast<std::size_t>(i);
           out.status[idx] = static_cast<int>(s);
           out.message[idx] = retry_message + " (after a retry alone with initial step " +
-                             FormatReal(options.retry_initial_step) + "): " + Advice(s);
+                             FormatReal(options.retry_initial_step) + "): " + Advice(s, options.ode.prefix);
         }
       }
     }
@@ -448,8 +448,10 @@ TraceEstimatorRegistry& TraceEstimators() {
   return *registry;
 }
 
-void PushforwardOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix) {
-  ode.SetFromOptions(db, prefix);
+void PushforwardOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix, bool monitor) {
+  OdeOptionSet read;
+  read.monitor = monitor;
+  ode.SetFromOptions(db, prefix, read);
   db.SetSection("Pushforward (prefix '" + std::string(prefix) + "')");
   db.Enum(prefix, "trace_type", trace_type,
           "Divergence: exact (d tangent directions) or hutchinson (unbiased stochastic estimate)",
@@ -482,16 +484,8 @@ void PushforwardOptions::SetFromOptions(OptionsDatabase& db, std::string_view pr
 }
 
 std::string PushforwardOptions::Validate() const {
-  const std::string ode_problem = ode.Validate();
-  if (!ode_problem.empty()) return ode_problem;
-  if (!TraceEstimators().Has(trace_type)) return "trace_type: '" + trace_type + "' is not registered";
-  if (trace_probes < 1) return "trace_probes: must be >= 1";
-  if (batch_size < 1) return "batch_size: must be >= 1";
-  if (threads < 0) return "threads: must be >= 0";
-  for (double t : save_times) {
-    if (!(t >= 0 && t <= 1)) return "save_times: " + FormatReal(t) + " is outside [0, 1]";
-  }
-  return {};
+  PushforwardOptions copy = *this;
+  return CheckDeclared([&](OptionsDatabase& db) { copy.SetFromOptions(db, ode.prefix); });
 }
 
 RowMatrixXd DrawStandardNormal(std::size_t n, int dim, std::uint64_t seed) {

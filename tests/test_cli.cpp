@@ -5,7 +5,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
+#include <utility>
 
 #include "cli/commands.hpp"
 #include "pushpull/io.hpp"
@@ -104,6 +106,57 @@ BOOST_AUTO_TEST_CASE(options_reference_in_docs_matches_the_declarations) {
   buffer << in.rdbuf();
   BOOST_TEST(buffer.str() == cli::OptionsReferenceMarkdown(),
              "docs/options.md is stale: regenerate it with `pushpull options-reference > docs/options.md`");
+}
+
+BOOST_AUTO_TEST_CASE(options_nothing_reads_are_not_declared) {
+  // The geodesic prefixes reuse the ODE integrator's options, but declare only those their integrations read: the
+  // geodesic system has no regularizer quadratures, only the density and sample commands print steps, and the shots'
+  // variational equations have their own linear solver. Setting one of these is refused like a typo (with the
+  // closest declared option when one is close).
+  const std::vector<std::pair<std::string, std::string>> unread = {
+      {"exp", "geo_ode_monitor"},
+      {"exp", "geo_ode_control_regularizers"},
+      {"geodesic", "bvp_ode_monitor"},
+      {"geodesic", "bvp_verify_ode_monitor"},
+      {"geodesic", "bvp_ode_control_regularizers"},
+      {"geodesic", "bvp_verify_ode_control_regularizers"},
+      {"geodesic", "bvp_ode_linear_solver"},
+      {"distances", "bvp_verify_ode_monitor"},
+      {"validate", "ode_monitor"},
+  };
+  std::map<std::string, const cli::Command*> commands;
+  for (const auto& c : cli::Commands()) commands[c.name] = &c;
+  for (const auto& [command, option] : unread) {
+    BOOST_TEST_CONTEXT(command << " -" << option) {
+      BOOST_TEST_REQUIRE(commands.count(command) == 1);
+      OptionsDatabase db;
+      db.Set(option, "true");
+      cli::DeclareOptions(*commands[command], db);
+      bool declared = false;
+      for (const auto& d : db.Declarations()) declared = declared || d.name == option;
+      BOOST_TEST(!declared);
+      pushpull::testing::ExpectInputError([&] { db.CheckAllUsed(); }, {"unknown option -" + option});
+    }
+  }
+  {
+    // The geodesic command's own monitor is the nearest.
+    OptionsDatabase db;
+    db.Set("bvp_ode_monitor", "true");
+    cli::DeclareOptions(*commands.at("geodesic"), db);
+    pushpull::testing::ExpectInputError([&] { db.CheckAllUsed(); }, {"did you mean -bvp_monitor?"});
+  }
+  // What they do read stays declared.
+  for (const auto& [command, option] : std::vector<std::pair<std::string, std::string>>{
+           {"density", "ode_monitor"}, {"sample", "ode_control_regularizers"}, {"exp", "geo_ode_linear_solver"},
+           {"geodesic", "bvp_verify_ode_linear_solver"}, {"geodesic", "bvp_ode_type"}}) {
+    BOOST_TEST_CONTEXT(command << " -" << option) {
+      OptionsDatabase db;
+      cli::DeclareOptions(*commands.at(command), db);
+      bool declared = false;
+      for (const auto& d : db.Declarations()) declared = declared || d.name == option;
+      BOOST_TEST(declared);
+    }
+  }
 }
 
 namespace {

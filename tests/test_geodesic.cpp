@@ -199,9 +199,35 @@ BOOST_AUTO_TEST_CASE(exp_map_steps_do_not_depend_on_output_times_and_the_step_li
       for (const ExpMapResult& r : {ExpMap(metric, z, u, g), ExpMap(metric, z, u, g, {0.5, 1.0})}) {
         BOOST_TEST(!r.usable());
         BOOST_TEST(r.message.find(ToString(OdeStatus::kTooMuchWork)) != std::string::npos, r.message);
+        // The advice names the options of this integration, with their prefix.
+        BOOST_TEST(r.message.find("raise -geo_ode_max_steps, loosen -geo_ode_rtol/-geo_ode_atol") != std::string::npos,
+                   r.message);
       }
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_shot_advises_the_shot_options) {
+  // A shot (variational equations) that reaches its step limit names -bvp_ode_*, not the pushforward's -ode_*, and
+  // only options the shots declare (no -bvp_ode_linear_solver, no explicit method).
+  Mlp mlp = RandomMlp(2, 8, {16, 16}, TimeInput::kNone, Activation::kTanh, 4u);
+  mlp.output_activation = Activation::kSigmoid;
+  const PullbackMetric metric(std::make_shared<MlpDecoder>(mlp));
+  GeodesicOptions shots = LogMapOptions::ShotGeodesic();
+  shots.ode.max_steps = 3;
+  const ExpMapResult r = ExpMapWithJacobian(metric, V({0.2, -0.3}), V({0.9, 0.6}), shots);
+  BOOST_TEST_REQUIRE(!r.usable());
+  BOOST_TEST(r.message.find("raise -bvp_ode_max_steps, loosen -bvp_ode_rtol/-bvp_ode_atol, or use -bvp_ode_type bdf") !=
+                 std::string::npos,
+             r.message);
+  const std::string convergence =
+      Advice(OdeStatus::kConvergenceFailures, "bvp_", GeodesicOptions::OdeOptionsRead(/*shots=*/true));
+  BOOST_TEST(convergence.find("-bvp_ode_max_step") != std::string::npos, convergence);
+  BOOST_TEST(convergence.find("linear_solver") == std::string::npos, convergence);
+  BOOST_TEST(convergence.find("dopri5") == std::string::npos, convergence);
+  const std::string pushforward = Advice(OdeStatus::kConvergenceFailures);
+  BOOST_TEST(pushforward.find("-ode_linear_solver dense") != std::string::npos, pushforward);
+  BOOST_TEST(pushforward.find("-ode_type dopri5") != std::string::npos, pushforward);
 }
 
 BOOST_AUTO_TEST_CASE(options_defaults_and_prefixes) {

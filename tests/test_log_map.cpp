@@ -383,12 +383,35 @@ BOOST_AUTO_TEST_CASE(options_are_validated_naming_the_option) {
   ExpectInputError([&] { parse({"-bvp_collocation_intervals", "32", "-bvp_collocation_max_intervals", "16"}); },
                    {"bvp_collocation_max_intervals", "32"});
   ExpectInputError([&] { parse({"-bvp_segments", "1"}); }, {"bvp_segments"});
-  ExpectInputError([&] { parse({"-bvp_ode_type", "dopri5"}); }, {"bvp_ode_type", "dopri5", "adams or bdf"});
-  ExpectInputError([&] { parse({"-bvp_stop_factor", "2"}); }, {"bvp_stop_factor"});
+  // The shots need CVODES forward sensitivities: their -bvp_ode_type declares only adams and bdf.
+  ExpectInputError([&] { parse({"-bvp_ode_type", "dopri5"}); }, {"-bvp_ode_type", "dopri5", "adams, bdf"});
+  ExpectInputError([&] { parse({"-bvp_stop_factor", "2"}); }, {"-bvp_stop_factor", "2", "in (0, 1]"});
+  ExpectInputError([&] { parse({"-bvp_stop_factor", "0"}); }, {"-bvp_stop_factor", "0", "in (0, 1]"});
   ExpectInputError([&] { parse({"-bvp_refine_iterations", "-1"}); }, {"bvp_refine_iterations"});
   ExpectInputError([&] { parse({"-bvp_start_halvings", "-2"}); }, {"bvp_start_halvings"});
   ExpectInputError([&] { parse({"-bvp_presolve_max_steps", "0"}); }, {"bvp_presolve_max_steps"});
   ExpectInputError([&] { parse({"-bvp_presolve_coarse_trust_radius", "0"}); }, {"bvp_presolve_coarse_trust_radius"});
+  // Options the shots and the verification do not read are not declared under their prefixes: a typo, with the
+  // closest declared option.
+  for (const char* unread : {"-bvp_ode_monitor", "-bvp_verify_ode_monitor", "-bvp_ode_control_regularizers",
+                             "-bvp_verify_ode_control_regularizers", "-bvp_ode_linear_solver"}) {
+    OptionsDatabase d;
+    d.ParseTokens({unread, "true"}, "");
+    LogMapOptions x;
+    x.SetFromOptions(d);
+    ExpectInputError([&] { d.CheckAllUsed(); }, {std::string("unknown option ") + unread});
+  }
+  // Options set in code are checked against the same declared bounds, named with their prefixes.
+  LogMapOptions in_code;
+  in_code.verify.ode.rtol = 0;
+  BOOST_TEST(in_code.Validate().find("-bvp_verify_ode_rtol: value 0 (set in code) violates the constraint > 0") !=
+                 std::string::npos,
+             in_code.Validate());
+  in_code = LogMapOptions();
+  in_code.stop_factor = 1.5;
+  BOOST_TEST(in_code.Validate().find("-bvp_stop_factor: value 1.5 (set in code) violates the constraint in (0, 1]") !=
+                 std::string::npos,
+             in_code.Validate());
 
   const PullbackMetric metric = Sphere();
   InitialCurve bad = InitialCurve::Line(V2(0, 0), V2(1, 1));

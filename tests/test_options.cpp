@@ -188,6 +188,58 @@ BOOST_AUTO_TEST_CASE(bad_values_name_option_value_and_constraint) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(values_set_in_code_are_checked_against_the_declared_bounds) {
+  // The declaration checks the value in force wherever it came from: a field set in code outside its bound is
+  // refused like a value from the command line, naming the option with its prefix, the value and the bound.
+  {
+    OptionsDatabase db;
+    OdeLikeOptions o;
+    o.rtol = 0;
+    ExpectInputError([&] { o.SetFromOptions(db, "geo_"); }, {"-geo_ode_rtol", "value 0 (set in code)", "> 0"});
+  }
+  {
+    OptionsDatabase db;
+    OdeLikeOptions o;
+    o.type = "rk4";
+    ExpectInputError([&] { o.SetFromOptions(db, ""); }, {"-ode_type", "'rk4' (set in code)", "bdf, adams"});
+  }
+  {
+    OptionsDatabase db;
+    OdeLikeOptions o;
+    o.times = {0.5, -1};
+    ExpectInputError([&] { o.SetFromOptions(db, ""); }, {"-save_times", "-1 (set in code)", "in [0, 1]"});
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_checker_checks_the_values_in_force_and_records_nothing) {
+  // CheckDeclared runs the declarations on a Checker: the Validate() of options set in code, with the bounds of
+  // the declarations (stated once).
+  OdeLikeOptions o;
+  BOOST_TEST(CheckDeclared([&](OptionsDatabase& db) { o.SetFromOptions(db, "bvp_"); }).empty());
+  o.max_order = 7;
+  const std::string why = CheckDeclared([&](OptionsDatabase& db) { o.SetFromOptions(db, "bvp_"); });
+  BOOST_TEST(why.find("-bvp_ode_max_order: value 7 (set in code) violates the constraint in [1, 5]") !=
+                 std::string::npos,
+             why);
+  OptionsDatabase checker = OptionsDatabase::Checker();
+  BOOST_TEST(checker.checking());
+  o.max_order = 3;
+  o.SetFromOptions(checker, "");
+  BOOST_TEST(checker.Declarations().empty());
+  BOOST_TEST(o.max_order == 3);
+}
+
+BOOST_AUTO_TEST_CASE(int_fields_print_the_declared_bound_and_refuse_what_int_cannot_hold) {
+  OptionsDatabase db;
+  int n = 1;
+  db.Int("", "n", n, "", "", IntBounds::AtLeast(0));
+  BOOST_TEST(db.Declarations().back().constraint == ">= 0");
+  OptionsDatabase big;
+  big.Set("n", "3000000000");
+  ExpectInputError([&] { big.Int("", "n", n, "", "", IntBounds::AtLeast(0)); },
+                   {"-n", "3000000000", "in [-2147483648, 2147483647]"});
+}
+
 BOOST_AUTO_TEST_CASE(file_errors_name_file_and_line) {
   ExpectInputError([] { OptionsDatabase().LoadFile("no_such_options_file.txt"); },
                    {"no_such_options_file.txt", "cannot be opened"});

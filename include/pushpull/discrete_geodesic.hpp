@@ -40,8 +40,8 @@ struct DiscreteGeodesicOptions {
   // Declares -<prefix>segments, -<prefix>max_iterations, -<prefix>rtol ("bvp_discrete_" by default) and applies
   // values from the database. Throws InputError naming the option.
   void SetFromOptions(OptionsDatabase& db, std::string_view prefix = "bvp_discrete_");
-  // Empty when valid; otherwise "<field>: <value> must be ..." (the option name without prefix first).
-  std::string Validate() const;
+  // Empty when valid; otherwise the error SetFromOptions(prefix) would give for these values.
+  std::string Validate(std::string_view prefix = "bvp_discrete_") const;
 };
 
 struct DiscreteGeodesic {

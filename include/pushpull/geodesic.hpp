@@ -34,15 +34,21 @@ struct GeodesicOptions {
 
   static OdeOptions DefaultOde() {
     OdeOptions o;
+    o.prefix = "geo_";
     o.type = "adams";  // geodesic equations are smooth and non-stiff: high-order Adams, no Jacobians
     o.rtol = 1e-8;
     o.atol = 1e-10;
     return o;
   }
-  // Declares -geo_ode_rtol and friends (prefix "geo_" by default) and applies values from the database.
-  void SetFromOptions(OptionsDatabase& db, std::string_view prefix = "geo_");
-  // Empty when valid; otherwise a message naming the field, its value and the violated constraint.
-  std::string Validate() const;
+  // The integrator options a geodesic integration reads: ExpMap's (an OdeIntegrators() method, every type and the
+  // linear solver; the geodesic system has no regularizer quadratures), or, with `shots`, those of the shots with
+  // end-point Jacobians (IntegrateVariational: CVODES adams or bdf, with its own block-diagonal linear solver).
+  static OdeOptionSet OdeOptionsRead(bool shots);
+  // Declares -geo_ode_rtol and friends (prefix "geo_" by default; those OdeOptionsRead(shots) lists) and applies
+  // values from the database.
+  void SetFromOptions(OptionsDatabase& db, std::string_view prefix = "geo_", bool shots = false);
+  // Empty when valid; otherwise the error SetFromOptions would give for these values (under ode.prefix).
+  std::string Validate(bool shots = false) const;
 };
 
 enum class GeodesicStatus {

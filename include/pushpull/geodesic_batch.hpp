@@ -54,8 +54,8 @@ struct TrianglePassOptions {
 
   // Declares -<prefix>triangle_rtol, -<prefix>triangle_rounds, -<prefix>triangle_curve_samples.
   void SetFromOptions(OptionsDatabase& db, std::string_view prefix = "distances_");
-  // Empty when valid; otherwise the field, its value and the violated constraint.
-  std::string Validate() const;
+  // Empty when valid; otherwise the error SetFromOptions(prefix) would give for these values.
+  std::string Validate(std::string_view prefix = "distances_") const;
 };
 
 // An initial guess for the pair (z0, z1), computed on a worker thread (so it must be safe to call concurrently).

@@ -39,8 +39,8 @@ struct GeodesicGraphOptions {
   // Declares -<prefix>neighbors and -<prefix>quadrature_points ("graph_" by default) and applies values from the
   // database. Throws InputError naming the option.
   void SetFromOptions(OptionsDatabase& db, std::string_view prefix = "graph_");
-  // Empty when valid; otherwise "<field>: <value> must be ..." (the option name without prefix first).
-  std::string Validate() const;
+  // Empty when valid; otherwise the error SetFromOptions(prefix) would give for these values.
+  std::string Validate(std::string_view prefix = "graph_") const;
 };
 
 class GeodesicGraph {

@@ -114,9 +114,11 @@ struct LogMapOptions {
 
   // Declares -<prefix>bvp_type, -<prefix>bvp_segments, -<prefix>bvp_tol, -<prefix>bvp_max_iterations,
   // -<prefix>bvp_stop_factor, -<prefix>bvp_fallback, -<prefix>bvp_jacobian_error_control and the integrators
-  // -<prefix>bvp_ode_* and -<prefix>bvp_verify_ode_*.
+  // -<prefix>bvp_ode_* (the shots: GeodesicOptions::OdeOptionsRead(true)) and -<prefix>bvp_verify_ode_*; each
+  // value is checked against its declared bound, then the constraints between options.
   void SetFromOptions(OptionsDatabase& db, std::string_view prefix = "");
-  // Empty when valid; otherwise the option (without '-' and prefix), its value and the violated constraint.
+  // Empty when valid; otherwise the error SetFromOptions would give for these values (naming the option, its
+  // value and the violated bound or constraint).
   std::string Validate() const;
 
   // Shots: Adams (geodesic equations are smooth and non-stiff), and a step limit far above what a geodesic of a
@@ -124,6 +126,7 @@ struct LogMapOptions {
   // crawling into a degenerate region of the metric (-bvp_ode_max_steps).
   static GeodesicOptions ShotGeodesic() {
     GeodesicOptions g;
+    g.ode.prefix = "bvp_";
     g.ode.type = "adams";
     g.ode.rtol = 1e-8;
     g.ode.atol = 1e-10;
@@ -141,6 +144,7 @@ struct LogMapOptions {
   // bench_geodesic -bench_verify_rtol. Tighten it with -bvp_tol.
   static GeodesicOptions TightGeodesic() {
     GeodesicOptions g;
+    g.ode.prefix = "bvp_verify_";
     g.ode.rtol = 1e-9;
     g.ode.atol = 1e-11;
     g.ode.nonlinear_convergence = 1.0;

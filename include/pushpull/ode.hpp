@@ -24,6 +24,16 @@ namespace pushpull {
 
 class OptionsDatabase;
 
+// Which of the OdeOptions a user reads, and so declares under its prefix: an option nothing reads is not declared
+// (the geodesic integrators have no regularizer quadratures, and the shots' variational integration has its own
+// linear solver and needs CVODES).
+struct OdeOptionSet {
+  std::vector<std::string> types;    // the -ode_type choices; empty = every registered integrator
+  bool linear_solver = true;         // -ode_linear_solver: read by the OdeIntegrators' implicit methods
+  bool control_regularizers = true;  // -ode_control_regularizers: read by systems with controllable quadratures
+  bool monitor = false;              // -ode_monitor: read by a program that installs a step printer (the CLI)
+};
+
 struct OdeOptions {
   std::string type = "bdf";             // registry name: bdf, adams, dopri5, esdirk (or one registered by the user)
   std::string linear_solver = "dense";  // implicit methods: dense (block-diagonal LU) or gmres (matrix-free)
@@ -35,12 +45,16 @@ struct OdeOptions {
   double max_step = 0;                  // 0: unlimited
   double nonlinear_convergence = 0.1;   // implicit methods' nonlinear convergence test coefficient (SUNDIALS' 0.1)
   bool control_regularizers = false;    // kinetic/Frobenius integrals take part in error control
-  bool monitor = false;                 // print every step of the first block (-ode_monitor)
+  bool monitor = false;                 // print every step of the first block (-ode_monitor; OdeOptionSet::monitor)
+  // The prefix these options are declared under (-<prefix>ode_rtol ...); SetFromOptions sets it, and messages
+  // (Validate, Advice) name the options with it.
+  std::string prefix;
 
-  // Declares the options `-<prefix>ode_rtol` etc. and applies values from the database.
-  void SetFromOptions(OptionsDatabase& db, std::string_view prefix = "");
-  // Empty when valid; otherwise a message naming the field, its value and the violated constraint.
-  std::string Validate() const;
+  // Declares the options `-<prefix>ode_rtol` etc. that `set` says the user reads, applies values from the
+  // database (each checked against its declared bound) and checks the constraints between them.
+  void SetFromOptions(OptionsDatabase& db, std::string_view prefix = "", const OdeOptionSet& set = {});
+  // Empty when valid; otherwise the error SetFromOptions would give for these values (under `prefix`).
+  std::string Validate(const OdeOptionSet& set = {}) const;
 };
 
 // Right-hand sides follow the SUNDIALS contract: return 0 on success, > 0 for a recoverable failure (the solver
@@ -87,8 +101,10 @@ enum class OdeStatus {
   kOtherFailure,
 };
 const char* ToString(OdeStatus status);
-// A sentence on likely causes and the option to change.
-std::string Advice(OdeStatus status);
+// A sentence on likely causes and the options to change, named with the prefix they were declared under
+// (OdeOptions::prefix: -bvp_ode_rtol for a failed shot); `set` is what that prefix declares, so that the advice
+// names only options that exist.
+std::string Advice(OdeStatus status, std::string_view prefix = "", const OdeOptionSet& set = {});
 
 struct OdeStats {
   std::int64_t steps = 0;

@@ -11,10 +11,18 @@
 // overwrites the field. The declarations drive `-help`, `-options_view`, the provenance written into output files
 // and the generated reference page docs/options.md.
 //
-// A value nothing declared is a typo: `CheckAllUsed()` refuses it, naming the closest declared option.
+// A bound is stated once, in the declaration: the declaration checks the value in force against it (the value from
+// the database, or the field's value set in code), `-help` and docs/options.md print it, and `Validate()`
+// functions check options set in code by running their declarations on a `Checker()` database (`CheckDeclared`),
+// adding only the constraints between options. An error names the option with its prefix, the value and the bound.
+//
+// A value nothing declared is a typo: `CheckAllUsed()` refuses it, naming the closest declared option. An option
+// is declared only where something reads it (an object that reuses another's options under a prefix declares the
+// subset its code reads).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <limits>
 #include <map>
@@ -69,6 +77,10 @@ struct OptionDeclaration {
 class OptionsDatabase {
  public:
   OptionsDatabase() = default;
+  // A database that only checks: it holds no values and records no declarations; each declaration checks the
+  // field's value in force against its bounds or choices (InputError naming the option, the value and the bound).
+  static OptionsDatabase Checker();
+  bool checking() const { return checking_; }
 
   // --- Filling the database --------------------------------------------------------------------------------
   // Parses argv[first..argc). `-options_file FILE` (on the command line or in PUSHPULL_OPTIONS) is loaded first,
@@ -125,6 +137,8 @@ class OptionsDatabase {
     mutable bool used = false;
   };
   const Entry* Lookup(const std::string& full_name) const;
+  void DeclareInt(std::string_view prefix, std::string_view name, std::int64_t& value, std::string_view help,
+                  std::string_view setter, IntBounds bounds, IntBounds storable);
   OptionDeclaration& Declare(std::string_view prefix, std::string_view name, OptionType type,
                              std::string_view help, std::string_view setter, std::string constraint,
                              std::string default_text);
@@ -135,7 +149,12 @@ class OptionsDatabase {
   std::vector<OptionDeclaration> declarations_;
   std::map<std::string, std::size_t, std::less<>> declaration_index_;
   std::string section_;
+  bool checking_ = false;
 };
+
+// Runs `declare` (a SetFromOptions call on a copy of the options) on a Checker() database: "" when every value
+// satisfies its declared bounds and the cross-option constraints SetFromOptions states, else the InputError text.
+std::string CheckDeclared(const std::function<void(OptionsDatabase&)>& declare);
 
 // Text form of a real as the options database prints it (shortest round-trip representation).
 std::string FormatReal(double v);

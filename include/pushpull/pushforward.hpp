@@ -45,7 +45,10 @@ struct PushforwardOptions {
   bool logdet_check = false;                // also integrate the variational equations (Jacobi's formula)
   std::vector<double> save_times;           // store x(t) at these times (trajectories)
 
-  void SetFromOptions(OptionsDatabase& db, std::string_view prefix = "");
+  // Declares -<prefix>ode_* (all of OdeOptions; -<prefix>ode_monitor only with `monitor`: a program that installs
+  // the step printer reads it) and the pushforward's own options, each checked against its declared bound.
+  void SetFromOptions(OptionsDatabase& db, std::string_view prefix = "", bool monitor = false);
+  // Empty when valid; otherwise the error SetFromOptions would give for these values (under ode.prefix).
   std::string Validate() const;
 };
 

@@ -44,7 +44,7 @@ class FlowJob : public Job {
  public:
   FlowJob(Context& ctx, bool density) : ctx_(ctx), density_(density) {
     options_.SetFromOptions(ctx.db, density);
-    flow_.SetFromOptions(ctx.db, "");
+    flow_.SetFromOptions(ctx.db, "", /*monitor=*/true);
     provenance_ = Provenance::Collect(ctx.argv, &ctx.db);
   }
 

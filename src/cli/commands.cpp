@@ -131,6 +131,14 @@ int Main(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
   return rc;
 }
 
+void DeclareOptions(const Command& command, OptionsDatabase& db) {
+  std::ostringstream sink;
+  Context ctx{db, {}, {}, sink, sink};
+  CommonOptions common;
+  common.SetFromOptions(db);
+  command.configure(ctx);
+}
+
 std::string OptionsReferenceMarkdown() {
   std::ostringstream md;
   md << "# Options reference\n\n"
@@ -142,11 +150,7 @@ std::string OptionsReferenceMarkdown() {
   for (const auto& c : Commands()) {
     if (c.hidden) continue;
     OptionsDatabase db;
-    std::ostringstream sink;
-    Context ctx{db, {}, {}, sink, sink};
-    CommonOptions common;
-    common.SetFromOptions(db);
-    c.configure(ctx);
+    DeclareOptions(c, db);
     md << "\n## `pushpull " << c.name << "`\n\n" << c.summary << ".\n\nUsage: `" << c.usage << "`\n\n";
     md << "| option | type | default | constraint | maps to | description |\n";
     md << "|---|---|---|---|---|---|\n";

@@ -50,6 +50,10 @@ const std::vector<Command>& Commands();
 // The whole program: `args` is argv (args[0] the program name). Never throws.
 int Main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
+// Declares on `db` the options `command` reads (the common ones and its own), configured with no arguments as the
+// options reference does (values already in `db` are applied and checked); the job is discarded.
+void DeclareOptions(const Command& command, OptionsDatabase& db);
+
 // The options reference page docs/options.md, generated from the declarations of every command.
 std::string OptionsReferenceMarkdown();
 
