@@ -516,7 +516,7 @@ class GeodesicJob : public Job {
     try {
       result = SolveGeodesics(*geometry.metric, items, options, &hooks);
     } catch (const Interrupted& e) {
-      return ReportInterrupted(ctx_, "geodesic", out, P, e);
+      return ReportInterrupted(ctx_, "geodesic", out, P, e, false);
     }
     out.WriteStrings("status_message", result.message);
     const auto failed = CountFailed(status);
@@ -640,7 +640,7 @@ class ExpJob : public Job {
     try {
       ParallelForOrdered(N, curve_.Workers(), work, emit);
     } catch (const Interrupted& e) {
-      return ReportInterrupted(ctx_, "exp", out, N, e);
+      return ReportInterrupted(ctx_, "exp", out, N, e, false);
     }
     out.WriteStrings("status_message", message);
     const auto failed = CountFailed(status);
@@ -724,7 +724,7 @@ class DistancesJob : public Job {
     try {
       result = ComputeDistanceMatrix(*geometry.metric, Z, options, &hooks);
     } catch (const Interrupted& e) {
-      return ReportInterrupted(ctx_, "distances", out, N, e);
+      return ReportInterrupted(ctx_, "distances", out, N, e, false);
     }
     const bool repaired = std::any_of(result.repairs.begin(), result.repairs.end(),
                                       [](const TriangleRepair& r) { return r.changed; });

@@ -169,7 +169,7 @@ class FlowJob : public Job {
       r = density_ ? ComputeDensity(*field, mlp.base_time, starts, flow_, hooks)
                    : PushSamples(*field, mlp.base_time, starts, flow_, hooks);
     } catch (const Interrupted& e) {
-      return ReportInterrupted(ctx_, density_ ? "density" : "sample", out, N, e);
+      return ReportInterrupted(ctx_, density_ ? "density" : "sample", out, N, e, true);
     }
     for (std::size_t i = 0; i < K; ++i) {  // the resumed rows, for the summary below
       const auto ii = static_cast<Eigen::Index>(i);

@@ -91,8 +91,9 @@ void FinishResume(const ResumeSource& source);
 
 // An interrupted run: closes `out` (its completed rows stay), says how many of `total` rows are complete and how to
 // continue, returns 128 + signal.
+// `resumable`: the command takes -resume (density, sample).
 int ReportInterrupted(Context& ctx, const std::string& command, OutputFile& out, std::size_t total,
-                      const Interrupted& e);
+                      const Interrupted& e, bool resumable);
 
 // Command factories, one per file.
 Command InfoCommand();

@@ -119,12 +119,12 @@ void FinishResume(const ResumeSource& source) {
 }
 
 int ReportInterrupted(Context& ctx, const std::string& command, OutputFile& out, std::size_t total,
-                      const Interrupted& e) {
+                      const Interrupted& e, bool resumable) {
   out.Close();
   const char* name = e.signal() == SIGINT ? "SIGINT" : e.signal() == SIGTERM ? "SIGTERM" : "a signal";
   ctx.err << "pushpull " << command << ": interrupted by " << name << ": " << out.completed_rows() << " of " << total
-          << " rows complete in " << out.partial_path() << " (attribute completed_rows); continue with the same "
-          << "options and -resume\n";
+          << " rows complete in " << out.partial_path() << " (attribute completed_rows)"
+          << (resumable ? "; continue with the same options and -resume" : "") << "\n";
   return kExitSignalBase + e.signal();
 }
 
