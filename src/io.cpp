@@ -3,8 +3,10 @@
 #include <H5Epublic.h>
 #include <hdf5.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <sstream>
@@ -174,6 +176,7 @@ hid_t NativeType(ElementType t) {
     case ElementType::kInt64: return H5T_NATIVE_INT64;
     case ElementType::kInt32: return H5T_NATIVE_INT32;
     case ElementType::kUInt8: return H5T_NATIVE_UINT8;
+    case ElementType::kString: return -1;
   }
   return H5T_NATIVE_DOUBLE;
 }
@@ -184,12 +187,13 @@ std::size_t ElementSize(ElementType t) {
     case ElementType::kInt64: return 8;
     case ElementType::kInt32: return 4;
     case ElementType::kUInt8: return 1;
+    case ElementType::kString: return sizeof(char*);
   }
   return 8;
 }
 
-// Chunked, deflate-compressed creation properties for a dataset of `dims`.
-Handle ChunkedDeflate(const std::vector<hsize_t>& dims, std::size_t element_size) {
+// Chunked creation properties for a dataset of `dims`, deflate-compressed when `compress`.
+Handle ChunkedDeflate(const std::vector<hsize_t>& dims, std::size_t element_size, bool compress) {
   Handle plist(H5Pcreate(H5P_DATASET_CREATE));
   std::vector<hsize_t> chunk(dims);
   // Aim at ~256 KiB chunks: keep trailing dimensions whole, cut the leading one.
@@ -199,8 +203,10 @@ Handle ChunkedDeflate(const std::vector<hsize_t>& dims, std::size_t element_size
   for (auto& c : chunk) c = std::max<hsize_t>(c, 1);
   if (!chunk.empty()) chunk[0] = std::min(chunk[0], rows);
   H5Pset_chunk(plist.get(), static_cast<int>(chunk.size()), chunk.data());
-  H5Pset_shuffle(plist.get());
-  H5Pset_deflate(plist.get(), 4);
+  if (compress) {
+    H5Pset_shuffle(plist.get());
+    H5Pset_deflate(plist.get(), 4);
+  }
   return plist;
 }
 
@@ -307,13 +313,55 @@ std::string ReadRootStringAttribute(const std::string& file, const std::string& 
 // ---------------------------------------------------------------------------------------------------------------
 // Output
 
-RowDataset::RowDataset(std::int64_t id, ElementType type, std::size_t total_rows, std::size_t row_size,
-                       std::vector<std::size_t> row_shape)
-    : id_(id), type_(type), total_rows_(total_rows), row_size_(row_size), row_shape_(std::move(row_shape)) {}
+void DisableHdf5ExitCleanup() {
+  // Must run before the first HDF5 call of the process (H5open registers the atexit handler). Later calls do nothing.
+  H5dont_atexit();
+}
+
+namespace {
+
+// The text of errno for messages ("No space left on device"), or "" when errno is 0.
+std::string ErrnoText(int e) {
+  if (e == 0) return {};
+  return std::string(": ") + std::strerror(e);
+}
+
+hid_t FileTypeOf(ElementType t) {
+  switch (t) {
+    case ElementType::kFloat64: return H5T_IEEE_F64LE;
+    case ElementType::kInt64: return H5T_STD_I64LE;
+    case ElementType::kInt32: return H5T_STD_I32LE;
+    case ElementType::kUInt8: return H5T_STD_U8LE;
+    case ElementType::kString: return -1;
+  }
+  return H5T_IEEE_F64LE;
+}
+
+// Variable-length UTF-8 strings.
+Handle StringType() {
+  Handle type(H5Tcopy(H5T_C_S1));
+  H5Tset_size(type.get(), H5T_VARIABLE);
+  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  return type;
+}
+
+}  // namespace
+
+RowDataset::RowDataset(OutputFile* file, std::int64_t id, ElementType type, std::string name, std::size_t total_rows,
+                       std::size_t row_size, std::vector<std::size_t> row_shape)
+    : file_(file),
+      id_(id),
+      type_(type),
+      name_(std::move(name)),
+      total_rows_(total_rows),
+      row_size_(row_size),
+      row_shape_(std::move(row_shape)) {}
 
 RowDataset::RowDataset(RowDataset&& o) noexcept
-    : id_(std::exchange(o.id_, -1)),
+    : file_(std::exchange(o.file_, nullptr)),
+      id_(std::exchange(o.id_, -1)),
       type_(o.type_),
+      name_(std::move(o.name_)),
       total_rows_(o.total_rows_),
       row_size_(o.row_size_),
       row_shape_(std::move(o.row_shape_)) {}
@@ -321,8 +369,10 @@ RowDataset::RowDataset(RowDataset&& o) noexcept
 RowDataset& RowDataset::operator=(RowDataset&& o) noexcept {
   if (this != &o) {
     if (id_ >= 0) H5Dclose(id_);
+    file_ = std::exchange(o.file_, nullptr);
     id_ = std::exchange(o.id_, -1);
     type_ = o.type_;
+    name_ = std::move(o.name_);
     total_rows_ = o.total_rows_;
     row_size_ = o.row_size_;
     row_shape_ = std::move(o.row_shape_);
@@ -337,6 +387,8 @@ RowDataset::~RowDataset() {
 void RowDataset::Write(std::size_t first_row, std::size_t count, const void* data) {
   if (count == 0) return;
   if (first_row + count > total_rows_) throw std::logic_error("RowDataset::Write past the last row");
+  if (id_ < 0 || !file_) throw std::logic_error("RowDataset::Write on a closed dataset");
+  file_->RequireUsable();
   std::vector<hsize_t> start(row_shape_.size() + 1, 0), extent(row_shape_.size() + 1);
   start[0] = first_row;
   extent[0] = count;
@@ -344,8 +396,20 @@ void RowDataset::Write(std::size_t first_row, std::size_t count, const void* dat
   Handle file_space(H5Dget_space(id_));
   H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, extent.data(), nullptr);
   Handle mem_space(H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr));
-  if (H5Dwrite(id_, NativeType(type_), mem_space.get(), file_space.get(), H5P_DEFAULT, data) < 0) {
-    throw IoError("writing rows to an HDF5 dataset failed");
+  errno = 0;
+  herr_t rc = 0;
+  if (type_ == ElementType::kString) {
+    const auto* strings = static_cast<const std::string*>(data);
+    std::vector<const char*> ptrs(count * row_size_);
+    for (std::size_t i = 0; i < ptrs.size(); ++i) ptrs[i] = strings[i].c_str();
+    Handle type = StringType();
+    rc = H5Dwrite(id_, type.get(), mem_space.get(), file_space.get(), H5P_DEFAULT, ptrs.data());
+  } else {
+    rc = H5Dwrite(id_, NativeType(type_), mem_space.get(), file_space.get(), H5P_DEFAULT, data);
+  }
+  if (rc < 0) {
+    file_->Fail("writing rows " + std::to_string(first_row) + " to " + std::to_string(first_row + count - 1) +
+                " of dataset '" + name_ + "'" + ErrnoText(errno));
   }
 }
 
@@ -357,57 +421,79 @@ OutputFile::OutputFile(std::string path, const Provenance& provenance) : path_(s
   if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) {
     throw InputError("output file '" + path_ + "': directory '" + parent.string() + "' does not exist");
   }
-  file_ = H5Fcreate(partial.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (file_ < 0) throw InputError("output file '" + partial + "' cannot be created");
+  // Freed file space is never reused while the file is open, so that the blocks the last flushed metadata point to
+  // are not overwritten before the next flush (a killed run leaves a consistent file; docs/hdf5-layout.md).
+  Handle fcpl(H5Pcreate(H5P_FILE_CREATE));
+  H5Pset_file_space_strategy(fcpl.get(), H5F_FSPACE_STRATEGY_NONE, 0, 1);
+  errno = 0;
+  file_ = H5Fcreate(partial.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT);
+  if (file_ < 0) throw IoError("output file '" + partial + "' cannot be created" + ErrnoText(errno));
   for (const auto& [name, value] : provenance.Attributes()) SetAttribute("/", name, value);
   SetAttribute("/", "complete", std::int64_t{0});
+  SetAttribute("/", "completed_rows", std::int64_t{0});
+  Flush();
 }
 
 OutputFile::~OutputFile() {
+  // A close that fails (the disk is full) is not reported here; Close() and Commit() report it.
   if (file_ >= 0) {
-    H5Fflush(file_, H5F_SCOPE_GLOBAL);
+    if (!failed_) H5Fflush(file_, H5F_SCOPE_GLOBAL);
     H5Fclose(file_);
   }
 }
 
+void OutputFile::RequireUsable() const {
+  if (file_ < 0) throw std::logic_error("OutputFile '" + partial_path() + "' used after it was closed");
+  if (failed_) throw IoError("output file '" + partial_path() + "': an earlier write failed: " + failure_);
+}
+
+void OutputFile::Fail(const std::string& what) {
+  failed_ = true;
+  failure_ = what;
+  throw IoError("output file '" + partial_path() + "': " + what);
+}
+
 std::int64_t OutputFile::EnsureGroup(std::string_view group_path) {
+  RequireUsable();
   std::string path(group_path);
   if (path.empty() || path == "/") return H5Gopen2(file_, "/", H5P_DEFAULT);
   if (path.front() != '/') path = "/" + path;
   if (h5::PathExists(file_, path)) return H5Oopen(file_, path.c_str(), H5P_DEFAULT);
   Handle lcpl(H5Pcreate(H5P_LINK_CREATE));
   H5Pset_create_intermediate_group(lcpl.get(), 1);
+  errno = 0;
   const hid_t g = H5Gcreate2(file_, path.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT);
-  if (g < 0) throw IoError("cannot create group '" + path + "' in '" + partial_path() + "'");
+  if (g < 0) Fail("cannot create group '" + path + "'" + ErrnoText(errno));
   return g;
 }
 
-namespace {
-hid_t CreateDataset(hid_t file, std::string_view name, hid_t type, const std::vector<hsize_t>& dims,
-                    std::size_t element_size, const std::string& where, const double* fill = nullptr) {
+std::int64_t OutputFile::CreateDataset(std::string_view name, std::int64_t type, const std::vector<hsize_t>& dims,
+                                       std::size_t element_size, bool compress, const void* fill) {
+  RequireUsable();
   Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
   Handle lcpl(H5Pcreate(H5P_LINK_CREATE));
   H5Pset_create_intermediate_group(lcpl.get(), 1);
   std::size_t total = 1;
   for (auto d : dims) total *= d;
-  Handle dcpl = total > 0 ? ChunkedDeflate(dims, element_size) : Handle(H5Pcreate(H5P_DATASET_CREATE));
+  Handle dcpl = total > 0 ? ChunkedDeflate(dims, element_size, compress) : Handle(H5Pcreate(H5P_DATASET_CREATE));
   if (fill) H5Pset_fill_value(dcpl.get(), H5T_NATIVE_DOUBLE, fill);
   std::string path(name);
   if (path.front() != '/') path = "/" + path;
-  if (H5Lexists(file, path.c_str(), H5P_DEFAULT) > 0) H5Ldelete(file, path.c_str(), H5P_DEFAULT);
-  const hid_t d = H5Dcreate2(file, path.c_str(), type, space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT);
-  if (d < 0) throw IoError("cannot create dataset '" + path + "' in '" + where + "'");
+  if (H5Lexists(file_, path.c_str(), H5P_DEFAULT) > 0) H5Ldelete(file_, path.c_str(), H5P_DEFAULT);
+  errno = 0;
+  const hid_t d = H5Dcreate2(file_, path.c_str(), type, space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT);
+  if (d < 0) Fail("cannot create dataset '" + path + "'" + ErrnoText(errno));
   return d;
 }
-}  // namespace
 
 void OutputFile::WriteArray(std::string_view name, const std::vector<std::size_t>& shape, const double* data) {
   std::vector<hsize_t> dims(shape.begin(), shape.end());
-  Handle d(CreateDataset(file_, name, H5T_IEEE_F64LE, dims, 8, partial_path()));
+  Handle d(CreateDataset(name, H5T_IEEE_F64LE, dims, 8, true, nullptr));
   std::size_t total = 1;
   for (auto s : shape) total *= s;
+  errno = 0;
   if (total > 0 && H5Dwrite(d.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
-    throw IoError("writing dataset '" + std::string(name) + "' failed");
+    Fail("writing dataset '" + std::string(name) + "' failed" + ErrnoText(errno));
   }
 }
 
@@ -421,28 +507,29 @@ void OutputFile::WriteVector(std::string_view name, const std::vector<double>& v
 
 void OutputFile::WriteIntVector(std::string_view name, const std::vector<std::int64_t>& v) {
   std::vector<hsize_t> dims{v.size()};
-  Handle d(CreateDataset(file_, name, H5T_STD_I64LE, dims, 8, partial_path()));
+  Handle d(CreateDataset(name, H5T_STD_I64LE, dims, 8, true, nullptr));
+  errno = 0;
   if (!v.empty() && H5Dwrite(d.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0) {
-    throw IoError("writing dataset '" + std::string(name) + "' failed");
+    Fail("writing dataset '" + std::string(name) + "' failed" + ErrnoText(errno));
   }
 }
 
 void OutputFile::WriteStrings(std::string_view name, const std::vector<std::string>& v) {
-  Handle type(H5Tcopy(H5T_C_S1));
-  H5Tset_size(type.get(), H5T_VARIABLE);
-  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  RequireUsable();
+  Handle type = StringType();
   std::vector<hsize_t> dims{v.size()};
   Handle space(H5Screate_simple(1, dims.data(), nullptr));
   Handle lcpl(H5Pcreate(H5P_LINK_CREATE));
   H5Pset_create_intermediate_group(lcpl.get(), 1);
   std::string path(name);
   if (path.front() != '/') path = "/" + path;
+  errno = 0;
   Handle d(H5Dcreate2(file_, path.c_str(), type.get(), space.get(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT));
-  if (!d) throw IoError("cannot create dataset '" + path + "'");
+  if (!d) Fail("cannot create dataset '" + path + "'" + ErrnoText(errno));
   std::vector<const char*> ptrs;
   for (const auto& s : v) ptrs.push_back(s.c_str());
   if (!v.empty() && H5Dwrite(d.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0) {
-    throw IoError("writing dataset '" + path + "' failed");
+    Fail("writing dataset '" + path + "' failed" + ErrnoText(errno));
   }
 }
 
@@ -454,28 +541,32 @@ RowDataset OutputFile::CreateRowDataset(std::string_view name, ElementType type,
     dims.push_back(s);
     row_size *= s;
   }
-  hid_t file_type = H5T_IEEE_F64LE;
-  if (type == ElementType::kInt64) file_type = H5T_STD_I64LE;
-  if (type == ElementType::kInt32) file_type = H5T_STD_I32LE;
-  if (type == ElementType::kUInt8) file_type = H5T_STD_U8LE;
+  std::string path(name);
+  if (path.front() != '/') path = "/" + path;
+  // Row datasets are chunked but not compressed: a chunk rewritten by a later flush keeps its place in the file, so
+  // the flushed rows stay where the flushed chunk index says they are.
+  if (type == ElementType::kString) {
+    Handle string_type = StringType();
+    const hid_t d = CreateDataset(path, string_type.get(), dims, sizeof(char*), false, nullptr);
+    return RowDataset(this, d, type, path, total_rows, row_size, std::move(row_shape));
+  }
   // Integer datasets cannot hold NaN: they fill with 0 unless asked otherwise.
   const double fill_value = std::isnan(fill) && type != ElementType::kFloat64 ? 0.0 : fill;
-  const hid_t d = CreateDataset(file_, name, file_type, dims, ElementSize(type), partial_path(), &fill_value);
-  return RowDataset(d, type, total_rows, row_size, std::move(row_shape));
+  const hid_t d = CreateDataset(path, FileTypeOf(type), dims, ElementSize(type), false, &fill_value);
+  return RowDataset(this, d, type, path, total_rows, row_size, std::move(row_shape));
 }
 
 void OutputFile::SetAttribute(std::string_view object, std::string_view name, std::string_view value) {
   Handle obj(EnsureGroup(object));
-  Handle type(H5Tcopy(H5T_C_S1));
-  H5Tset_size(type.get(), H5T_VARIABLE);
-  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  Handle type = StringType();
   Handle space(H5Screate(H5S_SCALAR));
   const std::string n(name);
   if (H5Aexists(obj.get(), n.c_str()) > 0) H5Adelete(obj.get(), n.c_str());
+  errno = 0;
   Handle attr(H5Acreate2(obj.get(), n.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT));
   const std::string v(value);
   const char* p = v.c_str();
-  if (!attr || H5Awrite(attr.get(), type.get(), &p) < 0) throw IoError("cannot write attribute '" + n + "'");
+  if (!attr || H5Awrite(attr.get(), type.get(), &p) < 0) Fail("cannot write attribute '" + n + "'" + ErrnoText(errno));
 }
 
 void OutputFile::SetAttribute(std::string_view object, std::string_view name, double value) {
@@ -483,9 +574,10 @@ void OutputFile::SetAttribute(std::string_view object, std::string_view name, do
   Handle space(H5Screate(H5S_SCALAR));
   const std::string n(name);
   if (H5Aexists(obj.get(), n.c_str()) > 0) H5Adelete(obj.get(), n.c_str());
+  errno = 0;
   Handle attr(H5Acreate2(obj.get(), n.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT));
   if (!attr || H5Awrite(attr.get(), H5T_NATIVE_DOUBLE, &value) < 0) {
-    throw IoError("cannot write attribute '" + n + "'");
+    Fail("cannot write attribute '" + n + "'" + ErrnoText(errno));
   }
 }
 
@@ -493,40 +585,93 @@ void OutputFile::SetAttribute(std::string_view object, std::string_view name, st
   Handle obj(EnsureGroup(object));
   Handle space(H5Screate(H5S_SCALAR));
   const std::string n(name);
+  errno = 0;
   if (H5Aexists(obj.get(), n.c_str()) > 0) {
     // Overwrite in place (keeps the attribute's slot; used for completed_rows on every block).
     Handle attr(H5Aopen(obj.get(), n.c_str(), H5P_DEFAULT));
-    if (H5Awrite(attr.get(), H5T_NATIVE_INT64, &value) < 0) throw IoError("cannot write attribute '" + n + "'");
+    if (H5Awrite(attr.get(), H5T_NATIVE_INT64, &value) < 0) {
+      Fail("cannot write attribute '" + n + "'" + ErrnoText(errno));
+    }
     return;
   }
   Handle attr(H5Acreate2(obj.get(), n.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT));
   if (!attr || H5Awrite(attr.get(), H5T_NATIVE_INT64, &value) < 0) {
-    throw IoError("cannot write attribute '" + n + "'");
+    Fail("cannot write attribute '" + n + "'" + ErrnoText(errno));
   }
 }
 
 void OutputFile::SetCompletedRows(std::int64_t rows) {
+  // The rows reach the disk before the counter that declares them: flush, count, flush.
+  Flush();
   SetAttribute("/", "completed_rows", rows);
   Flush();
+  completed_rows_ = rows;
 }
 
 void OutputFile::Flush() {
-  if (file_ >= 0) H5Fflush(file_, H5F_SCOPE_GLOBAL);
+  RequireUsable();
+  errno = 0;
+  if (H5Fflush(file_, H5F_SCOPE_GLOBAL) < 0) Fail("flushing to disk failed" + ErrnoText(errno));
+}
+
+void OutputFile::Close() {
+  if (file_ < 0) return;
+  const hid_t f = std::exchange(file_, -1);
+  if (failed_) {
+    H5Fclose(f);
+    return;
+  }
+  errno = 0;
+  const bool flushed = H5Fflush(f, H5F_SCOPE_GLOBAL) >= 0;
+  const int flush_errno = errno;
+  if (H5Fclose(f) < 0 || !flushed) {
+    failed_ = true;
+    throw IoError("output file '" + partial_path() + "': closing failed" + ErrnoText(flushed ? errno : flush_errno));
+  }
 }
 
 void OutputFile::Commit() {
   if (committed_) return;
   SetAttribute("/", "complete", std::int64_t{1});
-  Flush();
-  if (H5Fclose(file_) < 0) {
-    file_ = -1;
-    throw IoError("closing '" + partial_path() + "' failed");
-  }
-  file_ = -1;
+  Close();
   std::error_code ec;
   std::filesystem::rename(partial_path(), path_, ec);
   if (ec) throw IoError("renaming '" + partial_path() + "' to '" + path_ + "' failed: " + ec.message());
   committed_ = true;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reading a partial file back (-resume)
+
+std::vector<std::string> ReadStrings(const DatasetName& name) {
+  const std::string where = "dataset '" + name.path + "' in file '" + name.file + "'";
+  Handle file = OpenForReading(name.file);
+  if (!h5::PathExists(file.get(), name.path)) {
+    throw InputError("file '" + name.file + "' has no dataset '" + name.path + "'");
+  }
+  Handle dataset(H5Dopen2(file.get(), name.path.c_str(), H5P_DEFAULT));
+  if (!dataset) throw InputError(where + ": cannot be opened");
+  Handle type(H5Dget_type(dataset.get()));
+  if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) <= 0) {
+    throw InputError(where + ": does not hold variable-length strings");
+  }
+  Handle space(H5Dget_space(dataset.get()));
+  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  std::vector<char*> ptrs(static_cast<std::size_t>(std::max<hssize_t>(n, 0)), nullptr);
+  Handle memtype = StringType();
+  if (n > 0 && H5Dread(dataset.get(), memtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0) {
+    throw InputError(where + ": cannot be read");
+  }
+  std::vector<std::string> out;
+  out.reserve(ptrs.size());
+  for (char* p : ptrs) out.emplace_back(p ? p : "");
+  if (n > 0) H5Dvlen_reclaim(memtype.get(), space.get(), H5P_DEFAULT, ptrs.data());
+  return out;
+}
+
+std::int64_t ReadRootIntAttribute(const std::string& file, const std::string& name) {
+  Handle f = OpenForReading(file);
+  return h5::ReadIntAttribute(f.get(), name, "file '" + file + "'");
 }
 
 }  // namespace pushpull

@@ -5,10 +5,27 @@
 #include <condition_variable>
 #include <exception>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
 namespace pushpull {
+namespace {
+std::atomic<int> g_interrupt{0};
+static_assert(std::atomic<int>::is_always_lock_free, "RequestInterrupt must be async-signal-safe");
+}  // namespace
+
+Interrupted::Interrupted(int signal)
+    : std::runtime_error("interrupted (signal " + std::to_string(signal) + ")"), signal_(signal) {}
+
+void RequestInterrupt(int signal) noexcept {
+  int expected = 0;
+  g_interrupt.compare_exchange_strong(expected, signal > 0 ? signal : 1);
+}
+
+int InterruptSignal() noexcept { return g_interrupt.load(); }
+
+void ClearInterrupt() noexcept { g_interrupt.store(0); }
 
 int ResolveThreads(int threads) {
   if (threads > 0) return threads;
@@ -26,6 +43,7 @@ void ParallelForOrdered(std::size_t n, int threads, const ParallelWork& work, co
   const int workers = ParallelWorkers(n, threads);
   if (workers == 1) {
     for (std::size_t i = 0; i < n; ++i) {
+      if (const int s = InterruptSignal()) throw Interrupted(s);
       work(0, i);
       if (emit) emit(i, 1);
     }
@@ -37,6 +55,7 @@ void ParallelForOrdered(std::size_t n, int threads, const ParallelWork& work, co
   std::condition_variable cv;
   std::atomic<std::size_t> next{0};
   std::atomic<bool> stop{false};
+  int running = 0;           // worker threads that have not returned, guarded by mutex
   std::exception_ptr error;  // the first exception, guarded by mutex
   auto record = [&](std::exception_ptr e) {
     std::lock_guard<std::mutex> lock(mutex);
@@ -44,15 +63,14 @@ void ParallelForOrdered(std::size_t n, int threads, const ParallelWork& work, co
     stop = true;
   };
   auto worker = [&](int w) {
-    while (!stop) {
+    while (!stop && !InterruptSignal()) {
       const std::size_t i = next.fetch_add(1);
-      if (i >= n) return;
+      if (i >= n) break;
       try {
         work(w, i);
       } catch (...) {
         record(std::current_exception());
-        cv.notify_all();
-        return;
+        break;
       }
       {
         std::lock_guard<std::mutex> lock(mutex);
@@ -60,28 +78,49 @@ void ParallelForOrdered(std::size_t n, int threads, const ParallelWork& work, co
       }
       cv.notify_all();
     }
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      --running;
+    }
+    cv.notify_all();
   };
 
   std::vector<std::thread> pool;
+  std::size_t emitted = 0;
   try {
-    for (int t = 0; t < workers; ++t) pool.emplace_back(worker, t);
-    std::size_t emitted = 0;
+    for (int t = 0; t < workers; ++t) {
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        ++running;
+      }
+      try {
+        pool.emplace_back(worker, t);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex);
+        --running;
+        throw;
+      }
+    }
     while (emitted < n) {
       std::size_t ready = emitted;
+      bool last = false;  // every worker has returned: emit what is done, then stop
       {
         std::unique_lock<std::mutex> lock(mutex);
-        cv.wait(lock, [&] { return stop || done[emitted]; });
+        cv.wait(lock, [&] { return stop || done[emitted] || running == 0; });
         if (stop) break;
+        last = running == 0;
         while (ready < n && done[ready]) ++ready;
       }
-      if (emit) emit(emitted, ready - emitted);
+      if (ready > emitted && emit) emit(emitted, ready - emitted);
       emitted = ready;
+      if (last) break;
     }
   } catch (...) {  // from emit, or a thread that could not be started
     record(std::current_exception());
   }
   for (auto& t : pool) t.join();
   if (error) std::rethrow_exception(error);
+  if (emitted < n) throw Interrupted(InterruptSignal());
 }
 
 }  // namespace pushpull

@@ -364,12 +364,18 @@ PushforwardResult Run(const VectorField& field, double base_time, const RowMatri
 
   const std::size_t B = static_cast<std::size_t>(options.batch_size);
   const std::size_t num_blocks = (N + B - 1) / B;
+  if (hooks.first_row > N || (hooks.first_row % B != 0 && hooks.first_row != N)) {
+    throw InputError("first_row " + std::to_string(hooks.first_row) + " is neither a multiple of batch_size " +
+                     std::to_string(B) + " nor the number of samples " + std::to_string(N));
+  }
+  const std::size_t first_block = hooks.first_row == N ? num_blocks : hooks.first_row / B;
   std::vector<OdeStats> block_stats(num_blocks);
-  std::size_t done_samples = 0, failed_samples = 0;
+  std::size_t done_samples = std::min(N, first_block * B), failed_samples = 0;
 
   // Blocks over the threads (ParallelForOrdered): each block writes only its own samples' slots and its own stats;
   // the emit callback, on this thread and in block order, sums the stats and calls the hooks.
-  auto work = [&](int, std::size_t b) {
+  auto work = [&](int, std::size_t item) {
+    const std::size_t b = first_block + item;
     PushforwardResult& out = r;
     const std::size_t first = b * B;
     const int count = static_cast<int>(std::min(B, N - first));
@@ -398,8 +404,8 @@ PushforwardResult Run(const VectorField& field, double base_time, const RowMatri
       }
     }
   };
-  auto emit = [&](std::size_t first_block, std::size_t blocks) {
-    for (std::size_t b = first_block; b < first_block + blocks; ++b) {
+  auto emit = [&](std::size_t first_item, std::size_t blocks) {
+    for (std::size_t b = first_block + first_item; b < first_block + first_item + blocks; ++b) {
       const std::size_t f = b * B, count = std::min(B, N - f);
       r.totals.Add(block_stats[b]);
       done_samples += count;
@@ -416,7 +422,7 @@ PushforwardResult Run(const VectorField& field, double base_time, const RowMatri
       hooks.progress->Notify(ev);
     }
   };
-  ParallelForOrdered(num_blocks, options.threads, work, emit);
+  ParallelForOrdered(num_blocks - first_block, options.threads, work, emit);
   if (hooks.progress) {
     ProgressEvent ev;
     ev.finished = true;

@@ -9,6 +9,18 @@
 // force and their sources) are written at the root when the file is opened. Long runs create a `RowDataset` and
 // write completed rows as they go; `OutputFile::SetCompletedRows` keeps the root attribute `completed_rows` current
 // and flushes, so an interrupted run leaves a readable `.partial` file. See docs/hdf5-layout.md.
+//
+// Failures: every write, flush and close is checked. The first failure (disk full, file size limit, a vanished
+// directory) throws IoError naming the `.partial` file and the errno text; the file is then "failed" and every
+// later call on it throws IoError at once (no further HDF5 call), and its destructor closes it without flushing.
+// Programs should call DisableHdf5ExitCleanup() first thing in main(): HDF5's exit handler otherwise tries to close
+// a file whose close failed, and crashes.
+//
+// Consistency after a kill: the file is created with the file-space strategy "none" (freed space is never reused
+// while it is open) and row datasets are chunked without compression (a rewritten chunk keeps its place), so the
+// blocks that the last flushed metadata point to are not overwritten before the next flush. SetCompletedRows
+// flushes the rows, then writes `completed_rows`, then flushes again: a run killed at any moment outside the two
+// flushes leaves a file that opens and holds every row `completed_rows` counts.
 #pragma once
 
 #include <cmath>
@@ -60,7 +72,8 @@ Array ReadArray(const DatasetName& name, const ArraySpec& spec = {});
 // Reads a rank-2 dataset with `cols` columns (-1: any) as a matrix.
 RowMatrix ReadMatrix(const DatasetName& name, std::int64_t cols = -1, std::string what = {});
 
-enum class ElementType { kFloat64, kInt64, kInt32, kUInt8 };
+// kString: variable-length UTF-8 strings; RowDataset::Write then takes `const std::string*`.
+enum class ElementType { kFloat64, kInt64, kInt32, kUInt8, kString };
 
 class OutputFile;
 
@@ -70,16 +83,20 @@ class RowDataset {
   RowDataset(RowDataset&&) noexcept;
   RowDataset& operator=(RowDataset&&) noexcept;
   ~RowDataset();
-  // Writes rows [first_row, first_row + count) from a row-major buffer of matching element type.
+  // Writes rows [first_row, first_row + count) from a row-major buffer of matching element type. Throws IoError
+  // naming the file and the dataset when the write fails (the file is then failed, see above).
   void Write(std::size_t first_row, std::size_t count, const void* data);
   std::size_t row_size() const { return row_size_; }
+  const std::string& name() const { return name_; }
 
  private:
   friend class OutputFile;
-  RowDataset(std::int64_t id, ElementType type, std::size_t total_rows, std::size_t row_size,
-             std::vector<std::size_t> row_shape);
+  RowDataset(OutputFile* file, std::int64_t id, ElementType type, std::string name, std::size_t total_rows,
+             std::size_t row_size, std::vector<std::size_t> row_shape);
+  OutputFile* file_ = nullptr;  // must outlive the dataset
   std::int64_t id_ = -1;
   ElementType type_ = ElementType::kFloat64;
+  std::string name_;
   std::size_t total_rows_ = 0;
   std::size_t row_size_ = 0;
   std::vector<std::size_t> row_shape_;
@@ -111,22 +128,43 @@ class OutputFile {
   void SetAttribute(std::string_view object, std::string_view name, double value);
   void SetAttribute(std::string_view object, std::string_view name, std::int64_t value);
 
-  // Updates the root attribute `completed_rows` and flushes the file to disk.
+  // Flushes the rows written so far, updates the root attribute `completed_rows` (0 when the file is created),
+  // and flushes again.
   void SetCompletedRows(std::int64_t rows);
+  std::int64_t completed_rows() const { return completed_rows_; }
   void Flush();
 
-  // Flushes, closes and renames `.partial` to the final name. Throws IoError if the rename fails.
+  // Flushes and closes the `.partial` file without committing it (an interrupted run). Throws IoError when that
+  // fails. Later calls do nothing.
+  void Close();
+  // Sets `complete` = 1, flushes, closes and renames `.partial` to the final name. Throws IoError on failure.
   void Commit();
 
   const std::string& path() const { return path_; }
   std::string partial_path() const { return path_ + ".partial"; }
 
  private:
+  friend class RowDataset;
   std::int64_t EnsureGroup(std::string_view group_path);
+  std::int64_t CreateDataset(std::string_view name, std::int64_t type, const std::vector<unsigned long long>& dims,
+                             std::size_t element_size, bool compress, const void* fill);
+  void RequireUsable() const;
+  [[noreturn]] void Fail(const std::string& what);
   std::string path_;
   std::int64_t file_ = -1;
   bool committed_ = false;
+  bool failed_ = false;
+  std::string failure_;
+  std::int64_t completed_rows_ = 0;
 };
+
+// Call first in main(), before any other HDF5 use: keeps HDF5 from closing files at process exit (see above).
+void DisableHdf5ExitCleanup();
+
+// A dataset of variable-length strings, flattened (for -resume and tests). Throws InputError.
+std::vector<std::string> ReadStrings(const DatasetName& name);
+// An integer attribute of the root group (e.g. completed_rows). Throws InputError when missing.
+std::int64_t ReadRootIntAttribute(const std::string& file, const std::string& name);
 
 // Reads a string attribute of the root group, or returns "" if absent (for `pushpull info` and tests).
 std::string ReadRootStringAttribute(const std::string& file, const std::string& name);

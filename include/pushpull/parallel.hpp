@@ -9,10 +9,18 @@
 // Exceptions: the first exception thrown by `work` (any worker) or by `emit` stops the run: no further item is
 // started, items already running finish, every thread is joined, and then that exception is rethrown to the caller
 // unchanged (same type, same object). Later exceptions are dropped. After an exception, `emit` is not called again.
+//
+// Interruption: RequestInterrupt(signal) (async-signal-safe: it only stores to a lock-free atomic; the CLI calls it
+// from its SIGINT/SIGTERM handler) makes every ParallelForOrdered stop at the next item boundary: no further item
+// is started, items already running finish, the completed prefix is emitted as usual, every thread is joined, and
+// then Interrupted is thrown (unless every item had completed). The flag stays set until ClearInterrupt(), so a
+// later ParallelForOrdered throws Interrupted before starting anything. This is the only thread pool of the
+// library; every parallel loop of it goes through here.
 #pragma once
 
 #include <cstddef>
 #include <functional>
+#include <stdexcept>
 
 namespace pushpull {
 
@@ -31,5 +39,21 @@ int ParallelWorkers(std::size_t n, int threads);
 // See the top of this header. With one worker, the items run on the calling thread (no thread is started) and
 // emit(i, 1) follows each item. `emit` may be empty.
 void ParallelForOrdered(std::size_t n, int threads, const ParallelWork& work, const ParallelEmit& emit = {});
+
+// Thrown by ParallelForOrdered when it stopped early because of RequestInterrupt.
+class Interrupted : public std::runtime_error {
+ public:
+  explicit Interrupted(int signal);
+  int signal() const { return signal_; }
+
+ private:
+  int signal_;
+};
+
+// Async-signal-safe. `signal` (> 0) is reported by Interrupted::signal(); the first request wins.
+void RequestInterrupt(int signal) noexcept;
+// The signal of the pending request, or 0.
+int InterruptSignal() noexcept;
+void ClearInterrupt() noexcept;
 
 }  // namespace pushpull

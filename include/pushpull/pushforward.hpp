@@ -101,6 +101,10 @@ struct PushforwardHooks {
   RowsDone rows_done;
   MonitorList<ProgressEvent>* progress = nullptr;
   std::function<void(const OdeStepEvent&)> step_monitor;  // steps of the first block
+  // A resumed run: samples [0, first_row) are already done elsewhere; they are neither computed nor passed to
+  // rows_done (their slots of the result stay NaN / "not computed"). A multiple of batch_size, or N. Every other
+  // sample's result does not depend on it (blocks, seeds and probes are fixed by the sample index).
+  std::size_t first_row = 0;
 };
 
 // Log-densities of data points (N x d).

@@ -512,7 +512,12 @@ class GeodesicJob : public Job {
       if (decoded_ds) decoded_ds->Write(first, count, decoded_curve.data() + first * uS * uD);
       out.SetCompletedRows(static_cast<std::int64_t>(first + count));
     };
-    const GeodesicBatchResult result = SolveGeodesics(*geometry.metric, items, options, &hooks);
+    GeodesicBatchResult result;
+    try {
+      result = SolveGeodesics(*geometry.metric, items, options, &hooks);
+    } catch (const Interrupted& e) {
+      return ReportInterrupted(ctx_, "geodesic", out, P, e, false);
+    }
     out.WriteStrings("status_message", result.message);
     const auto failed = CountFailed(status);
     out.SetAttribute("/", "failed", failed);
@@ -632,7 +637,11 @@ class ExpJob : public Job {
       out.SetCompletedRows(static_cast<std::int64_t>(first + count));
       progress.Update(first + count, 0);
     };
-    ParallelForOrdered(N, curve_.Workers(), work, emit);
+    try {
+      ParallelForOrdered(N, curve_.Workers(), work, emit);
+    } catch (const Interrupted& e) {
+      return ReportInterrupted(ctx_, "exp", out, N, e, false);
+    }
     out.WriteStrings("status_message", message);
     const auto failed = CountFailed(status);
     progress.Update(N, static_cast<std::size_t>(failed), true);
@@ -711,7 +720,12 @@ class DistancesJob : public Job {
       out.SetCompletedRows(static_cast<std::int64_t>(first + count));
     };
     hooks.rows_done = write_rows;
-    const DistanceMatrixResult result = ComputeDistanceMatrix(*geometry.metric, Z, options, &hooks);
+    DistanceMatrixResult result;
+    try {
+      result = ComputeDistanceMatrix(*geometry.metric, Z, options, &hooks);
+    } catch (const Interrupted& e) {
+      return ReportInterrupted(ctx_, "distances", out, N, e, false);
+    }
     const bool repaired = std::any_of(result.repairs.begin(), result.repairs.end(),
                                       [](const TriangleRepair& r) { return r.changed; });
     if (repaired && N > 0) write_rows(result, 0, N);  // the entries the triangle pass shortened

@@ -11,6 +11,7 @@
 #include "pushpull/event_log.hpp"
 #include "pushpull/io.hpp"
 #include "pushpull/mlp.hpp"
+#include "pushpull/parallel.hpp"
 #include "pushpull/provenance.hpp"
 #include "pushpull/pushforward.hpp"
 
@@ -45,6 +46,7 @@ class FlowJob : public Job {
   FlowJob(Context& ctx, bool density) : ctx_(ctx), density_(density) {
     options_.SetFromOptions(ctx.db, density);
     flow_.SetFromOptions(ctx.db, "", /*monitor=*/true);
+    resume_.SetFromOptions(ctx.db);
     provenance_ = Provenance::Collect(ctx.argv, &ctx.db);
   }
 
@@ -68,6 +70,9 @@ class FlowJob : public Job {
       starts = DrawStandardNormal(static_cast<std::size_t>(options_.n), d, flow_.seed);
     }
     const std::size_t N = static_cast<std::size_t>(starts.rows());
+    const std::size_t ud = static_cast<std::size_t>(d), T = flow_.save_times.size();
+    const ResumeSource resume =
+        PrepareResume(resume_, options_.output, density_ ? "density" : "sample", ctx_.db, N);
 
     OutputFile out(options_.output, provenance_);
     out.SetAttribute("/", "command", density_ ? "density" : "sample");
@@ -78,9 +83,10 @@ class FlowJob : public Job {
     out.SetAttribute("/", "ode_type", flow_.ode.type);
     out.SetAttribute("/", "ode_rtol", flow_.ode.rtol);
     out.SetAttribute("/", "ode_atol", flow_.ode.atol);
+    out.SetAttribute("/", "total_rows", static_cast<std::int64_t>(N));
+    const std::string endpoints_name = density_ ? "latent" : "samples";
     RowDataset log_density = out.CreateRowDataset("log_density", ElementType::kFloat64, N, {});
-    RowDataset endpoints =
-        out.CreateRowDataset(density_ ? "latent" : "samples", ElementType::kFloat64, N, {static_cast<std::size_t>(d)});
+    RowDataset endpoints = out.CreateRowDataset(endpoints_name, ElementType::kFloat64, N, {ud});
     std::optional<RowDataset> kinetic, frobenius;
     if (flow_.kinetic) kinetic = out.CreateRowDataset("kinetic", ElementType::kFloat64, N, {});
     if (flow_.frobenius) frobenius = out.CreateRowDataset("frobenius", ElementType::kFloat64, N, {});
@@ -93,13 +99,15 @@ class FlowJob : public Job {
     RowDataset nfe = out.CreateRowDataset("nfe", ElementType::kInt64, N, {});
     RowDataset steps = out.CreateRowDataset("steps", ElementType::kInt64, N, {});
     RowDataset status = out.CreateRowDataset("status", ElementType::kInt32, N, {}, -1.0);  // -1: not computed
+    RowDataset status_message = out.CreateRowDataset("status_message", ElementType::kString, N, {});
+    std::optional<RowDataset> trajectories;
+    if (T > 0) trajectories = out.CreateRowDataset("trajectories", ElementType::kFloat64, N, {T, ud});
     static const int kEventWrite = EventLog::Global().Register("HDF5Write");
 
-    PushforwardHooks hooks;
-    hooks.rows_done = [&](const PushforwardResult& r, std::size_t first, std::size_t count) {
+    auto write_rows = [&](const PushforwardResult& r, std::size_t first, std::size_t count) {
       ScopedEvent e(kEventWrite);
       log_density.Write(first, count, r.log_density.data() + first);
-      endpoints.Write(first, count, r.endpoints.data() + first * static_cast<std::size_t>(d));
+      endpoints.Write(first, count, r.endpoints.data() + first * ud);
       if (kinetic) kinetic->Write(first, count, r.kinetic.data() + first);
       if (frobenius) frobenius->Write(first, count, r.frobenius.data() + first);
       divergence.Write(first, count, r.divergence_integral.data() + first);
@@ -107,9 +115,44 @@ class FlowJob : public Job {
       if (logdet_difference) logdet_difference->Write(first, count, r.logdet_difference.data() + first);
       nfe.Write(first, count, r.nfe.data() + first);
       steps.Write(first, count, r.steps.data() + first);
-      status.Write(first, count, r.status.data() + first);
+      std::vector<std::int32_t> s(r.status.begin() + static_cast<std::ptrdiff_t>(first),
+                                  r.status.begin() + static_cast<std::ptrdiff_t>(first + count));
+      status.Write(first, count, s.data());
+      status_message.Write(first, count, r.message.data() + first);
+      if (trajectories) trajectories->Write(first, count, r.trajectories.data() + first * T * ud);
       out.SetCompletedRows(static_cast<std::int64_t>(first + count));
     };
+
+    // A resumed run: the completed rows of the partial file, copied into the new one first.
+    PushforwardResult prior;
+    const std::size_t K = resume.rows;
+    if (!resume.file.empty()) {
+      auto vec = [&](const std::string& name) {
+        const auto v = ResumeRows(resume, name, 1);
+        return Eigen::VectorXd(Eigen::Map<const Eigen::VectorXd>(v.data(), static_cast<Eigen::Index>(K)));
+      };
+      prior.log_density = vec("log_density");
+      const auto e = ResumeRows(resume, endpoints_name, ud);
+      prior.endpoints = Eigen::Map<const RowMatrixXd>(e.data(), static_cast<Eigen::Index>(K), d);
+      if (kinetic) prior.kinetic = vec("kinetic");
+      if (frobenius) prior.frobenius = vec("frobenius");
+      prior.divergence_integral = vec("divergence_integral");
+      if (logdet) prior.logdet = vec("logdet");
+      if (logdet_difference) prior.logdet_difference = vec("logdet_difference");
+      for (const double v : ResumeRows(resume, "nfe", 1)) prior.nfe.push_back(static_cast<std::int64_t>(v));
+      for (const double v : ResumeRows(resume, "steps", 1)) prior.steps.push_back(static_cast<std::int64_t>(v));
+      for (const double v : ResumeRows(resume, "status", 1)) prior.status.push_back(static_cast<int>(v));
+      prior.message = ResumeStrings(resume, "status_message", 1);
+      if (trajectories) prior.trajectories = ResumeRows(resume, "trajectories", T * ud);
+      if (K > 0) write_rows(prior, 0, K);
+      out.SetCompletedRows(static_cast<std::int64_t>(K));
+      FinishResume(resume);
+      ctx_.err << (density_ ? "density" : "sample") << ": resuming after " << K << " of " << N << " rows\n";
+    }
+
+    PushforwardHooks hooks;
+    hooks.first_row = K;
+    hooks.rows_done = write_rows;
     MonitorList<ProgressEvent> progress;
     progress.Add(std::make_shared<ProgressBar>());
     hooks.progress = &progress;
@@ -121,14 +164,22 @@ class FlowJob : public Job {
         ctx_.err << line;
       };
     }
-    const PushforwardResult r = density_ ? ComputeDensity(*field, mlp.base_time, starts, flow_, hooks)
-                                         : PushSamples(*field, mlp.base_time, starts, flow_, hooks);
-    if (!density_) out.WriteMatrix("base_samples", starts);
-    out.WriteStrings("status_message", r.message);
-    if (!flow_.save_times.empty()) {
-      out.WriteArray("trajectories", {N, flow_.save_times.size(), static_cast<std::size_t>(d)}, r.trajectories.data());
-      out.WriteVector("save_times", flow_.save_times);
+    PushforwardResult r;
+    try {
+      r = density_ ? ComputeDensity(*field, mlp.base_time, starts, flow_, hooks)
+                   : PushSamples(*field, mlp.base_time, starts, flow_, hooks);
+    } catch (const Interrupted& e) {
+      return ReportInterrupted(ctx_, density_ ? "density" : "sample", out, N, e, true);
     }
+    for (std::size_t i = 0; i < K; ++i) {  // the resumed rows, for the summary below
+      const auto ii = static_cast<Eigen::Index>(i);
+      r.log_density(ii) = prior.log_density(ii);
+      r.status[i] = prior.status[i];
+      r.message[i] = prior.message[i];
+      if (flow_.logdet_check) r.logdet_difference(ii) = prior.logdet_difference(ii);
+    }
+    if (!density_) out.WriteMatrix("base_samples", starts);
+    if (T > 0) out.WriteVector("save_times", flow_.save_times);
     out.SetAttribute("/", "failed", static_cast<std::int64_t>(r.failed()));
     out.SetAttribute("/", "seconds", r.seconds);
     out.SetAttribute("/", "total_steps", r.totals.steps);
@@ -170,6 +221,7 @@ class FlowJob : public Job {
   bool density_;
   FlowCommandOptions options_;
   PushforwardOptions flow_;
+  ResumeOptions resume_;
   Provenance provenance_;
 };
 

@@ -7,6 +7,7 @@
 
 #include "pushpull/errors.hpp"
 #include "pushpull/event_log.hpp"
+#include "pushpull/parallel.hpp"
 #include "pushpull/version.hpp"
 
 namespace pushpull::cli {
@@ -60,7 +61,8 @@ void PrintCommandList(std::ostream& out) {
   out << "\n`pushpull COMMAND -help` lists a command's options; `pushpull -version` prints versions.\n"
       << "Options come from -options_file FILE, the environment variable PUSHPULL_OPTIONS and the command line\n"
       << "(in increasing precedence). Exit codes: 0 success; 1 some items failed numerically (results and status\n"
-      << "written); 2 bad input or options, nothing computed; 3 I/O or internal error.\n";
+      << "written); 2 bad input or options, nothing computed; 3 I/O or internal error; 130 / 143 interrupted by\n"
+      << "SIGINT / SIGTERM (completed rows kept in OUT.h5.partial; continue with -resume).\n";
 }
 
 }  // namespace
@@ -117,6 +119,9 @@ int Main(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
   int rc = kExitSuccess;
   try {
     rc = job->Run();
+  } catch (const Interrupted& e) {  // before the command's output file existed
+    err << "pushpull " << command->name << ": interrupted (signal " << e.signal() << "); nothing written\n";
+    rc = kExitSignalBase + e.signal();
   } catch (const InputError& e) {
     err << "pushpull " << command->name << ": " << e.what() << "\n";
     rc = kExitBadInput;

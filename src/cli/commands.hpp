@@ -21,6 +21,7 @@ enum ExitCode : int {
   kExitItemsFailed = 1,    // finished; some items failed numerically (their status is in the output)
   kExitBadInput = 2,       // bad input or options; nothing computed
   kExitInternalError = 3,  // an I/O or internal error (disk full, library failure)
+  kExitSignalBase = 128,   // interrupted by signal S (SIGINT 130, SIGTERM 143); completed rows are kept
 };
 
 struct Context {
@@ -56,6 +57,47 @@ void DeclareOptions(const Command& command, OptionsDatabase& db);
 
 // The options reference page docs/options.md, generated from the declarations of every command.
 std::string OptionsReferenceMarkdown();
+
+// ---- Interrupted runs and -resume (resume.cpp; docs/getting-started.md) --------------------------------------
+
+}  // namespace pushpull::cli
+namespace pushpull {
+class OutputFile;
+class Interrupted;
+}  // namespace pushpull
+namespace pushpull::cli {
+
+// -resume: continue the run whose OUT.h5.partial is left, with the same options and inputs.
+struct ResumeOptions {
+  bool resume = false;
+  void SetFromOptions(OptionsDatabase& db);
+};
+
+// What a resumed run starts from: the partial file (OUT.h5.partial, or OUT.h5.partial.resume when an earlier
+// resume stopped before its copy was safe) and its completed rows.
+struct ResumeSource {
+  std::string file;     // empty: not resuming
+  std::size_t rows = 0;  // completed_rows of the partial file
+};
+
+// With -resume, finds the partial file of `output`, checks that it was written by `command` with the same options
+// as `db` (every option except those that do not change results: -threads, -resume, -help, -options_view,
+// -log_view, -options_file, -ode_monitor, -bvp_monitor) and that its completed_rows is at most `total_rows`, and
+// moves it to OUT.h5.partial.resume so that the new OUT.h5.partial can be written. Throws InputError naming the
+// option that differs. Without -resume returns an empty source.
+ResumeSource PrepareResume(const ResumeOptions& options, const std::string& output, const std::string& command,
+                           const OptionsDatabase& db, std::size_t total_rows);
+// Rows [0, source.rows) of dataset `name` of the source (flattened, as float64 or strings).
+std::vector<double> ResumeRows(const ResumeSource& source, const std::string& name, std::size_t row_size);
+std::vector<std::string> ResumeStrings(const ResumeSource& source, const std::string& name, std::size_t row_size);
+// Once the new partial file holds the copied rows (SetCompletedRows done): removes OUT.h5.partial.resume.
+void FinishResume(const ResumeSource& source);
+
+// An interrupted run: closes `out` (its completed rows stay), says how many of `total` rows are complete and how to
+// continue, returns 128 + signal.
+// `resumable`: the command takes -resume (density, sample).
+int ReportInterrupted(Context& ctx, const std::string& command, OutputFile& out, std::size_t total,
+                      const Interrupted& e, bool resumable);
 
 // Command factories, one per file.
 Command InfoCommand();
