@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "geodesic_stats.hpp"
 #include "pushpull/errors.hpp"
 #include "pushpull/event_log.hpp"
 #include "pushpull/geodesic.hpp"
@@ -244,6 +245,7 @@ ExpMapResult ExpMap(const Metric& metric, const VectorXd& z, const VectorXd& u, 
   std::string message;
   const OdeStatus s = integrator->Integrate(system, 0.0, 1.0, y.data(), q, times.empty() ? nullptr : &output,
                                             &r.stats, &message);
+  bvp::GeodesicStatsScope::Record(r.stats);
   if (s != OdeStatus::kSuccess) {
     Fail(&r, message, s, system, options.ode, false);
     return r;
@@ -302,6 +304,7 @@ ExpMapResult FlowWithJacobian(const Metric& metric, const VectorXd& z, const Vec
   std::string message;
   const OdeStatus s = IntegrateVariational(system, options.ode, 0.0, 1.0, y.data(), m, S.data(), &r.stats, &message,
                                            options.jacobian_error_control);
+  bvp::GeodesicStatsScope::Record(r.stats);
   if (s != OdeStatus::kSuccess) {
     Fail(&r, message, s, system, options.ode, true);
     return r;
@@ -330,5 +333,24 @@ ExpMapResult ExpMapWithStateJacobian(const Metric& metric, const VectorXd& z, co
                                      const GeodesicOptions& options) {
   return FlowWithJacobian(metric, z, u, options, 0, true);
 }
+
+namespace bvp {
+
+namespace {
+thread_local GeodesicStatsScope* innermost_scope = nullptr;
+}  // namespace
+
+GeodesicStatsScope::GeodesicStatsScope() : outer_(innermost_scope) { innermost_scope = this; }
+
+GeodesicStatsScope::~GeodesicStatsScope() {
+  innermost_scope = outer_;
+  if (outer_) outer_->stats_.Add(stats_);
+}
+
+void GeodesicStatsScope::Record(const OdeStats& stats) {
+  if (innermost_scope) innermost_scope->stats_.Add(stats);
+}
+
+}  // namespace bvp
 
 }  // namespace pushpull

@@ -3,6 +3,7 @@
 #include "pushpull/log_map.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <iomanip>
 #include <limits>
@@ -12,6 +13,7 @@
 #include <string>
 
 #include "bvp_support.hpp"
+#include "geodesic_stats.hpp"
 #include "pushpull/errors.hpp"
 #include "pushpull/event_log.hpp"
 #include "pushpull/options.hpp"
@@ -259,10 +261,10 @@ void MakeApproximate(InitialCurve curve, double length, double length_error, con
 
 }  // namespace
 
-LogMapResult LogMap(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const LogMapOptions& options,
-                    const InitialCurve* guess, BvpMonitor* monitor) {
-  static const int kEventLogMap = EventLog::Global().Register("LogMap");
-  ScopedEvent event(kEventLogMap);
+namespace {
+
+LogMapResult SolveLogMap(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const LogMapOptions& options,
+                         const InitialCurve* guess, BvpMonitor* monitor) {
   const int d = metric.dim();
   if (z0.size() != d || z1.size() != d) {
     throw InputError("LogMap: z0 has " + std::to_string(z0.size()) + " and z1 " + std::to_string(z1.size()) +
@@ -426,6 +428,20 @@ LogMapResult LogMap(const Metric& metric, const VectorXd& z0, const VectorXd& z1
                         FormatReal(bound_error) + ")",
                     &result);
   }
+  return result;
+}
+
+}  // namespace
+
+LogMapResult LogMap(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const LogMapOptions& options,
+                    const InitialCurve* guess, BvpMonitor* monitor) {
+  static const int kEventLogMap = EventLog::Global().Register("LogMap");
+  ScopedEvent event(kEventLogMap);
+  const auto start = std::chrono::steady_clock::now();
+  bvp::GeodesicStatsScope scope;
+  LogMapResult result = SolveLogMap(metric, z0, z1, options, guess, monitor);
+  result.stats = scope.stats();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }
 

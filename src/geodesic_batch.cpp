@@ -179,16 +179,43 @@ std::string GeodesicBatchOptions::Validate() const {
 
 std::size_t GeodesicBatchResult::failed() const {
   return static_cast<std::size_t>(
-      std::count_if(status.begin(), status.end(), [](GeodesicStatus s) { return !Usable(s); }));
+      std::count_if(status.begin(), status.end(), [](const PairStatus& s) { return !s.usable(); }));
+}
+
+RunSummary GeodesicBatchResult::Summary() const {
+  RunSummary summary;
+  summary.task = "geodesic";
+  summary.item = "pair";
+  summary.CountAll(status);
+  summary.ode = totals;
+  summary.iterations = iterations;
+  summary.seconds = seconds;
+  return summary;
 }
 
 std::size_t DistanceMatrixResult::failed_pairs() const {
   std::size_t failed = 0;
   const std::size_t n = points();
   for (std::size_t i = 0; i < n; ++i) {
-    for (std::size_t j = i + 1; j < n; ++j) failed += !Usable(status[i * n + j]);
+    for (std::size_t j = i + 1; j < n; ++j) failed += !status[i * n + j].usable();
   }
   return failed;
+}
+
+RunSummary DistanceMatrixResult::Summary() const {
+  RunSummary summary;
+  summary.task = "distances";
+  summary.item = "pair";
+  const std::size_t n = points();
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = i + 1; j < n; ++j) {
+      summary.Count(status[i * n + j], [&] { return "pair (" + std::to_string(i) + ", " + std::to_string(j) + ")"; });
+    }
+  }
+  summary.ode = totals;
+  summary.iterations = iterations;
+  summary.seconds = seconds;
+  return summary;
 }
 
 // ---- SolveGeodesics ----------------------------------------------------------------------------------------------
@@ -208,8 +235,7 @@ GeodesicBatchResult SolveGeodesics(const Metric& metric, const std::vector<std::
 
   GeodesicBatchResult r;
   r.solutions.resize(P);
-  r.status.assign(P, GeodesicStatus::kIntegrationFailure);
-  r.message.assign(P, "not computed");
+  r.status.assign(P, PairStatus::FromValue(PairStatus::kNotComputed, "not computed"));
   if (S > 0) r.curves.resize(P);
 
   auto work = [&](int, std::size_t p) {
@@ -240,12 +266,15 @@ GeodesicBatchResult SolveGeodesics(const Metric& metric, const std::vector<std::
       }
     }
     r.solutions[p] = std::move(s);
-    r.status[p] = status;
-    r.message[p] = std::move(message);
+    r.status[p] = PairStatus(status, std::move(message));
   };
   std::size_t failed = 0;
   auto emit = [&](std::size_t first, std::size_t count) {
-    for (std::size_t p = first; p < first + count; ++p) failed += !r.usable(p);
+    for (std::size_t p = first; p < first + count; ++p) {
+      failed += !r.usable(p);
+      r.totals.Add(r.solutions[p].stats);
+      r.iterations += r.solutions[p].iterations;
+    }
     if (hooks && hooks->items_done) hooks->items_done(r, first, count);
     NotifyProgress(hooks, "geodesic", first + count, P, failed, SecondsSince(start), false);
   };
@@ -305,34 +334,38 @@ DistanceMatrixResult ComputeDistanceMatrix(const Metric& metric, const Eigen::Ma
 
   DistanceMatrixResult r;
   r.distances.setConstant(static_cast<Eigen::Index>(N), static_cast<Eigen::Index>(N), kNaN);
-  r.status.assign(N * N, GeodesicStatus::kIntegrationFailure);
-  r.message.assign(N * N, "not computed");
+  r.status.assign(N * N, PairStatus::FromValue(PairStatus::kNotComputed, "not computed"));
   r.initial_velocity.resize(N * N);
   for (std::size_t i = 0; i < N; ++i) {
     r.distances(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(i)) = 0;
-    r.status[i * N + i] = GeodesicStatus::kSuccess;
-    r.message[i * N + i].clear();
+    r.status[i * N + i] = PairStatus(GeodesicStatus::kSuccess);
   }
   // Stores a solve of (i, j) in both triangles.
   auto store = [&](std::size_t i, std::size_t j, const LogMapResult& s) {
     const double length = s.usable() ? s.length : kNaN;
     r.distances(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = length;
     r.distances(static_cast<Eigen::Index>(j), static_cast<Eigen::Index>(i)) = length;
-    r.status[i * N + j] = r.status[j * N + i] = s.status;
-    r.message[i * N + j] = r.message[j * N + i] = s.message;
+    r.status[i * N + j] = r.status[j * N + i] = PairStatus(s.status, s.message);
     r.initial_velocity[i * N + j] = s.usable() ? s.initial_velocity : VectorXd();
   };
 
+  // Per pair its solve's statistics and iterations, summed in pair order by emit (independent of the threads).
+  std::vector<OdeStats> pair_stats(pairs.size());
+  std::vector<std::int64_t> pair_iterations(pairs.size(), 0);
   auto work = [&](int, std::size_t p) {
     const auto [i, j] = pairs[p];
-    store(i, j,
-          SolveOne(metric, z[i], z[j], options.log_map, options.guess, nullptr, hooks,
-                   "pair (" + std::to_string(i) + ", " + std::to_string(j) + ")"));
+    const LogMapResult s = SolveOne(metric, z[i], z[j], options.log_map, options.guess, nullptr, hooks,
+                                    "pair (" + std::to_string(i) + ", " + std::to_string(j) + ")");
+    pair_stats[p] = s.stats;
+    pair_iterations[p] = s.iterations;
+    store(i, j, s);
   };
   std::size_t rows_done = 0, failed = 0;
   auto emit = [&](std::size_t first, std::size_t count) {
     for (std::size_t p = first; p < first + count; ++p) {
-      failed += !Usable(r.status[pairs[p].first * N + pairs[p].second]);
+      failed += !r.status[pairs[p].first * N + pairs[p].second].usable();
+      r.totals.Add(pair_stats[p]);
+      r.iterations += pair_iterations[p];
     }
     const std::size_t completed = first + count, first_row = rows_done;
     while (rows_done < N && row_end[rows_done] <= completed) ++rows_done;
@@ -394,6 +427,8 @@ DistanceMatrixResult ComputeDistanceMatrix(const Metric& metric, const Eigen::Ma
         rep.old_length = t.direct;
         rep.via_length = t.via;
         rep.new_status = solved[v].status;
+        r.totals.Add(solved[v].stats);
+        r.iterations += solved[v].iterations;
         rep.new_length = solved[v].usable() ? solved[v].length : kNaN;
         rep.changed = solved[v].usable() && solved[v].length < t.direct;
         if (rep.changed) {

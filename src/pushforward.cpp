@@ -251,8 +251,7 @@ OdeStatus IntegrateBlock(const Job& job, std::size_t first, int count, const Ode
     r.divergence_integral(static_cast<Eigen::Index>(s)) = a;
     if (job.options.kinetic) r.kinetic(static_cast<Eigen::Index>(s)) = direction * qi[k++];
     if (job.options.frobenius) r.frobenius(static_cast<Eigen::Index>(s)) = direction * qi[k++];
-    r.status[s] = 0;
-    r.message[s].clear();
+    r.status[s] = SampleStatus(OdeStatus::kSuccess);
   }
   if (status == OdeStatus::kSuccess && job.options.logdet_check) {
     // Jacobi's formula, independently: integrate S' = (dv/dx) S from S(t0) = I with CVODES forward sensitivities.
@@ -327,8 +326,7 @@ PushforwardResult Run(const VectorField& field, double base_time, const RowMatri
   }
   r.nfe.assign(N, 0);
   r.steps.assign(N, 0);
-  r.status.assign(N, -1);
-  r.message.assign(N, "not computed");
+  r.status.assign(N, SampleStatus::FromValue(SampleStatus::kNotComputed, "not computed"));
 
   const double data_time = 1.0 - base_time;
   Job job{field, density ? data_time : base_time, density ? base_time : data_time, density, starts, options, hooks,
@@ -397,9 +395,9 @@ PushforwardResult Run(const VectorField& field, double base_time, const RowMatri
                                            &retry_message);
         if (s != OdeStatus::kSuccess) {
           const std::size_t idx = first + static_cast<std::size_t>(i);
-          out.status[idx] = static_cast<int>(s);
-          out.message[idx] = retry_message + " (after a retry alone with initial step " +
-                             FormatReal(options.retry_initial_step) + "): " + Advice(s, options.ode.prefix);
+          out.status[idx] = SampleStatus(s, retry_message + " (after a retry alone with initial step " +
+                                                FormatReal(options.retry_initial_step) +
+                                                "): " + Advice(s, options.ode.prefix));
         }
       }
     }
@@ -409,7 +407,7 @@ PushforwardResult Run(const VectorField& field, double base_time, const RowMatri
       const std::size_t f = b * B, count = std::min(B, N - f);
       r.totals.Add(block_stats[b]);
       done_samples += count;
-      for (std::size_t i = 0; i < count; ++i) failed_samples += r.status[f + i] != 0;
+      for (std::size_t i = 0; i < count; ++i) failed_samples += !r.status[f + i].usable();
       if (hooks.rows_done) hooks.rows_done(r, f, count);
     }
     if (hooks.progress) {
@@ -438,8 +436,18 @@ PushforwardResult Run(const VectorField& field, double base_time, const RowMatri
 
 std::size_t PushforwardResult::failed() const {
   std::size_t n = 0;
-  for (int s : status) n += s != 0;
+  for (const SampleStatus& s : status) n += !s.usable();
   return n;
+}
+
+RunSummary PushforwardResult::Summary(std::string task, std::string item) const {
+  RunSummary summary;
+  summary.task = std::move(task);
+  summary.item = std::move(item);
+  summary.CountAll(status);
+  summary.ode = totals;
+  summary.seconds = seconds;
+  return summary;
 }
 
 TraceEstimatorRegistry& TraceEstimators() {

@@ -206,6 +206,22 @@ BOOST_AUTO_TEST_CASE(density_and_sample_write_every_dataset_and_agree) {
   BOOST_TEST((latent - base).cwiseAbs().maxCoeff() < 1e-6);
   BOOST_TEST(ReadRootStringAttribute("cli_density.h5", "options").find("-batch_size 7") != std::string::npos);
   BOOST_TEST(!ReadRootStringAttribute("cli_density.h5", "event_log").empty());
+  // The status datasets and summary attributes every command writes (status_output.hpp).
+  const Array status = ReadArray(DatasetName::Parse("cli_density.h5:/status"), vector);
+  for (const double v : status.data) BOOST_TEST(v == 0.0);
+  const auto messages = ReadStrings(DatasetName::Parse("cli_density.h5:/status_message"));
+  BOOST_TEST(messages.size() == 50u);
+  BOOST_TEST(ReadRootIntAttribute("cli_density.h5", "items") == 50);
+  BOOST_TEST(ReadRootIntAttribute("cli_density.h5", "failed") == 0);
+  BOOST_TEST(ReadRootIntAttribute("cli_density.h5", "count_success") == 50);
+  ArraySpec ints;
+  ints.ranks = {1};
+  const Array steps = ReadArray(DatasetName::Parse("cli_density.h5:/steps"), ints);
+  BOOST_TEST(ReadRootIntAttribute("cli_density.h5", "total_steps") >= static_cast<std::int64_t>(steps.data[0]));
+  BOOST_TEST(ReadRootIntAttribute("cli_density.h5", "total_rhs_evals") >=
+             ReadRootIntAttribute("cli_density.h5", "total_steps"));
+  BOOST_TEST(ReadRootStringAttribute("cli_density.h5", "summary").find("density summary") == 0u);
+  BOOST_TEST(d.out.find("density: 50 points, 0 failed") == 0u, d.out);
 }
 
 BOOST_AUTO_TEST_CASE(density_refuses_bad_inputs_with_exit_code_2) {

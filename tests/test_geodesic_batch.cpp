@@ -150,8 +150,33 @@ BOOST_AUTO_TEST_CASE(solve_geodesics_is_bitwise_independent_of_threads_and_hooks
   const GeodesicBatchResult r2 = SolveGeodesics(metric, pairs, o2, &hooks);
   BOOST_TEST_REQUIRE(r1.size() == pairs.size());
   BOOST_TEST(r1.failed() == 0u);
+  // The summary: every pair counted as success, the solves' integrator statistics and iterations summed in pair
+  // order (so equal for every thread count), each LogMapResult with its own statistics.
+  const RunSummary summary = r1.Summary();
+  BOOST_TEST(summary.items == pairs.size());
+  BOOST_TEST(summary.failed == 0u);
+  BOOST_TEST_REQUIRE(summary.statuses.size() == 1u);
+  BOOST_TEST(summary.statuses[0].name == "success");
+  OdeStats sum;
+  std::int64_t iterations = 0;
+  for (const LogMapResult& s : r1.solutions) {
+    BOOST_TEST(s.stats.steps > 0);
+    BOOST_TEST(s.stats.rhs_evals >= s.stats.steps);
+    BOOST_TEST(s.seconds > 0.0);
+    sum.Add(s.stats);
+    iterations += s.iterations;
+  }
+  BOOST_TEST(summary.ode.steps == sum.steps);
+  BOOST_TEST(summary.ode.rhs_evals == sum.rhs_evals);
+  BOOST_TEST(summary.iterations == iterations);
+  BOOST_TEST(r2.totals.steps == r1.totals.steps);
+  BOOST_TEST(r2.totals.rhs_evals == r1.totals.rhs_evals);
+  BOOST_TEST(r2.iterations == r1.iterations);
+  BOOST_TEST(summary.BriefReport().find("geodesic: " + std::to_string(pairs.size()) + " pairs, 0 failed, " +
+                                        std::to_string(sum.steps) + " steps") == 0u,
+             summary.BriefReport());
   for (std::size_t p = 0; p < pairs.size(); ++p) {
-    BOOST_TEST_REQUIRE(r1.usable(p), r1.message[p]);
+    BOOST_TEST_REQUIRE(r1.usable(p), r1.status[p].message);
     BOOST_TEST(r1.solutions[p].length == r2.solutions[p].length);  // bitwise
     BOOST_TEST((r1.solutions[p].initial_velocity.array() == r2.solutions[p].initial_velocity.array()).all());
     BOOST_TEST_REQUIRE(r1.curves[p].size() == 5u);
@@ -240,6 +265,12 @@ BOOST_AUTO_TEST_CASE(distance_matrix_is_bitwise_independent_of_threads_and_rows_
   const DistanceMatrixResult d1 = ComputeDistanceMatrix(metric, z, Options(1));
   const DistanceMatrixResult d2 = ComputeDistanceMatrix(metric, z, Options(2), &hooks);
   BOOST_TEST(d1.failed_pairs() == 0u);
+  const RunSummary summary = d1.Summary();  // the pairs i < j only
+  BOOST_TEST(summary.items == 15u);
+  BOOST_TEST(summary.failed == 0u);
+  BOOST_TEST(summary.ode.steps > 0);
+  BOOST_TEST(d2.totals.steps == d1.totals.steps);  // summed in pair order
+  BOOST_TEST(d2.iterations == d1.iterations);
   for (std::size_t i = 0; i < 6; ++i) {
     BOOST_TEST(d1.distances(i, i) == 0.0);
     for (std::size_t j = 0; j < 6; ++j) {
@@ -377,9 +408,9 @@ BOOST_AUTO_TEST_CASE(an_exception_inside_a_solve_fails_that_item_and_the_batch_c
     const GeodesicBatchResult r = SolveGeodesics(band, flat_pairs, o);
     BOOST_TEST_REQUIRE(r.size() == 3u);
     BOOST_TEST(!r.usable(1), type);
-    BOOST_TEST(r.message[1].find("the user's metric hit the band") != std::string::npos, type << ": " << r.message[1]);
+    BOOST_TEST(r.status[1].message.find("the user's metric hit the band") != std::string::npos, type << ": " << r.status[1].message);
     for (std::size_t p : {0u, 2u}) {
-      BOOST_TEST_REQUIRE(r.usable(p), type << ": " << r.message[p]);
+      BOOST_TEST_REQUIRE(r.usable(p), type << ": " << r.status[p].message);
       BOOST_TEST(std::abs(r.solutions[p].length - (flat_pairs[p].second - flat_pairs[p].first).norm()) < 1e-6, type);
     }
   }
@@ -396,7 +427,7 @@ BOOST_AUTO_TEST_CASE(an_exception_inside_a_solve_fails_that_item_and_the_batch_c
   };
   const GeodesicBatchResult r = SolveGeodesics(sphere, pairs, Options(2), &hooks);
   BOOST_TEST(!r.usable(1));
-  BOOST_TEST(r.message[1].find("the user's monitor broke") != std::string::npos, r.message[1]);
-  BOOST_TEST(r.usable(0), r.message[0]);
-  BOOST_TEST(r.usable(2), r.message[2]);
+  BOOST_TEST(r.status[1].message.find("the user's monitor broke") != std::string::npos, r.status[1].message);
+  BOOST_TEST(r.usable(0), r.status[0].message);
+  BOOST_TEST(r.usable(2), r.status[2].message);
 }

@@ -123,6 +123,17 @@ BOOST_AUTO_TEST_CASE(sphere_geodesics_match_closed_form_and_write_every_dataset)
     }
   }
   BOOST_TEST(ReadRootStringAttribute(f, "command") == "geodesic");
+  // The summary attributes (status_output.hpp), the same in every command.
+  BOOST_TEST(ReadIntAttribute(f, "/", "items") == 4);
+  BOOST_TEST(ReadIntAttribute(f, "/", "failed") == 0);
+  BOOST_TEST(ReadIntAttribute(f, "/", "count_success") == 4);
+  double iterations = 0;
+  for (const double v : it.data) iterations += v;
+  BOOST_TEST(ReadIntAttribute(f, "/", "total_iterations") == static_cast<std::int64_t>(iterations));
+  BOOST_TEST(ReadIntAttribute(f, "/", "total_steps") > 0);
+  BOOST_TEST(ReadIntAttribute(f, "/", "total_rhs_evals") >= ReadIntAttribute(f, "/", "total_steps"));
+  BOOST_TEST(ReadRootStringAttribute(f, "summary").find("geodesic summary") == 0u);
+  BOOST_TEST(r.out.find("geodesic: 4 pairs, 0 failed") == 0u, r.out);
 }
 
 BOOST_AUTO_TEST_CASE(fisher_rao_point_outside_the_domain_is_refused) {
@@ -173,6 +184,12 @@ BOOST_AUTO_TEST_CASE(failed_pairs_are_statuses_with_exit_code_1) {
   const Array st = Read("geocli_hard.h5", "/status", {1});
   BOOST_TEST(st.data[0] == 5);  // approximate: nothing verified, the best curve's length
   BOOST_TEST(st.data[1] == 0);  // identical end points: zero velocity
+  BOOST_TEST(ReadIntAttribute("geocli_hard.h5", "/", "failed") == 1);
+  BOOST_TEST(ReadIntAttribute("geocli_hard.h5", "/", "count_approximate") == 1);
+  const auto messages = ReadStrings(DatasetName::Parse("geocli_hard.h5:/status_message"));
+  BOOST_TEST_REQUIRE(messages.size() == 2u);
+  BOOST_TEST(messages[0].find("bvp_tol") != std::string::npos, messages[0]);
+  BOOST_TEST(r.err.find("pair 0: " + messages[0]) != std::string::npos, r.err);
   // An approximate pair keeps its length (the metric length of the initial curve here: Poincare has no decoder),
   // at least the distance arccosh(1 + |z1 - z0|^2 / (2 y0 y1)).
   const Array length = Read("geocli_hard.h5", "/length", {1});
@@ -250,7 +267,8 @@ BOOST_AUTO_TEST_CASE(distances_are_symmetric_thread_independent_and_match_geodes
   const Array d1 = Read("geocli_d1.h5", "/distances", {2}), d2 = Read("geocli_d2.h5", "/distances", {2});
   const Array s1 = Read("geocli_d1.h5", "/status", {2});
   BOOST_REQUIRE((d1.shape == std::vector<std::size_t>{6, 6}));
-  BOOST_TEST(ReadIntAttribute("geocli_d1.h5", "/", "failed_pairs") == 0);
+  BOOST_TEST(ReadIntAttribute("geocli_d1.h5", "/", "failed") == 0);
+  BOOST_TEST(ReadIntAttribute("geocli_d1.h5", "/", "items") == 15);
   BOOST_TEST(ReadIntAttribute("geocli_d1.h5", "/", "completed_rows") == 6);
   std::vector<std::pair<VectorXd, VectorXd>> pairs;
   for (std::size_t i = 0; i < 6; ++i) {
@@ -297,6 +315,10 @@ BOOST_AUTO_TEST_CASE(exp_then_geodesic_round_trip_on_the_poincare_half_plane) {
   BOOST_TEST((vel.shape == std::vector<std::size_t>{3, 2}));
   BOOST_TEST((curve.shape == std::vector<std::size_t>{3, 4, 2}));
   BOOST_TEST(!Exists(f, "/decoded_curve"));  // a metric given directly has no data space
+  BOOST_TEST(ReadIntAttribute(f, "/", "items") == 3);
+  BOOST_TEST(ReadIntAttribute(f, "/", "failed") == 0);
+  BOOST_TEST(ReadIntAttribute(f, "/", "total_steps") > 0);  // the exponential maps' integrations
+  BOOST_TEST(ReadStrings(DatasetName::Parse(f + ":/status_message")).size() == 3u);
   std::vector<std::pair<VectorXd, VectorXd>> pairs;
   for (std::size_t i = 0; i < 3; ++i) {
     BOOST_TEST(st.data[i] == 0);
@@ -349,9 +371,20 @@ BOOST_AUTO_TEST_CASE(distances_report_failed_pairs) {
   const Run r = Cli({"distances", "-metric_type", "poincare", "-points", "geocli_hpts.h5:/points", "-output",
                      "geocli_hd.h5", "-bvp_max_iterations", "1", "-threads", "3"});
   BOOST_TEST(r.code == 1, r.err);
-  const std::int64_t failed = ReadIntAttribute("geocli_hd.h5", "/", "failed_pairs");
+  const std::int64_t failed = ReadIntAttribute("geocli_hd.h5", "/", "failed");
   BOOST_TEST(failed >= 1);
   const Array st = Read("geocli_hd.h5", "/status", {2}), d = Read("geocli_hd.h5", "/distances", {2});
+  // `failed` counts the unusable pairs i < j (status neither 0 nor 7); their messages are in status_message (N x N).
+  std::int64_t unusable = 0;
+  for (std::size_t i = 0; i < 3; ++i) {
+    for (std::size_t j = i + 1; j < 3; ++j) unusable += st.data[i * 3 + j] != 0 && st.data[i * 3 + j] != 7;
+  }
+  BOOST_TEST(failed == unusable);
+  const auto messages = ReadStrings(DatasetName::Parse("geocli_hd.h5:/status_message"));
+  BOOST_TEST_REQUIRE(messages.size() == 9u);
+  BOOST_TEST(!messages[0 * 3 + 1].empty());
+  BOOST_TEST(messages[0 * 3 + 1] == messages[1 * 3 + 0]);
+  BOOST_TEST(messages[0 * 3 + 0].empty());
   BOOST_TEST(st.data[0 * 3 + 1] == 5);  // approximate (nothing verified), in both triangles
   BOOST_TEST(st.data[1 * 3 + 0] == 5);
   BOOST_TEST(std::isnan(d.data[1]));

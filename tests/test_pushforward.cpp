@@ -172,10 +172,29 @@ BOOST_AUTO_TEST_CASE(a_failing_sample_is_reported_and_the_batch_continues) {
   o.ode.max_steps = 2000;
   const PushforwardResult r = PushSamples(field, 0.0, z, o);
   BOOST_TEST(r.failed() == 1u);
-  BOOST_TEST(r.status[1] != 0);
-  BOOST_TEST(!r.message[1].empty());
-  BOOST_TEST_MESSAGE("failure message: " << r.message[1]);
-  BOOST_TEST(r.status[0] == 0);
+  BOOST_TEST(!r.status[1].usable());
+  BOOST_TEST(r.status[1].computed());
+  BOOST_TEST(!r.status[1].message.empty());
+  BOOST_TEST_MESSAGE("failure message: " << r.status[1].message);
+  BOOST_TEST(r.status[0].success());
+  BOOST_TEST(r.status[0].message.empty());
+  // The summary counts the statuses and carries the run's integrator totals.
+  const RunSummary summary = r.Summary("sample");
+  BOOST_TEST(summary.items == 4u);
+  BOOST_TEST(summary.failed == 1u);
+  BOOST_TEST_REQUIRE(summary.statuses.size() == 2u);
+  BOOST_TEST(summary.statuses[0].name == "success");
+  BOOST_TEST(summary.statuses[0].count == 3u);
+  BOOST_TEST(summary.statuses[1].value == r.status[1].value);
+  BOOST_TEST(summary.statuses[1].name == std::string(ToString(r.status[1].code())));
+  BOOST_TEST(summary.statuses[1].count == 1u);
+  BOOST_TEST(summary.ode.steps == r.totals.steps);
+  BOOST_TEST(summary.ode.rhs_evals > 0);
+  const std::string brief = summary.BriefReport();
+  BOOST_TEST(brief.find("4 samples, 1 failed (" + summary.statuses[1].name + " 1)") != std::string::npos, brief);
+  const std::string full = summary.FullReport();
+  BOOST_TEST(full.find("sample 1: " + r.status[1].message) != std::string::npos, full);
+  BOOST_TEST(full.find(std::to_string(r.totals.rhs_evals)) != std::string::npos, full);
   BOOST_TEST(std::abs(r.endpoints(0, 0) - 0.1 / (1 - 0.1)) < 1e-4);  // x(t) = x0 / (1 - x0 t)
   BOOST_TEST(std::abs(r.endpoints(2, 0) - (-0.5 / 1.5)) < 1e-4);
 }
@@ -205,10 +224,12 @@ BOOST_AUTO_TEST_CASE(an_exception_in_the_field_fails_its_sample_and_the_batch_co
       o.batch_size = 4;
       const PushforwardResult r = density ? ComputeDensity(*field, 1.0, z, o) : PushSamples(*field, 0.0, z, o);
       BOOST_TEST(r.failed() == 1u, method);
-      BOOST_TEST(r.status[1] != 0, method);
-      BOOST_TEST(r.message[1].find("the user's field exploded") != std::string::npos, method << ": " << r.message[1]);
+      BOOST_TEST(!r.status[1].usable(), method);
+      BOOST_TEST(r.status[1].message.find("the user's field exploded") != std::string::npos,
+                 method << ": " << r.status[1].message);
       for (int i : {0, 2, 3}) {
-        BOOST_TEST_REQUIRE(r.status[static_cast<std::size_t>(i)] == 0, method << ": " << r.message[static_cast<std::size_t>(i)]);
+        BOOST_TEST_REQUIRE(r.status[static_cast<std::size_t>(i)].success(),
+                           method << ": " << r.status[static_cast<std::size_t>(i)].message);
         // Samples pushed from t = 0 to 1, and data points at t = 0 (the base at t = 1): x0 e either way.
         const double expected = z(i, 0) * std::exp(1.0);
         BOOST_TEST(std::abs(r.endpoints(i, 0) - expected) < 1e-6, method << " sample " << i);

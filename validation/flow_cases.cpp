@@ -256,7 +256,7 @@ RunOutcome Solve(const ClosedFormFlow& f, const VectorField& field, const Pushfo
   for (Eigen::Index i = 0; i < pts.rows(); ++i) {
     nfe += static_cast<double>(r.nfe[static_cast<std::size_t>(i)]);
     steps += static_cast<double>(r.steps[static_cast<std::size_t>(i)]);
-    if (r.status[static_cast<std::size_t>(i)] != 0) continue;
+    if (!r.status[static_cast<std::size_t>(i)].usable()) continue;
     const double ex = (r.endpoints.row(i) - end.row(i)).cwiseAbs().maxCoeff();
     const double ep = std::abs(r.log_density(i) - logp(i));
     row.max_error_x = std::max(row.max_error_x, ex);
@@ -362,9 +362,9 @@ class FlowCase : public Case {
           const double bound = kAccuracyFactor * tol;
           std::string detail = "max |log p error| over " + std::to_string(pts.rows()) + " points" + dim_note;
           if (run.row.failed) detail += "; " + std::to_string(run.row.failed) + " failed: " +
-                                        run.result.message[std::distance(run.result.status.begin(),
-                                            std::find_if(run.result.status.begin(), run.result.status.end(),
-                                                         [](int s) { return s != 0; }))];
+                                        std::find_if(run.result.status.begin(), run.result.status.end(),
+                                                     [](const SampleStatus& s) { return !s.usable(); })
+                                            ->message;
           report.checks.push_back(MakeCheck("log-density error", method, tol, run.row.max_error_logp, "<=",
                                             bound * scale, detail));
           report.checks.push_back(MakeCheck("end-point error", method, tol, run.row.max_error_x, "<=",

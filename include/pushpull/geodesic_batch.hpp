@@ -34,9 +34,11 @@
 
 #include "pushpull/geodesic.hpp"
 #include "pushpull/initial_curve.hpp"
+#include "pushpull/item_status.hpp"
 #include "pushpull/log_map.hpp"
 #include "pushpull/metric.hpp"
 #include "pushpull/monitor.hpp"
+#include "pushpull/run_summary.hpp"
 
 namespace pushpull {
 
@@ -98,17 +100,21 @@ struct GeodesicBatchHooks {
 
 struct GeodesicBatchResult {
   std::vector<LogMapResult> solutions;  // per pair, as LogMap returned it
-  // Per pair: the solution's status, or the curve integration's when the geodesic converged but sampling it failed.
-  std::vector<GeodesicStatus> status;
-  std::vector<std::string> message;  // the solution's message, or "integrating the curve failed: ..."
+  // Per pair: the solution's status and message, or the curve integration's status and "integrating the curve
+  // failed: ..." when the geodesic converged but sampling it failed (-1 "not computed" before the pair is solved).
+  std::vector<PairStatus> status;
   // With curve_samples S > 0, per pair S points g(k / (S - 1)), k = 0 .. S - 1 (g(0) = z0) when status is success;
   // empty otherwise.
   std::vector<std::vector<Eigen::VectorXd>> curves;
+  OdeStats totals;             // integrator statistics of the solves (LogMapResult::stats), summed in pair order
+  std::int64_t iterations = 0;  // Levenberg-Marquardt iterations of the solves, summed
   double seconds = 0;
 
   std::size_t size() const { return status.size(); }
-  bool usable(std::size_t p) const { return Usable(status[p]); }
+  bool usable(std::size_t p) const { return status[p].usable(); }
   std::size_t failed() const;
+  // Counts by status (pairs), the totals, the iterations and the time (run_summary.hpp).
+  RunSummary Summary() const;
 };
 
 // One entry the triangle pass re-solved.
@@ -134,18 +140,21 @@ struct DistanceMatrixResult {
   // N x N, symmetric, zero diagonal; NaN where the pair failed. Row-major, so that rows are contiguous.
   Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> distances;
   // N x N row-major, symmetric (index i * N + j): per pair status and message (diagonal: success, "").
-  std::vector<GeodesicStatus> status;
-  std::vector<std::string> message;
+  std::vector<PairStatus> status;
   // Initial velocities Log_{z_i}(z_j) for i < j (row-major N x N, index i * N + j; empty vectors where failed).
   std::vector<Eigen::VectorXd> initial_velocity;
   std::vector<TriangleRepair> repairs;       // every re-solve of the triangle pass, in round then (i, j) order
   std::vector<TriangleViolation> violations;  // violations left after the pass, in (i, j) order
   int triangle_rounds = 0;                    // rounds run
+  OdeStats totals;             // integrator statistics of every solve (direct and triangle re-solves), summed
+  std::int64_t iterations = 0;  // Levenberg-Marquardt iterations of every solve, summed
   double seconds = 0;
 
   std::size_t points() const { return static_cast<std::size_t>(distances.rows()); }
-  GeodesicStatus status_at(std::size_t i, std::size_t j) const { return status[i * points() + j]; }
+  GeodesicStatus status_at(std::size_t i, std::size_t j) const { return status[i * points() + j].code(); }
   std::size_t failed_pairs() const;  // pairs i < j whose status is not usable (Usable)
+  // Counts by status over the pairs i < j, the totals, the iterations and the time (run_summary.hpp).
+  RunSummary Summary() const;
 };
 
 // Log_{z0}(z1) for every pair. Throws InputError before solving when the options are invalid or a point has the

@@ -177,6 +177,10 @@ struct LogMapResult {
   // what the minimality check found ("" when it passed or did not run).
   double curve_length_bound = std::numeric_limits<double>::quiet_NaN();
   std::string minimality;
+  // Statistics of every geodesic integration of this LogMap call (the shots with their sensitivities, the
+  // verifications, the minimality checks' shots; ExpMap and ExpMapWithJacobian record them), and its wall time.
+  OdeStats stats;
+  double seconds = 0;
 };
 
 // One Levenberg-Marquardt iteration of a BVP solve, for -bvp_monitor and research code.

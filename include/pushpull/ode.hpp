@@ -101,6 +101,8 @@ enum class OdeStatus {
   kOtherFailure,
 };
 const char* ToString(OdeStatus status);
+// Whether an integration with this status produced a usable result: kSuccess only (ItemStatus, item_status.hpp).
+inline bool Usable(OdeStatus status) { return status == OdeStatus::kSuccess; }
 // A sentence on likely causes and the options to change, named with the prefix they were declared under
 // (OdeOptions::prefix: -bvp_ode_rtol for a failed shot); `set` is what that prefix declares, so that the advice
 // names only options that exist.

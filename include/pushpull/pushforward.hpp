@@ -23,9 +23,11 @@
 #include <Eigen/Core>
 
 #include "pushpull/field.hpp"
+#include "pushpull/item_status.hpp"
 #include "pushpull/monitor.hpp"
 #include "pushpull/ode.hpp"
 #include "pushpull/registry.hpp"
+#include "pushpull/run_summary.hpp"
 
 namespace pushpull {
 
@@ -82,14 +84,18 @@ struct PushforwardResult {
   Eigen::VectorXd logdet_difference;  // N, with logdet_check: logdet - divergence_integral
   std::vector<std::int64_t> nfe;      // field evaluations of the sample's block (each evaluates all its samples)
   std::vector<std::int64_t> steps;    // integrator steps of the sample's block
-  std::vector<int> status;            // OdeStatus as int; 0 = success
-  std::vector<std::string> message;   // empty on success; otherwise what failed and what to change
+  // Per sample: the OdeStatus (numeric value as stored in HDF5, -1 while not computed) and its message (empty on
+  // success; otherwise what failed and what to change).
+  std::vector<SampleStatus> status;
   std::vector<double> trajectories;   // N x T x d (row-major) at save_times, when requested
-  OdeStats totals;
+  OdeStats totals;                    // integrator statistics summed over every block and retry
   double seconds = 0;
 
   std::size_t size() const { return status.size(); }
-  std::size_t failed() const;
+  std::size_t failed() const;  // samples whose status is not usable
+  // Counts by status, the totals and the time, for BriefReport / FullReport and WriteSummary (status_output.hpp).
+  // `item` names one item in the reports ("sample", or "point" for the data points of a density run).
+  RunSummary Summary(std::string task = "pushforward", std::string item = "sample") const;
 };
 
 // Called in sample order as soon as rows [first, first + count) are final (for streaming output), on the thread that

@@ -39,6 +39,8 @@
 #include "pushpull/parallel.hpp"
 #include "pushpull/provenance.hpp"
 #include "pushpull/registry.hpp"
+#include "pushpull/run_summary.hpp"
+#include "pushpull/status_output.hpp"
 
 namespace pushpull::cli {
 namespace {
@@ -300,18 +302,16 @@ std::string RequireString(const std::string& value, const char* option, const ch
   return value;
 }
 
-std::int64_t CountFailed(const std::vector<std::int32_t>& status) {
-  return static_cast<std::int64_t>(std::count_if(status.begin(), status.end(), [](std::int32_t s) { return s != 0; }));
-}
-
-void ReportFailures(std::ostream& err, const std::vector<std::int32_t>& status, const std::vector<std::string>& msg,
-                    const char* item) {
-  for (std::size_t i = 0, shown = 0; i < status.size() && shown < 5; ++i) {
-    if (status[i] != 0) {
-      err << "  " << item << " " << i << ": " << msg[i] << "\n";
-      ++shown;
-    }
-  }
+// The end of every geodesic command: the summary's attributes (status_output.hpp), the event log, the commit, the
+// brief report on stdout and the first failures on stderr. Returns the exit code.
+int FinishRun(Context& ctx, OutputFile& out, const RunSummary& summary, const std::string& metric,
+              const std::string& output) {
+  WriteSummary(out, summary);
+  out.SetAttribute("/", "event_log", EventLog::Global().Table(summary.seconds));
+  out.Commit();
+  ctx.out << summary.BriefReport() << ", metric " << metric << " -> " << output << "\n";
+  for (const std::string& f : summary.failures) ctx.err << "  " << f << "\n";
+  return summary.failed ? kExitItemsFailed : kExitSuccess;
 }
 
 // ---- Logarithm-map set-up shared by `geodesic` and `distances` -----------------------------------------------
@@ -458,7 +458,6 @@ class GeodesicJob : public Job {
     std::vector<double> length(P, kNaN), energy(P, kNaN), error(P, kNaN), velocity(P * ud, kNaN);
     std::vector<double> curve(P * uS * ud, kNaN), decoded_curve(decoded ? P * uS * uD : 0, kNaN);
     std::vector<std::int64_t> iterations(P, 0);
-    std::vector<std::int32_t> status(P, -1);
 
     OutputFile out(output_, provenance_);
     out.SetAttribute("/", "command", "geodesic");
@@ -470,7 +469,7 @@ class GeodesicJob : public Job {
     RowDataset velocity_ds = out.CreateRowDataset("initial_velocity", ElementType::kFloat64, P, {ud});
     RowDataset error_ds = out.CreateRowDataset("endpoint_error", ElementType::kFloat64, P, {});
     RowDataset iterations_ds = out.CreateRowDataset("iterations", ElementType::kInt64, P, {});
-    RowDataset status_ds = out.CreateRowDataset("status", ElementType::kInt32, P, {}, -1.0);
+    StatusDatasets status_ds(out, P);
     std::optional<RowDataset> curve_ds, decoded_ds;
     if (S > 0) curve_ds = out.CreateRowDataset("curve", ElementType::kFloat64, P, {uS, ud});
     if (decoded) decoded_ds = out.CreateRowDataset("decoded_curve", ElementType::kFloat64, P, {uS, uD});
@@ -499,7 +498,6 @@ class GeodesicJob : public Job {
           StoreCurve(geometry, c.front(), {c.begin() + 1, c.end()}, S, curve.data() + p * uS * ud,
                      decoded ? decoded_curve.data() + p * uS * uD : nullptr);
         }
-        status[p] = static_cast<std::int32_t>(partial.status[p]);
       }
       ScopedEvent event(kEventWrite);
       length_ds.Write(first, count, length.data() + first);
@@ -507,7 +505,7 @@ class GeodesicJob : public Job {
       velocity_ds.Write(first, count, velocity.data() + first * ud);
       error_ds.Write(first, count, error.data() + first);
       iterations_ds.Write(first, count, iterations.data() + first);
-      status_ds.Write(first, count, status.data() + first);
+      status_ds.Write(first, count, partial.status.data() + first);
       if (curve_ds) curve_ds->Write(first, count, curve.data() + first * uS * ud);
       if (decoded_ds) decoded_ds->Write(first, count, decoded_curve.data() + first * uS * uD);
       out.SetCompletedRows(static_cast<std::int64_t>(first + count));
@@ -518,16 +516,9 @@ class GeodesicJob : public Job {
     } catch (const Interrupted& e) {
       return ReportInterrupted(ctx_, "geodesic", out, P, e, false);
     }
-    out.WriteStrings("status_message", result.message);
-    const auto failed = CountFailed(status);
-    out.SetAttribute("/", "failed", failed);
-    out.SetAttribute("/", "seconds", progress.seconds());
-    out.SetAttribute("/", "event_log", EventLog::Global().Table(progress.seconds()));
-    out.Commit();
-    ctx_.out << "geodesic: " << P << " pairs, " << failed << " failed, metric " << geometry_.Describe() << " -> "
-             << output_ << "\n";
-    ReportFailures(ctx_.err, status, result.message, "pair");
-    return failed ? kExitItemsFailed : kExitSuccess;
+    RunSummary summary = result.Summary();
+    summary.seconds = progress.seconds();  // the solves and the row writes
+    return FinishRun(ctx_, out, summary, geometry_.Describe(), output_);
   }
 
  private:
@@ -582,8 +573,8 @@ class ExpJob : public Job {
                       uD = static_cast<std::size_t>(D);
     std::vector<double> endpoints(N * ud, kNaN), end_velocities(N * ud, kNaN), length(N, kNaN), energy(N, kNaN),
         drift(N, kNaN), curve(N * uS * ud, kNaN), decoded_curve(decoded ? N * uS * uD : 0, kNaN);
-    std::vector<std::int32_t> status(N, -1);
-    std::vector<std::string> message(N, "not computed");
+    std::vector<PairStatus> status(N, PairStatus::FromValue(PairStatus::kNotComputed, "not computed"));
+    std::vector<OdeStats> stats(N);
     const std::vector<double> times = CurveTimes(S);
 
     OutputFile out(output_, provenance_);
@@ -594,7 +585,7 @@ class ExpJob : public Job {
     RowDataset length_ds = out.CreateRowDataset("length", ElementType::kFloat64, N, {});
     RowDataset energy_ds = out.CreateRowDataset("energy", ElementType::kFloat64, N, {});
     RowDataset drift_ds = out.CreateRowDataset("speed_drift", ElementType::kFloat64, N, {});
-    RowDataset status_ds = out.CreateRowDataset("status", ElementType::kInt32, N, {}, -1.0);
+    StatusDatasets status_ds(out, N);
     std::optional<RowDataset> curve_ds, decoded_ds;
     if (S > 0) curve_ds = out.CreateRowDataset("curve", ElementType::kFloat64, N, {uS, ud});
     if (decoded) decoded_ds = out.CreateRowDataset("decoded_curve", ElementType::kFloat64, N, {uS, uD});
@@ -605,7 +596,7 @@ class ExpJob : public Job {
       const VectorXd u = U.row(static_cast<Eigen::Index>(i)).transpose();
       try {
         const ExpMapResult r = ExpMap(*g.metric, z, u, geodesic_, times);
-        message[i] = r.usable() ? "success" : r.message;
+        stats[i] = r.stats;
         if (r.usable()) {
           Eigen::Map<VectorXd>(endpoints.data() + i * ud, d) = r.end_point;
           Eigen::Map<VectorXd>(end_velocities.data() + i * ud, d) = r.end_velocity;
@@ -617,14 +608,20 @@ class ExpJob : public Job {
                        decoded ? decoded_curve.data() + i * uS * uD : nullptr);
           }
         }
-        status[i] = static_cast<std::int32_t>(r.status);
+        status[i] = PairStatus(r.status, r.usable() ? "success" : r.message);
       } catch (const std::exception& e) {
-        status[i] = static_cast<std::int32_t>(GeodesicStatus::kIntegrationFailure);
-        message[i] = std::string("error: ") + e.what();
+        status[i] = PairStatus(GeodesicStatus::kIntegrationFailure, std::string("error: ") + e.what());
       }
     };
     BatchProgress progress("exp", N);
+    RunSummary summary;
+    summary.task = "exp";
+    summary.item = "point";
     auto emit = [&](std::size_t first, std::size_t count) {
+      for (std::size_t i = first; i < first + count; ++i) {
+        summary.Count(status[i], [&] { return "point " + std::to_string(i); });
+        summary.ode.Add(stats[i]);
+      }
       ScopedEvent event(kEventWrite);
       end_ds.Write(first, count, endpoints.data() + first * ud);
       vel_ds.Write(first, count, end_velocities.data() + first * ud);
@@ -635,24 +632,16 @@ class ExpJob : public Job {
       if (curve_ds) curve_ds->Write(first, count, curve.data() + first * uS * ud);
       if (decoded_ds) decoded_ds->Write(first, count, decoded_curve.data() + first * uS * uD);
       out.SetCompletedRows(static_cast<std::int64_t>(first + count));
-      progress.Update(first + count, 0);
+      progress.Update(first + count, summary.failed);
     };
     try {
       ParallelForOrdered(N, curve_.Workers(), work, emit);
     } catch (const Interrupted& e) {
       return ReportInterrupted(ctx_, "exp", out, N, e, false);
     }
-    out.WriteStrings("status_message", message);
-    const auto failed = CountFailed(status);
-    progress.Update(N, static_cast<std::size_t>(failed), true);
-    out.SetAttribute("/", "failed", failed);
-    out.SetAttribute("/", "seconds", progress.seconds());
-    out.SetAttribute("/", "event_log", EventLog::Global().Table(progress.seconds()));
-    out.Commit();
-    ctx_.out << "exp: " << N << " points, " << failed << " failed, metric " << geometry_.Describe() << " -> "
-             << output_ << "\n";
-    ReportFailures(ctx_.err, status, message, "point");
-    return failed ? kExitItemsFailed : kExitSuccess;
+    progress.Update(N, summary.failed, true);
+    summary.seconds = progress.seconds();
+    return FinishRun(ctx_, out, summary, geometry_.Describe(), output_);
   }
 
  private:
@@ -694,14 +683,13 @@ class DistancesJob : public Job {
                       "point " + std::to_string(i) + " (" + pname.ToString() + ")");
     }
     log_map_.Prepare(*geometry.metric);
-    std::vector<std::int32_t> status(N * N, -1);
 
     OutputFile out(output_, provenance_);
     out.SetAttribute("/", "command", "distances");
     out.SetAttribute("/", "metric", geometry_.Describe());
     log_map_.Describe(out);
     RowDataset dist_ds = out.CreateRowDataset("distances", ElementType::kFloat64, N, {N});
-    RowDataset status_ds = out.CreateRowDataset("status", ElementType::kInt32, N, {N}, -1.0);
+    StatusDatasets status_ds(out, N, {N});
 
     GeodesicBatchOptions options = log_map_.BatchOptions(curve_.Workers());
     options.triangle = triangle_;
@@ -711,12 +699,9 @@ class DistancesJob : public Job {
     hooks.bvp_monitor = log_map_.Monitors(ctx_.err);
     // Rows [first, first + count) of the matrix as they complete (before the triangle pass).
     auto write_rows = [&](const DistanceMatrixResult& partial, std::size_t first, std::size_t count) {
-      for (std::size_t k = first * N; k < (first + count) * N; ++k) {
-        status[k] = static_cast<std::int32_t>(partial.status[k]);
-      }
       ScopedEvent event(kEventWrite);
       dist_ds.Write(first, count, partial.distances.data() + first * N);
-      status_ds.Write(first, count, status.data() + first * N);
+      status_ds.Write(first, count, partial.status.data() + first * N);
       out.SetCompletedRows(static_cast<std::int64_t>(first + count));
     };
     hooks.rows_done = write_rows;
@@ -730,29 +715,12 @@ class DistancesJob : public Job {
                                       [](const TriangleRepair& r) { return r.changed; });
     if (repaired && N > 0) write_rows(result, 0, N);  // the entries the triangle pass shortened
 
-    std::int64_t failed = 0;
-    std::vector<std::string> failures;
-    for (std::size_t i = 0; i < N; ++i) {
-      for (std::size_t j = i + 1; j < N; ++j) {
-        if (!Usable(result.status_at(i, j))) {
-          ++failed;
-          failures.push_back("pair (" + std::to_string(i) + ", " + std::to_string(j) + "): " +
-                             result.message[i * N + j]);
-        }
-      }
-    }
     WriteTrianglePass(out, result);
-    out.SetAttribute("/", "seconds", progress.seconds());
-    out.SetAttribute("/", "event_log", EventLog::Global().Table(progress.seconds()));
-    out.WriteStrings("failure_messages", failures);
-    out.SetAttribute("/distances", "failed_pairs", failed);
-    out.SetAttribute("/", "failed_pairs", failed);
-    out.Commit();
-    ctx_.out << "distances: " << N << " points, " << pairs << " pairs, " << failed << " failed, metric "
-             << geometry_.Describe() << " -> " << output_ << "\n";
-    for (std::size_t k = 0; k < failures.size() && k < 5; ++k) ctx_.err << "  " << failures[k] << "\n";
+    RunSummary summary = result.Summary();
+    summary.seconds = progress.seconds();
+    const int code = FinishRun(ctx_, out, summary, geometry_.Describe() + ", " + std::to_string(N) + " points", output_);
     ReportTrianglePass(result);
-    return failed ? kExitItemsFailed : kExitSuccess;
+    return code;
   }
 
  private:

@@ -14,6 +14,7 @@
 #include "pushpull/parallel.hpp"
 #include "pushpull/provenance.hpp"
 #include "pushpull/pushforward.hpp"
+#include "pushpull/status_output.hpp"
 
 namespace pushpull::cli {
 namespace {
@@ -98,8 +99,7 @@ class FlowJob : public Job {
     }
     RowDataset nfe = out.CreateRowDataset("nfe", ElementType::kInt64, N, {});
     RowDataset steps = out.CreateRowDataset("steps", ElementType::kInt64, N, {});
-    RowDataset status = out.CreateRowDataset("status", ElementType::kInt32, N, {}, -1.0);  // -1: not computed
-    RowDataset status_message = out.CreateRowDataset("status_message", ElementType::kString, N, {});
+    StatusDatasets status(out, N);  // status (-1: not computed) and status_message
     std::optional<RowDataset> trajectories;
     if (T > 0) trajectories = out.CreateRowDataset("trajectories", ElementType::kFloat64, N, {T, ud});
     static const int kEventWrite = EventLog::Global().Register("HDF5Write");
@@ -115,10 +115,7 @@ class FlowJob : public Job {
       if (logdet_difference) logdet_difference->Write(first, count, r.logdet_difference.data() + first);
       nfe.Write(first, count, r.nfe.data() + first);
       steps.Write(first, count, r.steps.data() + first);
-      std::vector<std::int32_t> s(r.status.begin() + static_cast<std::ptrdiff_t>(first),
-                                  r.status.begin() + static_cast<std::ptrdiff_t>(first + count));
-      status.Write(first, count, s.data());
-      status_message.Write(first, count, r.message.data() + first);
+      status.Write(first, count, r.status.data() + first);
       if (trajectories) trajectories->Write(first, count, r.trajectories.data() + first * T * ud);
       out.SetCompletedRows(static_cast<std::int64_t>(first + count));
     };
@@ -141,8 +138,10 @@ class FlowJob : public Job {
       if (logdet_difference) prior.logdet_difference = vec("logdet_difference");
       for (const double v : ResumeRows(resume, "nfe", 1)) prior.nfe.push_back(static_cast<std::int64_t>(v));
       for (const double v : ResumeRows(resume, "steps", 1)) prior.steps.push_back(static_cast<std::int64_t>(v));
-      for (const double v : ResumeRows(resume, "status", 1)) prior.status.push_back(static_cast<int>(v));
-      prior.message = ResumeStrings(resume, "status_message", 1);
+      const std::vector<std::string> messages = ResumeStrings(resume, "status_message", 1);
+      for (const double v : ResumeRows(resume, "status", 1)) {
+        prior.status.push_back(SampleStatus::FromValue(static_cast<int>(v), messages[prior.status.size()]));
+      }
       if (trajectories) prior.trajectories = ResumeRows(resume, "trajectories", T * ud);
       if (K > 0) write_rows(prior, 0, K);
       out.SetCompletedRows(static_cast<std::int64_t>(K));
@@ -175,30 +174,25 @@ class FlowJob : public Job {
       const auto ii = static_cast<Eigen::Index>(i);
       r.log_density(ii) = prior.log_density(ii);
       r.status[i] = prior.status[i];
-      r.message[i] = prior.message[i];
       if (flow_.logdet_check) r.logdet_difference(ii) = prior.logdet_difference(ii);
     }
     if (!density_) out.WriteMatrix("base_samples", starts);
     if (T > 0) out.WriteVector("save_times", flow_.save_times);
-    out.SetAttribute("/", "failed", static_cast<std::int64_t>(r.failed()));
-    out.SetAttribute("/", "seconds", r.seconds);
-    out.SetAttribute("/", "total_steps", r.totals.steps);
-    out.SetAttribute("/", "total_rhs_evals", r.totals.rhs_evals);
-    out.SetAttribute("/", "total_jacobian_evals", r.totals.jacobian_evals);
+    const RunSummary summary = density_ ? r.Summary("density", "point") : r.Summary("sample", "sample");
+    WriteSummary(out, summary);
     out.SetAttribute("/", "event_log", EventLog::Global().Table(r.seconds));
     out.Commit();
 
     double mean = 0;
     std::size_t ok = 0;
     for (std::size_t i = 0; i < N; ++i) {
-      if (r.status[i] == 0) {
+      if (r.status[i].usable()) {
         mean += r.log_density(static_cast<Eigen::Index>(i));
         ++ok;
       }
     }
-    ctx_.out << (density_ ? "density" : "sample") << ": " << N << " points, " << r.failed() << " failed, mean log p "
-             << (ok ? mean / static_cast<double>(ok) : 0.0) << ", " << r.totals.steps << " steps, " << r.seconds
-             << " s -> " << options_.output << "\n";
+    ctx_.out << summary.BriefReport() << ", mean log p " << (ok ? mean / static_cast<double>(ok) : 0.0) << " -> "
+             << options_.output << "\n";
     if (flow_.logdet_check) {
       double worst = 0;
       for (std::size_t i = 0; i < N; ++i) {
@@ -207,13 +201,8 @@ class FlowJob : public Job {
       }
       ctx_.out << "logdet check: max |log|det| (variational equations) - divergence integral| = " << worst << "\n";
     }
-    for (std::size_t i = 0, shown = 0; i < N && shown < 5; ++i) {
-      if (r.status[i] != 0) {
-        ctx_.err << "  sample " << i << ": " << r.message[i] << "\n";
-        ++shown;
-      }
-    }
-    return r.failed() ? kExitItemsFailed : kExitSuccess;
+    for (const std::string& f : summary.failures) ctx_.err << "  " << f << "\n";
+    return summary.failed ? kExitItemsFailed : kExitSuccess;
   }
 
  private:

@@ -445,7 +445,7 @@ int Run(const BenchOptions& b) {
       for (std::size_t j = i + 1; j < N; ++j) {
         if (!pushpull::Usable(result.status_at(i, j))) {
           ++failed;
-          if (result.message[i * N + j].empty()) ++silent;
+          if (result.status[i * N + j].message.empty()) ++silent;
         }
       }
     }

@@ -169,7 +169,7 @@ double MaxError(const pushpull::PushforwardResult& r, const Eigen::VectorXd& ref
   double e = 0;
   *failed = 0;
   for (std::size_t i = 0; i < r.size(); ++i) {
-    if (r.status[i] != 0) {
+    if (!r.status[i].usable()) {
       ++*failed;
       continue;
     }
@@ -272,7 +272,7 @@ int Run(const BenchOptions& b) {
   const auto pushed = pushpull::PushSamples(*field, 0.0, z, MakeOptions("dopri5", b.data_tol, 32, b.threads));
   std::vector<Eigen::Index> keep;
   for (std::size_t i = 0; i < pushed.size(); ++i) {
-    if (pushed.status[i] == 0) keep.push_back(static_cast<Eigen::Index>(i));
+    if (pushed.status[i].usable()) keep.push_back(static_cast<Eigen::Index>(i));
   }
   RowMatrixXd points(static_cast<Eigen::Index>(keep.size()), 2);
   for (std::size_t i = 0; i < keep.size(); ++i) points.row(static_cast<Eigen::Index>(i)) = pushed.endpoints.row(keep[i]);
@@ -289,9 +289,9 @@ int Run(const BenchOptions& b) {
   const double ref_seconds = Seconds(t0);
   if (ref.failed()) {
     std::size_t first = 0;
-    while (ref.status[first] == 0) ++first;
+    while (ref.status[first].usable()) ++first;
     throw std::runtime_error("the dopri5 reference failed for " + std::to_string(ref.failed()) + " points, e.g. " +
-                             std::to_string(first) + ": " + ref.message[first]);
+                             std::to_string(first) + ": " + ref.status[first].message);
   }
   t0 = Clock::now();
   const auto check = pushpull::ComputeDensity(*field, 0.0, points, MakeOptions("bdf", b.ref_tol, b.ref_batch, b.threads));
