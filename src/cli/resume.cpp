@@ -2,6 +2,7 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -60,7 +61,20 @@ ResumeSource PrepareResume(const ResumeOptions& options, const std::string& outp
     throw InputError("-resume: there is no '" + partial + "' to continue (run without -resume to start afresh)");
   }
   const std::string where = "-resume: '" + source.file + "'";
-  const std::string recorded_command = ReadRootStringAttribute(source.file, "command");
+  // A run killed between creating its file and writing the header (command, options, completed_rows) has kept no
+  // row: that file cannot be checked against this run's options, and there is nothing in it to keep.
+  std::string recorded_command;
+  try {
+    recorded_command = ReadRootStringAttribute(source.file, "command");
+  } catch (const std::exception&) {
+    recorded_command.clear();
+  }
+  if (recorded_command.empty()) {
+    std::cerr << "pushpull: " << where << " has no header (the run was stopped before its first rows were written): "
+              << "nothing to keep, starting afresh\n";
+    std::filesystem::remove(source.file, ec);
+    return ResumeSource{};
+  }
   if (recorded_command != command) {
     throw InputError(where + " was written by `pushpull " + recorded_command + "`, not `pushpull " + command + "`");
   }
