@@ -136,16 +136,20 @@ CaseReport SyntheticCase(const std::string& name, bool with_failure) {
       for (const std::string trace : {"exact", "hutchinson"}) {
         SweepRow row;
         row.method = kMethods[m];
-        row.trace = trace;
+        row.kind = trace;
+        if (trace == "exact") {
+          row.error_metric = "max_error_logp";
+          row.cost_metric = "nfe_per_sample";
+        }
         row.dimension = 4;
         row.tolerance = tol;
-        row.max_error_logp = trace == "exact" ? constant * tol : 0.05;
-        row.mean_error_logp = row.max_error_logp / 3;
-        row.max_error_x = constant * tol * 0.5;
-        row.mean_error_x = row.max_error_x / 4;
-        row.nfe_per_sample = 20.0 * std::pow(tol, -1.0 / order);
-        row.steps_per_sample = row.nfe_per_sample / 6;
-        row.seconds = 1e-5 * row.nfe_per_sample;
+        row.Set("max_error_logp", trace == "exact" ? constant * tol : 0.05);
+        row.Set("mean_error_logp", row.Get("max_error_logp") / 3);
+        row.Set("max_error_endpoint", constant * tol * 0.5);
+        row.Set("mean_error_endpoint", row.Get("max_error_endpoint") / 4);
+        row.Set("nfe_per_sample", 20.0 * std::pow(tol, -1.0 / order));
+        row.Set("steps_per_sample", row.Get("nfe_per_sample") / 6);
+        row.seconds = 1e-5 * row.Get("nfe_per_sample");
         r.sweep.push_back(row);
       }
     }
@@ -221,6 +225,40 @@ BOOST_AUTO_TEST_CASE(svg_plot_has_axes_legend_and_tolerances) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(axes_and_columns_name_the_case_metrics) {
+  // A geodesic-like case: log-map rows sweep the relative distance error against NFE per pair; an exp-map row
+  // carries its own metrics and is not plotted.
+  CaseReport r;
+  r.name = "GEO-like";
+  for (const double tol : {1e-6, 1e-8}) {
+    SweepRow row;
+    row.method = "collocation";
+    row.kind = "log-map";
+    row.error_metric = "max_rel_distance_error";
+    row.cost_metric = "nfe_per_pair";
+    row.dimension = 2;
+    row.tolerance = tol;
+    row.Set("max_rel_distance_error", 3 * tol);
+    row.Set("nfe_per_pair", 1e3 / tol);
+    row.Set("iterations_per_pair", 4);
+    r.sweep.push_back(row);
+  }
+  SweepRow exp;
+  exp.method = "exp-map (adams)";
+  exp.kind = "exp-map";
+  exp.tolerance = 1e-8;
+  exp.Set("max_rel_speed_drift", 1e-9);
+  r.sweep.push_back(exp);
+  const std::string svg = RenderWorkPrecisionSvg(r, false);
+  BOOST_TEST(Contains(svg, "max relative distance error vs NFE per pair"));
+  BOOST_TEST(!Contains(svg, "log p"));
+  BOOST_TEST(Count(svg, "class=\"legend-entry\"") == 1u);
+  const std::string page = RenderHtmlReport({r}, "t", {});
+  BOOST_TEST(Contains(page, ">max relative speed drift</th>"));
+  BOOST_TEST(Contains(page, ">iterations per pair</th>"));
+  BOOST_TEST(!Contains(page, "log p error</th>"));
+}
+
 BOOST_AUTO_TEST_CASE(svg_escapes_text) {
   CaseReport r = SyntheticCase("G<1> & \"2\"", false);
   r.sweep[0].method = "rk<4>&co";
@@ -236,11 +274,13 @@ BOOST_AUTO_TEST_CASE(svg_degenerate_inputs) {
   const double inf = std::numeric_limits<double>::infinity();
   SweepRow base;
   base.method = "dopri5";
-  base.trace = "exact";
+  base.kind = "exact";
+  base.error_metric = "max_error_logp";
+  base.cost_metric = "nfe_per_sample";
   base.dimension = 2;
   base.tolerance = 1e-6;
-  base.max_error_logp = 1e-7;
-  base.nfe_per_sample = 100;
+  base.Set("max_error_logp", 1e-7);
+  base.Set("nfe_per_sample", 100);
   base.seconds = 0.01;
 
   std::vector<CaseReport> cases;
@@ -258,8 +298,8 @@ BOOST_AUTO_TEST_CASE(svg_degenerate_inputs) {
     CaseReport r;
     r.name = "zero and negative error";
     r.sweep = {base, base};
-    r.sweep[0].max_error_logp = 0;
-    r.sweep[1].max_error_logp = -1;
+    r.sweep[0].Set("max_error_logp", 0);
+    r.sweep[1].Set("max_error_logp", -1);
     r.sweep[1].tolerance = 1e-8;
     cases.push_back(r);
   }
@@ -267,22 +307,22 @@ BOOST_AUTO_TEST_CASE(svg_degenerate_inputs) {
     CaseReport r;
     r.name = "non-finite values";
     r.sweep = {base, base, base, base, base};
-    r.sweep[0].max_error_logp = nan;
-    r.sweep[1].max_error_logp = inf;
-    r.sweep[2].nfe_per_sample = nan;
+    r.sweep[0].Set("max_error_logp", nan);
+    r.sweep[1].Set("max_error_logp", inf);
+    r.sweep[2].Set("nfe_per_sample", nan);
     r.sweep[2].seconds = -inf;
-    r.sweep[3].nfe_per_sample = 0;
+    r.sweep[3].Set("nfe_per_sample", 0);
     r.sweep[3].seconds = 0;
     r.sweep[4].tolerance = nan;
-    r.sweep[4].max_error_logp = -inf;
+    r.sweep[4].Set("max_error_logp", -inf);
     cases.push_back(r);
   }
   {
     CaseReport r;
     r.name = "all NaN";
     r.sweep = {base};
-    r.sweep[0].max_error_logp = nan;
-    r.sweep[0].nfe_per_sample = nan;
+    r.sweep[0].Set("max_error_logp", nan);
+    r.sweep[0].Set("nfe_per_sample", nan);
     r.sweep[0].seconds = nan;
     r.sweep[0].tolerance = 0;
     cases.push_back(r);
@@ -291,7 +331,9 @@ BOOST_AUTO_TEST_CASE(svg_degenerate_inputs) {
     CaseReport r;
     r.name = "hutchinson only";
     r.sweep = {base};
-    r.sweep[0].trace = "hutchinson";
+    r.sweep[0].kind = "hutchinson";
+    r.sweep[0].error_metric.clear();
+    r.sweep[0].cost_metric.clear();
     cases.push_back(r);
   }
   {
@@ -299,7 +341,7 @@ BOOST_AUTO_TEST_CASE(svg_degenerate_inputs) {
     r.name = "huge range";
     r.sweep = {base, base};
     r.sweep[0].seconds = 1e-300;
-    r.sweep[0].max_error_logp = 1e300;
+    r.sweep[0].Set("max_error_logp", 1e300);
     r.sweep[1].seconds = 1e300;
     cases.push_back(r);
   }
@@ -309,7 +351,10 @@ BOOST_AUTO_TEST_CASE(svg_degenerate_inputs) {
       BOOST_CHECK_NO_THROW(svg = RenderWorkPrecisionSvg(r, x_is_time));
       BOOST_TEST_CONTEXT("case '" << r.name << "', x_is_time " << x_is_time) {
         ExpectWellFormedSvg(svg);
-        BOOST_TEST(Contains(svg, "max |log p error|"));
+        // The y axis names the error metric of the case's sweep rows; without sweep rows there is none to name.
+        bool swept = false;
+        for (const auto& row : r.sweep) swept = swept || row.in_sweep();
+        BOOST_TEST(Contains(svg, swept ? "max |log p error|" : "error vs"));
         BOOST_TEST(Contains(svg, "class=\"tick-label\""));  // valid axes even without a range
       }
     }
@@ -431,18 +476,22 @@ BOOST_AUTO_TEST_CASE(example_page_for_inspection) {
         for (const char* trace : {"exact", "hutchinson"}) {
           SweepRow row;
           row.method = m.name;
-          row.trace = trace;
+          row.kind = trace;
+          if (std::string(trace) == "exact") {
+            row.error_metric = "max_error_logp";
+            row.cost_metric = "nfe_per_sample";
+          }
           row.dimension = name == "G1" ? 8 : 6;
           row.tolerance = tol;
           const double stiff = std::string(m.name) == "cvodes_bdf" ? 1.0 : stiffness;
-          row.max_error_logp = m.error_constant * tol * (name == "G7" && tol < 1e-8 ? 30.0 : 1.0);
-          if (std::string(trace) == "hutchinson") row.max_error_logp = 0.08;
-          row.mean_error_logp = row.max_error_logp / 4.2;
-          row.max_error_x = row.max_error_logp / 3;
-          row.mean_error_x = row.max_error_x / 5;
-          row.nfe_per_sample = m.nfe_constant * stiff * std::pow(tol, -1.0 / m.order);
-          row.steps_per_sample = row.nfe_per_sample / 6;
-          row.seconds = 1000 * m.seconds_per_nfe * row.nfe_per_sample;
+          row.Set("max_error_logp", m.error_constant * tol * (name == "G7" && tol < 1e-8 ? 30.0 : 1.0));
+          if (std::string(trace) == "hutchinson") row.Set("max_error_logp", 0.08);
+          row.Set("mean_error_logp", row.Get("max_error_logp") / 4.2);
+          row.Set("max_error_endpoint", row.Get("max_error_logp") / 3);
+          row.Set("mean_error_endpoint", row.Get("max_error_endpoint") / 5);
+          row.Set("nfe_per_sample", m.nfe_constant * stiff * std::pow(tol, -1.0 / m.order));
+          row.Set("steps_per_sample", row.Get("nfe_per_sample") / 6);
+          row.seconds = 1000 * m.seconds_per_nfe * row.Get("nfe_per_sample");
           r.sweep.push_back(row);
         }
       }

@@ -116,6 +116,7 @@ BOOST_AUTO_TEST_CASE(validate_command_writes_report_groups_and_html) {
   ArraySpec vector;
   vector.ranks = {1};
   BOOST_TEST(ReadArray(DatasetName::Parse(out + ":/G1/max_error_logp"), vector).size() > 0u);
+  BOOST_TEST(ReadArray(DatasetName::Parse(out + ":/G1/nfe_per_sample"), vector).size() > 0u);
   BOOST_TEST(ReadArray(DatasetName::Parse(out + ":/G6/checks/value"), vector).size() > 0u);
   BOOST_TEST(ReadRootStringAttribute(out, "verdict") == "pass");
   BOOST_TEST(std::filesystem::exists(html));
@@ -177,8 +178,39 @@ BOOST_AUTO_TEST_CASE(geodesic_cases_are_registered_and_pass) {
     BOOST_TEST(r.checks.size() > 5u, name);
     BOOST_TEST(!r.sweep.empty(), name);
     BOOST_TEST(r.passed(), name);
+    // Geodesic rows carry geodesic metrics by name, never the flow cases' log-density fields.
+    int log_map_rows = 0;
+    for (const auto& row : r.sweep) {
+      BOOST_TEST(!row.Has("max_error_logp"), name << " " << row.method);
+      BOOST_TEST(!row.Has("nfe_per_sample"), name << " " << row.method);
+      if (row.kind == "log-map") {
+        ++log_map_rows;
+        BOOST_TEST(row.error_metric == "max_rel_distance_error", name << " " << row.method);
+        BOOST_TEST(row.Has("iterations_per_pair"), name << " " << row.method);
+      } else {
+        BOOST_TEST(row.kind == "exp-map", name << " " << row.method);
+        BOOST_TEST(row.Has("max_rel_speed_drift"), name << " " << row.method);
+      }
+    }
+    BOOST_TEST(log_map_rows > 0, name);
   }
   BOOST_CHECK_THROW(MakeGeodesicCase("GEO-nowhere"), InputError);
+}
+
+BOOST_AUTO_TEST_CASE(sweep_rows_take_only_known_metric_names) {
+  SweepRow row;
+  row.method = "m";
+  row.Set("max_error_logp", 2.0);
+  row.Set("max_error_logp", 3.0);  // replaces
+  BOOST_TEST(row.metrics.size() == 1u);
+  BOOST_TEST(row.Get("max_error_logp") == 3.0);
+  BOOST_CHECK_THROW(row.Set("max_eror_logp", 1.0), std::invalid_argument);
+  BOOST_CHECK_THROW(row.Get("nfe_per_sample"), std::out_of_range);
+  for (const auto& info : KnownMetrics()) {
+    BOOST_TEST(!info.title.empty(), info.name);
+    BOOST_TEST(!info.description.empty(), info.name);
+    BOOST_TEST(&FindMetric(info.name) == &info);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(a_slightly_wrong_geodesic_acceleration_is_caught) {

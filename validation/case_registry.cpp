@@ -1,8 +1,70 @@
 #include "validation.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 namespace pushpull::validation {
+
+const std::vector<MetricInfo>& KnownMetrics() {
+  static const std::vector<MetricInfo> metrics = {
+      // Flow cases (G1 ... G7): over the points whose integration succeeded.
+      {"max_error_endpoint", "max end-point error",
+       "largest max-norm error of the end points against the closed form (flows: latent points or samples; log "
+       "map: |Exp_z0(u)(1) - z1| of the returned u, re-integrated independently; exp map: relative to "
+       "max(1, |exact|))"},
+      {"mean_error_endpoint", "mean end-point error", "mean over the items of the max-norm end-point error"},
+      {"max_error_logp", "max |log p error|", "largest |log p error| against the closed-form log-density"},
+      {"mean_error_logp", "mean |log p error|", "mean |log p error| against the closed-form log-density"},
+      {"nfe_per_sample", "NFE per sample",
+       "field evaluations of each point's batch, averaged over the points"},
+      {"steps_per_sample", "steps per sample", "integrator steps of each point's batch, averaged over the points"},
+      // Geodesic cases, logarithm map.
+      {"max_rel_distance_error", "max relative distance error",
+       "largest |L - d| / d of the returned length L against the closed-form distance d"},
+      {"mean_rel_distance_error", "mean relative distance error", "mean |L - d| / d over the converged pairs"},
+      {"iterations_per_pair", "iterations per pair",
+       "Levenberg-Marquardt (and polishing Newton) iterations per pair"},
+      {"nfe_per_pair", "NFE per pair",
+       "right-hand-side evaluations of the solver's verifying integration per pair"},
+      // Geodesic cases, exponential map.
+      {"max_rel_speed_drift", "max relative speed drift",
+       "largest |g'^T M g' (1) - (0)| / (u^T M u): the speed of a geodesic is constant"},
+      {"mean_rel_speed_drift", "mean relative speed drift", "mean relative speed drift over the geodesics"},
+      {"steps_per_geodesic", "steps per geodesic", "integrator steps per geodesic"},
+      {"nfe_per_geodesic", "NFE per geodesic", "right-hand-side evaluations per geodesic"},
+  };
+  return metrics;
+}
+
+const MetricInfo& FindMetric(const std::string& name) {
+  for (const auto& m : KnownMetrics()) {
+    if (m.name == name) return m;
+  }
+  throw std::invalid_argument("validation: unknown sweep metric '" + name + "' (add it to KnownMetrics())");
+}
+
+void SweepRow::Set(const std::string& name, double value) {
+  FindMetric(name);
+  for (auto& m : metrics) {
+    if (m.name == name) {
+      m.value = value;
+      return;
+    }
+  }
+  metrics.push_back({name, value});
+}
+
+bool SweepRow::Has(const std::string& name) const {
+  return std::any_of(metrics.begin(), metrics.end(), [&](const RowMetric& m) { return m.name == name; });
+}
+
+double SweepRow::Get(const std::string& name) const {
+  for (const auto& m : metrics) {
+    if (m.name == name) return m.value;
+  }
+  throw std::out_of_range("validation: sweep row '" + method + "' (" + kind + ") has no metric '" + name + "'");
+}
 
 Check MakeCheck(std::string name, std::string method, double tolerance, double value, std::string relation,
                 double threshold, std::string detail) {

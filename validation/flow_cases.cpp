@@ -247,11 +247,13 @@ RunOutcome Solve(const ClosedFormFlow& f, const VectorField& field, const Pushfo
   const Eigen::VectorXd logp = density ? f.log_density(pts) : f.sample_log_density(pts);
   SweepRow& row = out.row;
   row.method = o.ode.type;
-  row.trace = o.trace_type;
+  row.kind = o.trace_type;
   row.dimension = f.dim;
   row.tolerance = o.ode.rtol;
   row.failed = static_cast<int>(r.failed());
-  double sum_x = 0, sum_p = 0, nfe = 0, steps = 0;
+  row.error_metric = "max_error_logp";
+  row.cost_metric = "nfe_per_sample";
+  double sum_x = 0, sum_p = 0, nfe = 0, steps = 0, max_x = 0, max_p = 0;
   int ok = 0;
   for (Eigen::Index i = 0; i < pts.rows(); ++i) {
     nfe += static_cast<double>(r.nfe[static_cast<std::size_t>(i)]);
@@ -259,19 +261,19 @@ RunOutcome Solve(const ClosedFormFlow& f, const VectorField& field, const Pushfo
     if (!r.status[static_cast<std::size_t>(i)].usable()) continue;
     const double ex = (r.endpoints.row(i) - end.row(i)).cwiseAbs().maxCoeff();
     const double ep = std::abs(r.log_density(i) - logp(i));
-    row.max_error_x = std::max(row.max_error_x, ex);
-    row.max_error_logp = std::max(row.max_error_logp, ep);
+    max_x = std::max(max_x, ex);
+    max_p = std::max(max_p, ep);
     sum_x += ex;
     sum_p += ep;
     ++ok;
   }
-  row.mean_error_x = ok ? sum_x / ok : std::nan("");
-  row.mean_error_logp = ok ? sum_p / ok : std::nan("");
-  if (row.failed > 0) {
-    row.max_error_x = row.max_error_logp = std::numeric_limits<double>::infinity();
-  }
-  row.nfe_per_sample = nfe / static_cast<double>(pts.rows());
-  row.steps_per_sample = steps / static_cast<double>(pts.rows());
+  if (row.failed > 0) max_x = max_p = std::numeric_limits<double>::infinity();
+  row.Set("max_error_endpoint", max_x);
+  row.Set("mean_error_endpoint", ok ? sum_x / ok : std::nan(""));
+  row.Set("max_error_logp", max_p);
+  row.Set("mean_error_logp", ok ? sum_p / ok : std::nan(""));
+  row.Set("nfe_per_sample", nfe / static_cast<double>(pts.rows()));
+  row.Set("steps_per_sample", steps / static_cast<double>(pts.rows()));
   row.seconds = r.seconds;
   return out;
 }
@@ -354,9 +356,9 @@ class FlowCase : public Case {
           o.trace_type = "exact";
           const RunOutcome run = Solve(f, *field, o, density, pts);
           report.sweep.push_back(run.row);
-          errs.push_back(run.row.max_error_logp);
+          errs.push_back(run.row.Get("max_error_logp"));
           // A failed run records the work it spent before giving up: a lower bound on its cost.
-          nfe_by[method][tol] = run.row.nfe_per_sample;
+          nfe_by[method][tol] = run.row.Get("nfe_per_sample");
           failed_by[method][tol] = run.row.failed > 0;
           if (spec_.stiff && method != "bdf" && method != "esdirk") continue;  // explicit/non-stiff: cost only
           const double bound = kAccuracyFactor * tol;
@@ -365,9 +367,9 @@ class FlowCase : public Case {
                                         std::find_if(run.result.status.begin(), run.result.status.end(),
                                                      [](const SampleStatus& s) { return !s.usable(); })
                                             ->message;
-          report.checks.push_back(MakeCheck("log-density error", method, tol, run.row.max_error_logp, "<=",
+          report.checks.push_back(MakeCheck("log-density error", method, tol, run.row.Get("max_error_logp"), "<=",
                                             bound * scale, detail));
-          report.checks.push_back(MakeCheck("end-point error", method, tol, run.row.max_error_x, "<=",
+          report.checks.push_back(MakeCheck("end-point error", method, tol, run.row.Get("max_error_endpoint"), "<=",
                                             bound * std::max(1.0, pts.cwiseAbs().maxCoeff()),
                                             "max |end point error|" + dim_note));
         }
@@ -420,7 +422,9 @@ class FlowCase : public Case {
           o.seed = settings.seed + 3;
           const RunOutcome run = Solve(f, *field, o, density, hp);
           SweepRow row = run.row;
-          row.trace = "hutchinson-" + dist;
+          row.kind = "hutchinson-" + dist;
+          row.error_metric.clear();  // not part of the tolerance sweep
+          row.cost_metric.clear();
           report.sweep.push_back(row);
           const Eigen::VectorXd exact = density ? f.log_density(hp) : f.sample_log_density(hp);
           const Eigen::VectorXd err = run.result.log_density - exact;

@@ -4,15 +4,16 @@
 // -bvp_*; collocation with -bvp_collocation_tol max(tol, 1e-8), its answer verified and polished like the others) on
 // random pairs of a closed-form geometry at the shot tolerances 1e-6, 1e-8, 1e-10 and the exponential map (-geo_ode_*)
 // on random initial velocities, and compares with closed forms. The sphere case adds near-antipodal pairs (single
-// shooting, with the fallback, multiple shooting, collocation, and from the graph initial guess). Sweep rows reuse
-// the flow cases' fields:
-//   log-map rows: method "single-shooting" / "multiple-shooting" / "collocation" (...), trace "shooting",
-//     max_error_logp = relative distance error |L - d| / d, max_error_x = end-point error max |Exp_z0(u)(1) - z1|
-//     of the returned u (re-integrated here independently at rtol 1e-12), steps_per_sample = Levenberg-Marquardt
-//     (and polishing Newton) iterations per pair, nfe_per_sample = right-hand-side evaluations of the engine's
-//     verifying integration per pair, failed = pairs not converged;
-//   exp-map rows: method "exp-map (<ode type>)", trace "exp-map", max_error_logp = relative speed drift
-//     |g'^T M g' (1) - (0)| / (u^T M u), max_error_x = end-point error against the closed form where there is one.
+// shooting, with the fallback, multiple shooting, collocation, and from the graph initial guess). Sweep rows carry
+// named metrics (validation.hpp KnownMetrics()):
+//   log-map rows: method "single-shooting" / "multiple-shooting" / "collocation" (...), kind "log-map",
+//     max/mean_rel_distance_error = |L - d| / d, max/mean_error_endpoint = max |Exp_z0(u)(1) - z1| of the returned u
+//     (re-integrated here independently at rtol 1e-12), iterations_per_pair = Levenberg-Marquardt (and polishing
+//     Newton) iterations, nfe_per_pair = right-hand-side evaluations of the engine's verifying integration,
+//     failed = pairs not converged;
+//   exp-map rows: method "exp-map (<ode type>)", kind "exp-map", max/mean_rel_speed_drift =
+//     |g'^T M g' (1) - (0)| / (u^T M u), max/mean_error_endpoint against the closed form where there is one,
+//     steps_per_geodesic, nfe_per_geodesic.
 // Every check states its pass threshold where it is made; a non-finite value never passes.
 #include "geodesic_cases.hpp"
 
@@ -168,10 +169,12 @@ void ShootingSweep(CaseReport& report, const Metric& metric, const std::vector<P
       const auto t0 = std::chrono::steady_clock::now();
       SweepRow row;
       row.method = bvp_method;
-      row.trace = "shooting";  // marks a log-map tolerance sweep (console table, HTML plots)
+      row.kind = "log-map";
+      row.error_metric = "max_rel_distance_error";  // a tolerance sweep (console table, HTML plots)
+      row.cost_metric = "nfe_per_pair";
       row.dimension = metric.dim();
       row.tolerance = tol;
-      double iters = 0, nfe = 0, sum_x = 0, sum_d = 0;
+      double iters = 0, nfe = 0, sum_x = 0, sum_d = 0, max_x = 0, max_d = 0;
       double unexplained = 0;  // the largest relative distance error beyond the end-point allowance (below)
       int ok = 0;
       std::string first_failure;
@@ -197,20 +200,20 @@ void ShootingSweep(CaseReport& report, const Metric& metric, const std::vector<P
         const double allowance = EndPointAllowance(metric, p.z1, check);
         const double ed = std::abs(l.length - p.distance) / p.distance;
         unexplained = std::max(unexplained, std::max(0.0, std::abs(l.length - p.distance) - allowance) / p.distance);
-        row.max_error_x = std::max(row.max_error_x, ex);
-        row.max_error_logp = std::max(row.max_error_logp, ed);
+        max_x = std::max(max_x, ex);
+        max_d = std::max(max_d, ed);
         sum_x += ex;
         sum_d += ed;
         ++ok;
       }
       const double n = static_cast<double>(pairs.size());
-      row.mean_error_x = ok ? sum_x / ok : 0;
-      row.mean_error_logp = ok ? sum_d / ok : 0;
-      if (row.failed > 0 || !std::isfinite(row.max_error_logp)) {
-        row.max_error_x = row.max_error_logp = std::numeric_limits<double>::infinity();
-      }
-      row.steps_per_sample = iters / n;
-      row.nfe_per_sample = nfe / n;
+      if (row.failed > 0 || !std::isfinite(max_d)) max_x = max_d = std::numeric_limits<double>::infinity();
+      row.Set("max_rel_distance_error", max_d);
+      row.Set("mean_rel_distance_error", ok ? sum_d / ok : 0);
+      row.Set("max_error_endpoint", max_x);
+      row.Set("mean_error_endpoint", ok ? sum_x / ok : 0);
+      row.Set("iterations_per_pair", iters / n);
+      row.Set("nfe_per_pair", nfe / n);
       row.seconds = Seconds(t0);
       report.sweep.push_back(row);
       const std::string count = std::to_string(pairs.size()) + " " + what;
@@ -222,14 +225,14 @@ void ShootingSweep(CaseReport& report, const Metric& metric, const std::vector<P
                                         "largest relative error (|L - d| - 2 |y - z1|_M(z1)) / d over " + count +
                                             " (y the end point of the returned u: the part of the error its "
                                             "end-point miss does not explain; |L - d| / d itself is at most " +
-                                            Fmt(row.max_error_logp) + "); threshold " + Fmt(kAccuracyFactor) +
+                                            Fmt(max_d) + "); threshold " + Fmt(kAccuracyFactor) +
                                             " x tol"));
-      report.checks.push_back(MakeCheck("end-point error", bvp_method, tol, row.max_error_x, "<=",
+      report.checks.push_back(MakeCheck("end-point error", bvp_method, tol, max_x, "<=",
                                         kEndpointFactor * o.tol,
                                         "largest max |Exp_z0(u)(1) - z1| of the returned u, re-integrated at rtol "
                                         "1e-12, over " + count + "; threshold " + Fmt(kEndpointFactor) +
                                             " x bvp_tol = " + Fmt(kEndpointFactor * o.tol)));
-      errs.push_back(row.max_error_logp);
+      errs.push_back(max_d);
     }
     const double loose = errs.front(), tight = errs.back();
     report.checks.push_back(MakeCheck(
@@ -250,10 +253,10 @@ void ExpChecks(CaseReport& report, const Metric& metric, const std::vector<Start
     const auto t0 = std::chrono::steady_clock::now();
     SweepRow row;
     row.method = method;
-    row.trace = "exp-map";
+    row.kind = "exp-map";
     row.dimension = metric.dim();
     row.tolerance = tol;
-    double steps = 0, nfe = 0, sum_x = 0, sum_d = 0;
+    double steps = 0, nfe = 0, sum_x = 0, sum_d = 0, max_x = 0, max_d = 0;
     int ok = 0;
     std::string first_failure;
     for (const Start& s : starts) {
@@ -271,29 +274,33 @@ void ExpChecks(CaseReport& report, const Metric& metric, const std::vector<Start
         const VectorXd e = exact(s.z, s.u);
         ex = (r.end_point - e).cwiseAbs().maxCoeff() / std::max(1.0, e.cwiseAbs().maxCoeff());
       }
-      row.max_error_logp = std::max(row.max_error_logp, drift);
-      row.max_error_x = std::max(row.max_error_x, ex);
+      max_d = std::max(max_d, drift);
+      max_x = std::max(max_x, ex);
       sum_d += drift;
       sum_x += ex;
       ++ok;
     }
     const double n = static_cast<double>(starts.size());
-    row.mean_error_x = ok ? sum_x / ok : 0;
-    row.mean_error_logp = ok ? sum_d / ok : 0;
-    if (row.failed > 0) row.max_error_x = row.max_error_logp = std::numeric_limits<double>::infinity();
-    row.steps_per_sample = steps / n;
-    row.nfe_per_sample = nfe / n;
+    if (row.failed > 0) max_x = max_d = std::numeric_limits<double>::infinity();
+    row.Set("max_rel_speed_drift", max_d);
+    row.Set("mean_rel_speed_drift", ok ? sum_d / ok : 0);
+    if (exact) {
+      row.Set("max_error_endpoint", max_x);
+      row.Set("mean_error_endpoint", ok ? sum_x / ok : 0);
+    }
+    row.Set("steps_per_geodesic", steps / n);
+    row.Set("nfe_per_geodesic", nfe / n);
     row.seconds = Seconds(t0);
     report.sweep.push_back(row);
     const std::string count = std::to_string(starts.size()) + " " + what +
                               (first_failure.empty() ? "" : "; first failure: " + first_failure);
-    report.checks.push_back(MakeCheck("speed g'^T M g' constant (" + what + ")", method, tol, row.max_error_logp,
+    report.checks.push_back(MakeCheck("speed g'^T M g' constant (" + what + ")", method, tol, max_d,
                                       "<=", kDriftFactor * tol,
                                       "largest relative drift |g'^T M g' (1) - (0)| / (u^T M u) over " + count +
                                           "; threshold " + Fmt(kDriftFactor) + " x tol"));
     if (exact) {
       report.checks.push_back(MakeCheck("exp-map end point = closed form (" + what + ")", method, tol,
-                                        row.max_error_x, "<=", kAccuracyFactor * tol,
+                                        max_x, "<=", kAccuracyFactor * tol,
                                         "largest max-norm end-point error relative to max(1, |exact|) over " + count +
                                             "; threshold " + Fmt(kAccuracyFactor) + " x tol"));
     }
@@ -451,9 +458,12 @@ void RunSphere(CaseReport& report, const Settings& settings, const MetricWrapper
       const auto t0 = std::chrono::steady_clock::now();
       SweepRow row;
       row.method = method;
-      row.trace = "shooting";  // marks a log-map tolerance sweep (console table, HTML plots)
+      row.kind = "log-map";
+      row.error_metric = "max_rel_distance_error";  // a tolerance sweep (console table, HTML plots)
+      row.cost_metric = "nfe_per_pair";
       row.dimension = 2;
       row.tolerance = tol;
+      double max_err = 0, max_endpoint = 0;
       int converged_right = 0, long_arc = 0, long_arc_resolved = 0, wrong = 0, silent = 0;
       // Pairs whose gap the graph guess resolves (the first `resolved` of `hard`): closer to the antipode the two
       // arcs' basins are within the guess's own error, and a long arc there is recorded only. The discrete-geodesic
@@ -477,8 +487,8 @@ void RunSphere(CaseReport& report, const Settings& settings, const MetricWrapper
           // Distance error against the closed form, recorded in the sweep row whatever the outcome.
           const double err = std::abs(l.length - h.distance) / h.distance;
           const double other = 2 * std::numbers::pi - h.distance;  // the long arc of the same great circle
-          row.max_error_logp = std::max(row.max_error_logp, err);
-          row.max_error_x = std::max(row.max_error_x, l.endpoint_error);
+          max_err = std::max(max_err, err);
+          max_endpoint = std::max(max_endpoint, l.endpoint_error);
           sum += err;
           // Near the antipode the end point hardly constrains the direction of u, and a solve that meets -bvp_tol
           // (1e3 tol here) may be as far off as its end-point miss allows (its verification shot's end point).
@@ -506,10 +516,11 @@ void RunSphere(CaseReport& report, const Settings& settings, const MetricWrapper
       }
       const double n_hard = static_cast<double>(hard.size());
       const int successes = converged_right + long_arc + wrong;
-      row.mean_error_logp = successes ? sum / successes : 0;
-      row.mean_error_x = row.max_error_x;
-      row.steps_per_sample = iters / n_hard;
-      row.nfe_per_sample = nfe / n_hard;
+      row.Set("max_rel_distance_error", max_err);
+      row.Set("mean_rel_distance_error", successes ? sum / successes : 0);
+      row.Set("max_error_endpoint", max_endpoint);  // the solver's own verified miss here
+      row.Set("iterations_per_pair", iters / n_hard);
+      row.Set("nfe_per_pair", nfe / n_hard);
       row.seconds = Seconds(t0);
       report.sweep.push_back(row);
       // Single shooting finds *a* geodesic: near the cut locus it may land on the long arc of the great circle

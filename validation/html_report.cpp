@@ -163,24 +163,31 @@ struct PlotPoint {
 }  // namespace
 
 std::string RenderWorkPrecisionSvg(const CaseReport& report, bool x_is_time) {
-  const std::string x_title = x_is_time ? "wall time (s)" : "NFE per sample";
-  bool geodesic = false;  // geodesic cases store the relative distance error where flows store the log p error
-  for (const auto& row : report.sweep) geodesic = geodesic || row.trace == "shooting";
-  const std::string y_title = geodesic ? "max relative distance error" : "max |log p error|";
+  // The axes name the metrics of the case's tolerance-sweep rows (the first such row's; a case sweeps one error
+  // and one cost metric).
+  std::string error_name, cost_name;
+  for (const auto& row : report.sweep) {
+    if (row.in_sweep() && error_name.empty()) {
+      error_name = row.error_metric;
+      cost_name = row.cost_metric;
+    }
+  }
+  const std::string x_title = x_is_time ? "wall time (s)" : (cost_name.empty() ? "cost" : FindMetric(cost_name).title);
+  const std::string y_title = error_name.empty() ? "error" : FindMetric(error_name).title;
 
-  // Methods in order of first appearance among the exact-trace rows; per method, one series per dimension.
+  // Methods in order of first appearance among the tolerance-sweep rows; per method, one series per dimension.
   std::vector<std::string> methods;
   std::map<std::string, std::map<int, std::vector<PlotPoint>>> series;
   std::set<double> tolerances;
   std::set<int> dimensions;
   double xmin = HUGE_VAL, xmax = -HUGE_VAL, ymin = HUGE_VAL, ymax = -HUGE_VAL;
   for (const auto& row : report.sweep) {
-    if (row.trace != "exact" && row.trace != "shooting") continue;  // the tolerance sweeps (flows, geodesics)
+    if (!row.in_sweep() || row.error_metric != error_name || row.cost_metric != cost_name) continue;
     if (std::find(methods.begin(), methods.end(), row.method) == methods.end()) methods.push_back(row.method);
     auto& by_dimension = series[row.method];
     if (std::isfinite(row.tolerance) && row.tolerance > 0) tolerances.insert(row.tolerance);
-    const double cost = x_is_time ? row.seconds : row.nfe_per_sample;
-    double error = row.max_error_logp;
+    const double cost = x_is_time ? row.seconds : row.cost();
+    double error = row.error();
     if (!std::isfinite(cost) || cost <= 0 || std::isnan(error) || error == HUGE_VAL) continue;
     error = std::max(error, kErrorFloor);  // also catches negative values and -inf
     by_dimension[row.dimension].push_back({row.tolerance, cost, error});
@@ -313,7 +320,7 @@ std::string RenderWorkPrecisionSvg(const CaseReport& report, bool x_is_time) {
   }
   if (!have_points) {
     s += "<text class=\"no-data\" x=\"" + Coord((kLeft + kRight) / 2) + "\" y=\"" + Coord((kTop + kBottom) / 2) +
-         "\" text-anchor=\"middle\" font-size=\"13\" fill=\"#999999\">no exact-trace data to plot</text>\n";
+         "\" text-anchor=\"middle\" font-size=\"13\" fill=\"#999999\">no tolerance-sweep data to plot</text>\n";
   }
 
   // Legend, right of the plot area.
@@ -444,19 +451,29 @@ std::string RenderHtmlReport(const std::vector<CaseReport>& reports, const std::
     if (r.sweep.empty()) {
       h += "<p>No sweep rows.</p>\n";
     } else {
-      h += "<table class=\"sweep\">\n<thead><tr><th>method</th><th>trace</th><th>dimension</th><th>tolerance</th>"
-           "<th>max endpoint error</th><th>mean endpoint error</th><th>max log p error</th>"
-           "<th>mean log p error</th><th>NFE per sample</th><th>steps per sample</th><th>seconds</th>"
-           "<th>failed</th></tr></thead>\n<tbody>\n";
+      // One column per metric the case's rows carry, in KnownMetrics() order; "-" where a row lacks it.
+      std::vector<const MetricInfo*> columns;
+      for (const auto& info : KnownMetrics()) {
+        for (const auto& row : r.sweep) {
+          if (row.Has(info.name)) {
+            columns.push_back(&info);
+            break;
+          }
+        }
+      }
+      h += "<table class=\"sweep\">\n<thead><tr><th>method</th><th>kind</th><th>dimension</th><th>tolerance</th>";
+      for (const MetricInfo* c : columns) {
+        h += "<th title=\"" + Escape(c->description) + "\">" + Escape(c->title) + "</th>";
+      }
+      h += "<th>seconds</th><th>failed</th></tr></thead>\n<tbody>\n";
       for (const auto& row : r.sweep) {
-        h += "<tr><td>" + Escape(row.method) + "</td><td>" + Escape(row.trace) + "</td><td class=\"num\">" +
-             std::to_string(row.dimension) + "</td><td class=\"num\">" + Num(row.tolerance) +
-             "</td><td class=\"num\">" + Num(row.max_error_x) + "</td><td class=\"num\">" + Num(row.mean_error_x) +
-             "</td><td class=\"num\">" + Num(row.max_error_logp) + "</td><td class=\"num\">" +
-             Num(row.mean_error_logp) + "</td><td class=\"num\">" + Num(row.nfe_per_sample) +
-             "</td><td class=\"num\">" + Num(row.steps_per_sample) + "</td><td class=\"num\">" + Num(row.seconds) +
-             "</td><td class=\"num" + (row.failed ? " bad" : "") + "\">" + std::to_string(row.failed) +
-             "</td></tr>\n";
+        h += "<tr><td>" + Escape(row.method) + "</td><td>" + Escape(row.kind) + "</td><td class=\"num\">" +
+             std::to_string(row.dimension) + "</td><td class=\"num\">" + Num(row.tolerance) + "</td>";
+        for (const MetricInfo* c : columns) {
+          h += "<td class=\"num\">" + (row.Has(c->name) ? Num(row.Get(c->name)) : std::string("-")) + "</td>";
+        }
+        h += "<td class=\"num\">" + Num(row.seconds) + "</td><td class=\"num" + (row.failed ? " bad" : "") +
+             "\">" + std::to_string(row.failed) + "</td></tr>\n";
       }
       h += "</tbody>\n</table>\n";
     }
@@ -478,7 +495,7 @@ std::string RenderHtmlReport(const std::vector<CaseReport>& reports, const std::
       h += "</tbody>\n</table>\n";
     }
 
-    h += "<h3>Work&#8211;precision (exact trace)</h3>\n<div class=\"plots\">\n";
+    h += "<h3>Work&#8211;precision (tolerance sweep)</h3>\n<div class=\"plots\">\n";
     h += RenderWorkPrecisionSvg(r, false);
     h += RenderWorkPrecisionSvg(r, true);
     h += "</div>\n</section>\n";

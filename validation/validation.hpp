@@ -28,17 +28,48 @@ struct Settings {
   std::function<std::unique_ptr<VectorField>(std::unique_ptr<VectorField>)> wrap_field;
 };
 
+// A measured quantity of a sweep row, named for what it is: the name is the HDF5 dataset name of the case's sweep,
+// and KnownMetrics() says what each name means. Cases add names there before using them.
+struct RowMetric {
+  std::string name;
+  double value = 0;
+};
+
+struct MetricInfo {
+  std::string name;
+  std::string title;        // short column / axis title, e.g. "max |log p error|"
+  std::string description;  // one sentence for docs and the HDF5 attribute
+};
+
+// Every metric name a sweep row may carry, in display order. RowMetric names must be among them (checked by Set).
+const std::vector<MetricInfo>& KnownMetrics();
+// The entry for `name`; throws std::invalid_argument naming it when it is not a known metric.
+const MetricInfo& FindMetric(const std::string& name);
+
+// One run of a case: what was run (method, kind, dimension, tolerance) and what was measured, by name.
 struct SweepRow {
   std::string method;
-  std::string trace;       // "exact" or "hutchinson"
+  // What the row measures: "exact", "hutchinson-rademacher", "hutchinson-gaussian" (flows), "log-map", "exp-map"
+  // (geodesic cases), ...
+  std::string kind;
   int dimension = 0;
   double tolerance = 0;
-  double max_error_x = 0, mean_error_x = 0;
-  double max_error_logp = 0, mean_error_logp = 0;
-  double nfe_per_sample = 0;
-  double steps_per_sample = 0;
   double seconds = 0;
-  int failed = 0;          // samples whose integration failed
+  int failed = 0;          // items (samples, pairs, geodesics) whose solve failed
+  std::vector<RowMetric> metrics;
+  // Rows of a tolerance sweep (the console table and the work-precision plots) name their error and cost metrics;
+  // other rows leave them empty.
+  std::string error_metric;
+  std::string cost_metric;
+
+  bool in_sweep() const { return !error_metric.empty(); }
+  // Adds or replaces `name` (a KnownMetrics() name, else std::invalid_argument).
+  void Set(const std::string& name, double value);
+  bool Has(const std::string& name) const;
+  // The value of `name`; std::out_of_range naming it when the row does not carry it.
+  double Get(const std::string& name) const;
+  double error() const { return Get(error_metric); }
+  double cost() const { return Get(cost_metric); }
 };
 
 struct Check {

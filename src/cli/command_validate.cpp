@@ -68,33 +68,41 @@ std::string Sci(double v) {
 
 void WriteCase(OutputFile& out, const validation::CaseReport& r) {
   const std::string g = "/" + r.name;
-  std::vector<std::string> method, trace;
-  std::vector<double> tol, max_x, mean_x, max_p, mean_p, nfe, steps, seconds;
+  std::vector<std::string> method, kind, error_metric;
+  std::vector<double> tol, seconds;
   std::vector<std::int64_t> dim, failed;
+  // The metrics the rows carry, in KnownMetrics() order: one dataset each, NaN in rows without it.
+  std::vector<std::string> names;
+  for (const auto& info : validation::KnownMetrics()) {
+    for (const auto& row : r.sweep) {
+      if (row.Has(info.name)) {
+        names.push_back(info.name);
+        break;
+      }
+    }
+  }
+  std::vector<std::vector<double>> values(names.size());
   for (const auto& row : r.sweep) {
     method.push_back(row.method);
-    trace.push_back(row.trace);
+    kind.push_back(row.kind);
+    error_metric.push_back(row.error_metric);
     dim.push_back(row.dimension);
     tol.push_back(row.tolerance);
-    max_x.push_back(row.max_error_x);
-    mean_x.push_back(row.mean_error_x);
-    max_p.push_back(row.max_error_logp);
-    mean_p.push_back(row.mean_error_logp);
-    nfe.push_back(row.nfe_per_sample);
-    steps.push_back(row.steps_per_sample);
     seconds.push_back(row.seconds);
     failed.push_back(row.failed);
+    for (std::size_t k = 0; k < names.size(); ++k) {
+      values[k].push_back(row.Has(names[k]) ? row.Get(names[k]) : std::nan(""));
+    }
   }
   out.WriteStrings(g + "/method", method);
-  out.WriteStrings(g + "/trace", trace);
+  out.WriteStrings(g + "/kind", kind);
+  out.WriteStrings(g + "/error_metric", error_metric);
   out.WriteIntVector(g + "/dimension", dim);
   out.WriteVector(g + "/tolerance", tol);
-  out.WriteVector(g + "/max_error_endpoint", max_x);
-  out.WriteVector(g + "/mean_error_endpoint", mean_x);
-  out.WriteVector(g + "/max_error_logp", max_p);
-  out.WriteVector(g + "/mean_error_logp", mean_p);
-  out.WriteVector(g + "/nfe_per_sample", nfe);
-  out.WriteVector(g + "/steps_per_sample", steps);
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    out.WriteVector(g + "/" + names[k], values[k]);
+    out.SetAttribute(g + "/" + names[k], "description", validation::FindMetric(names[k]).description);
+  }
   out.WriteVector(g + "/seconds", seconds);
   out.WriteIntVector(g + "/failed", failed);
   std::vector<std::string> cname, cmethod, crel, cdetail;
@@ -142,11 +150,11 @@ void PrintTable(std::ostream& os, const std::vector<validation::CaseReport>& rep
     std::map<std::string, double> nfe, secs;
     std::vector<std::string> order;
     for (const auto& row : r.sweep) {
-      if (row.trace != "exact" && row.trace != "shooting") continue;  // tolerance sweeps only
+      if (!row.in_sweep()) continue;  // tolerance sweeps only
       if (!err.count(row.method)) order.push_back(row.method);
       auto& e = err[row.method][row.tolerance];
-      e = std::max(e, row.max_error_logp);
-      nfe[row.method] += row.nfe_per_sample;
+      e = std::max(e, row.error());
+      nfe[row.method] += row.cost();
       secs[row.method] += row.seconds;
     }
     for (const auto& m : order) {
@@ -218,7 +226,7 @@ class ValidateJob : public Job {
     if (tols.empty()) {
       for (const auto& r : reports) {
         for (const auto& row : r.sweep) {
-          if ((row.trace == "exact" || row.trace == "shooting") &&
+          if (row.in_sweep() &&
               std::find(tols.begin(), tols.end(), row.tolerance) == tols.end()) {
             tols.push_back(row.tolerance);
           }
