@@ -229,6 +229,11 @@ GeodesicBatchResult SolveGeodesics(const Metric& metric, const std::vector<std::
     RequirePoint(metric, pairs[p].second, "pair " + std::to_string(p) + ", end 1: point");
   }
   const std::size_t P = pairs.size();
+  const std::size_t first_item = hooks ? hooks->first_item : 0;
+  if (first_item > P) {
+    throw InputError("SolveGeodesics: first_item " + std::to_string(first_item) + " exceeds the " +
+                     std::to_string(P) + " pairs");
+  }
   const int S = options.curve_samples;
   std::vector<double> times;  // t_k = k / (S - 1), k = 1 .. S - 1 (t = 0 is the start point)
   for (int k = 1; k < S; ++k) times.push_back(static_cast<double>(k) / (S - 1));
@@ -238,7 +243,8 @@ GeodesicBatchResult SolveGeodesics(const Metric& metric, const std::vector<std::
   r.status.assign(P, PairStatus::FromValue(PairStatus::kNotComputed, "not computed"));
   if (S > 0) r.curves.resize(P);
 
-  auto work = [&](int, std::size_t p) {
+  auto work = [&](int, std::size_t item) {
+    const std::size_t p = first_item + item;
     const VectorXd& z0 = pairs[p].first;
     LogMapResult s = SolveOne(metric, z0, pairs[p].second, options.log_map, options.guess, nullptr, hooks,
                               "pair " + std::to_string(p));
@@ -269,7 +275,8 @@ GeodesicBatchResult SolveGeodesics(const Metric& metric, const std::vector<std::
     r.status[p] = PairStatus(status, std::move(message));
   };
   std::size_t failed = 0;
-  auto emit = [&](std::size_t first, std::size_t count) {
+  auto emit = [&](std::size_t item, std::size_t count) {
+    const std::size_t first = first_item + item;
     for (std::size_t p = first; p < first + count; ++p) {
       failed += !r.usable(p);
       r.totals.Add(r.solutions[p].stats);
@@ -278,7 +285,7 @@ GeodesicBatchResult SolveGeodesics(const Metric& metric, const std::vector<std::
     if (hooks && hooks->items_done) hooks->items_done(r, first, count);
     NotifyProgress(hooks, "geodesic", first + count, P, failed, SecondsSince(start), false);
   };
-  ParallelForOrdered(P, options.threads, work, emit);
+  ParallelForOrdered(P - first_item, options.threads, work, emit);
   r.seconds = SecondsSince(start);
   NotifyProgress(hooks, "geodesic", P, P, failed, r.seconds, true);
   return r;
@@ -332,6 +339,20 @@ DistanceMatrixResult ComputeDistanceMatrix(const Metric& metric, const Eigen::Ma
     row_end[i] = pairs.size();
   }
 
+  const std::size_t first_row = hooks ? hooks->first_row : 0;
+  const DistanceMatrixResult* prior = hooks ? hooks->prior : nullptr;
+  if (first_row > N) {
+    throw InputError("ComputeDistanceMatrix: first_row " + std::to_string(first_row) + " exceeds the " +
+                     std::to_string(N) + " points");
+  }
+  if (first_row > 0 && (!prior || prior->points() != N || prior->status.size() != N * N ||
+                        prior->initial_velocity.size() != N * N)) {
+    throw InputError("ComputeDistanceMatrix: first_row " + std::to_string(first_row) +
+                     " needs a prior result of " + std::to_string(N) + " points");
+  }
+  // Pairs of rows [0, first_row) are the prior's: the first first_pair pairs in row order.
+  const std::size_t first_pair = first_row == 0 ? 0 : row_end[first_row - 1];
+
   DistanceMatrixResult r;
   r.distances.setConstant(static_cast<Eigen::Index>(N), static_cast<Eigen::Index>(N), kNaN);
   r.status.assign(N * N, PairStatus::FromValue(PairStatus::kNotComputed, "not computed"));
@@ -349,10 +370,20 @@ DistanceMatrixResult ComputeDistanceMatrix(const Metric& metric, const Eigen::Ma
     r.initial_velocity[i * N + j] = s.usable() ? s.initial_velocity : VectorXd();
   };
 
+  for (std::size_t p = 0; p < first_pair; ++p) {  // the prior's pairs, in both triangles
+    const auto [i, j] = pairs[p];
+    const double length = prior->distances(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j));
+    r.distances(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = length;
+    r.distances(static_cast<Eigen::Index>(j), static_cast<Eigen::Index>(i)) = length;
+    r.status[i * N + j] = r.status[j * N + i] = prior->status[i * N + j];
+    r.initial_velocity[i * N + j] = prior->initial_velocity[i * N + j];
+  }
+
   // Per pair its solve's statistics and iterations, summed in pair order by emit (independent of the threads).
   std::vector<OdeStats> pair_stats(pairs.size());
   std::vector<std::int64_t> pair_iterations(pairs.size(), 0);
-  auto work = [&](int, std::size_t p) {
+  auto work = [&](int, std::size_t item) {
+    const std::size_t p = first_pair + item;
     const auto [i, j] = pairs[p];
     const LogMapResult s = SolveOne(metric, z[i], z[j], options.log_map, options.guess, nullptr, hooks,
                                     "pair (" + std::to_string(i) + ", " + std::to_string(j) + ")");
@@ -360,19 +391,23 @@ DistanceMatrixResult ComputeDistanceMatrix(const Metric& metric, const Eigen::Ma
     pair_iterations[p] = s.iterations;
     store(i, j, s);
   };
-  std::size_t rows_done = 0, failed = 0;
-  auto emit = [&](std::size_t first, std::size_t count) {
+  std::size_t rows_done = first_row, failed = 0;
+  for (std::size_t p = 0; p < first_pair; ++p) failed += !r.status[pairs[p].first * N + pairs[p].second].usable();
+  auto emit = [&](std::size_t item, std::size_t count) {
+    const std::size_t first = first_pair + item;
     for (std::size_t p = first; p < first + count; ++p) {
       failed += !r.status[pairs[p].first * N + pairs[p].second].usable();
       r.totals.Add(pair_stats[p]);
       r.iterations += pair_iterations[p];
     }
-    const std::size_t completed = first + count, first_row = rows_done;
+    const std::size_t completed = first + count, first_new_row = rows_done;
     while (rows_done < N && row_end[rows_done] <= completed) ++rows_done;
-    if (hooks && hooks->rows_done && rows_done > first_row) hooks->rows_done(r, first_row, rows_done - first_row);
+    if (hooks && hooks->rows_done && rows_done > first_new_row) {
+      hooks->rows_done(r, first_new_row, rows_done - first_new_row);
+    }
     NotifyProgress(hooks, "distances", completed, pairs.size(), failed, SecondsSince(start), false);
   };
-  ParallelForOrdered(pairs.size(), options.threads, work, emit);
+  ParallelForOrdered(pairs.size() - first_pair, options.threads, work, emit);
   // Rows after the last pair's row (the last row has no pair of its own) are complete as well.
   if (hooks && hooks->rows_done && rows_done < N) hooks->rows_done(r, rows_done, N - rows_done);
 

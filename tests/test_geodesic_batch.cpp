@@ -375,6 +375,45 @@ BOOST_AUTO_TEST_CASE(triangle_pass_replaces_a_long_geodesic_by_the_minimal_one) 
     // The repaired velocity points along the short arc (increasing theta: +y at a = (1, 0)).
     BOOST_TEST(after.initial_velocity[0 * 3 + 1](1) > 0);
   }
+
+  // A resumed run (-resume): rows [0, K) come from a prior result holding only those rows (the long geodesic (0, 1)
+  // among them); the rest is solved, the triangle pass runs on the whole matrix and repairs the prior's entry, and the
+  // result equals the uninterrupted run's.
+  o.threads = 1;
+  const DistanceMatrixResult full = ComputeDistanceMatrix(metric, z, o);
+  for (std::size_t K : {1u, 2u, 3u}) {
+    DistanceMatrixResult prior;
+    prior.distances.setConstant(3, 3, std::nan(""));
+    prior.status.assign(9, PairStatus::FromValue(PairStatus::kNotComputed, "not computed"));
+    prior.initial_velocity.resize(9);
+    for (std::size_t i = 0; i < K; ++i) {
+      for (std::size_t j = 0; j < 3; ++j) {
+        prior.distances(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = before.distances(
+            static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j));
+        prior.status[i * 3 + j] = before.status[i * 3 + j];
+        if (j > i) prior.initial_velocity[i * 3 + j] = before.initial_velocity[i * 3 + j];
+      }
+    }
+    std::vector<std::size_t> rows;
+    GeodesicBatchHooks hooks;
+    hooks.first_row = K;
+    hooks.prior = &prior;
+    hooks.rows_done = [&](const DistanceMatrixResult&, std::size_t first, std::size_t count) {
+      for (std::size_t i = first; i < first + count; ++i) rows.push_back(i);
+    };
+    const DistanceMatrixResult resumed = ComputeDistanceMatrix(metric, z, o, &hooks);
+    BOOST_TEST(rows.size() == 3 - K, "K = " << K);
+    if (!rows.empty()) BOOST_TEST(rows.front() == K);
+    BOOST_TEST((resumed.distances.array() == full.distances.array()).all(), "K = " << K);
+    BOOST_TEST(resumed.repairs.size() == 1u, "K = " << K);
+    for (std::size_t e = 0; e < 9; ++e) {
+      BOOST_TEST(resumed.status[e].value == full.status[e].value);
+      BOOST_TEST((resumed.initial_velocity[e] == full.initial_velocity[e]), "K = " << K << " entry " << e);
+    }
+  }
+  GeodesicBatchHooks missing;
+  missing.first_row = 1;
+  BOOST_CHECK_THROW(ComputeDistanceMatrix(metric, z, o, &missing), InputError);
 }
 
 // ---- Exceptions in user code -------------------------------------------------------------------------------------

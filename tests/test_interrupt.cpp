@@ -15,7 +15,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <set>
 #include <random>
 #include <sstream>
 #include <string>
@@ -140,7 +142,8 @@ std::string RowPrefix(const std::string& file, const std::string& name, std::siz
   if (name == "/status_message") {
     std::string bytes;
     const auto s = ReadStrings(dn);
-    for (std::size_t i = 0; i < rows; ++i) bytes += s[i] + '\0';
+    const std::size_t row = s.size() / total;
+    for (std::size_t i = 0; i < rows * row; ++i) bytes += s[i] + '\0';
     return bytes;
   }
   ArraySpec spec;
@@ -175,6 +178,32 @@ struct Fixture {
     H5Dclose(d);
     H5Sclose(s);
     H5Fclose(f);
+  }
+  // Latent points of the sphere metric (stereographic coordinates): a distances run of about a second.
+  std::string PointsOfSphere(std::size_t n) const {
+    const std::string file = dir + "/sphere_points" + std::to_string(n) + ".h5";
+    fs::remove(file);
+    RowMatrix p(static_cast<Eigen::Index>(n), 2);
+    std::mt19937_64 rng(8);
+    std::normal_distribution<double> normal;
+    for (Eigen::Index i = 0; i < p.size(); ++i) p.data()[i] = 0.8 * normal(rng);
+    hid_t f = H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t dims[2] = {n, 2};
+    hid_t sp = H5Screate_simple(2, dims, nullptr);
+    hid_t d = H5Dcreate2(f, "/points", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, p.data());
+    H5Dclose(d);
+    H5Sclose(sp);
+    // The same points as pairs (P x 2 x 2: consecutive points) and as start points with velocities.
+    const std::size_t P = n / 2;
+    hsize_t pdims[3] = {P, 2, 2};
+    sp = H5Screate_simple(3, pdims, nullptr);
+    d = H5Dcreate2(f, "/pairs", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, p.data());
+    H5Dclose(d);
+    H5Sclose(sp);
+    H5Fclose(f);
+    return file;
   }
   std::vector<std::string> Density(const std::string& output, int threads) const {
     return {"density", "-model",  model, "-input", points + ":/points", "-output", output, "-batch_size", "4",
@@ -226,32 +255,35 @@ BOOST_AUTO_TEST_CASE(io_failures_end_with_exit_3_naming_the_file) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(killed_runs_keep_their_completed_rows_and_resume_to_the_same_result) {
-  const Fixture fx;
-  const std::string ref = fx.dir + "/ref.h5";
+// Runs `command(out, threads)` to the end once (the reference), then `runs` times kills it with SIGINT, SIGTERM or
+// SIGKILL at a random moment: the partial file must hold exactly its completed_rows rows of the reference, and
+// -resume (with the other thread count) must produce datasets identical to the reference's.
+void KillAndResume(const Fixture& fx, const std::string& name, std::size_t rows, int runs,
+                   const std::function<std::vector<std::string>(const std::string&, int)>& command,
+                   const std::set<std::string>& not_by_row = {}) {
+  const std::string ref = fx.dir + "/" + name + "_ref.h5";
   const auto t0 = std::chrono::steady_clock::now();
-  const Exit r = RunToEnd(fx.Density(ref, 2), fx.dir + "/ref.err");
+  const Exit r = RunToEnd(command(ref, 2), fx.dir + "/ref.err");
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  BOOST_REQUIRE(r.exited && r.code == 0);
+  BOOST_REQUIRE_MESSAGE(r.exited && r.code == 0, name << ": " << r.err);
   const auto reference = ReadAll(ref);
-  const std::size_t N = 240;
 
   std::mt19937 rng(2024);
-  std::uniform_real_distribution<double> when(0.02, 0.5);
+  std::uniform_real_distribution<double> when(0.02, 0.6);
   const int signals[] = {SIGINT, SIGTERM, SIGKILL};
-  int interrupted = 0;
-  for (int run = 0; run < 12; ++run) {
+  int interrupted = 0, partial_rows = 0;
+  for (int run = 0; run < runs; ++run) {
     const int sig = signals[run % 3];
-    const std::string out = fx.dir + "/run" + std::to_string(run) + ".h5";
+    const std::string out = fx.dir + "/" + name + "_run" + std::to_string(run) + ".h5";
     fs::remove(out);
     fs::remove(out + ".partial");
     fs::remove(out + ".partial.resume");
-    const Child c = Start(fx.Density(out, 1 + run % 2), fx.dir + "/run.err");
+    const Child c = Start(command(out, 1 + run % 2), fx.dir + "/run.err");
     std::this_thread::sleep_for(std::chrono::duration<double>(when(rng) * seconds));
     kill(c.pid, sig);
     const Exit e = Wait(c);
-    BOOST_TEST_MESSAGE("run " << run << " signal " << sig << ": " << (e.exited ? "exit " : "signal ") << e.code
-                              << " " << e.err);
+    BOOST_TEST_MESSAGE(name << " run " << run << " signal " << sig << ": " << (e.exited ? "exit " : "signal ")
+                            << e.code << " " << e.err);
     if (e.exited && e.code == 0) {  // finished before the signal arrived
       BOOST_TEST((ReadAll(out) == reference));
       continue;
@@ -270,28 +302,57 @@ BOOST_AUTO_TEST_CASE(killed_runs_keep_their_completed_rows_and_resume_to_the_sam
     }
     ++interrupted;
     const std::int64_t K = CompletedRows(out + ".partial");
-    BOOST_TEST((K >= 0 && K <= static_cast<std::int64_t>(N)));
+    BOOST_TEST((K >= 0 && K <= static_cast<std::int64_t>(rows)));
+    partial_rows += K > 0 && K < static_cast<std::int64_t>(rows);
     if (sig != SIGKILL) {
-      BOOST_TEST(e.err.find(std::to_string(K) + " of 240 rows complete") != std::string::npos);
+      BOOST_TEST(e.err.find(std::to_string(K) + " of " + std::to_string(rows) + " rows complete") !=
+                     std::string::npos,
+                 e.err);
     }
-    for (const auto& [name, bytes] : ReadAll(out + ".partial")) {
-      if (!reference.count(name)) continue;
-      if (name == "/save_times" || name == "/base_samples") continue;
-      BOOST_TEST((bytes.substr(0, RowPrefix(ref, name, static_cast<std::size_t>(K), N).size()) ==
-                  RowPrefix(ref, name, static_cast<std::size_t>(K), N)),
-                 "run " << run << ": rows of " << name << " differ from the reference");
+    for (const auto& [dataset, bytes] : ReadAll(out + ".partial")) {
+      if (!reference.count(dataset) || not_by_row.count(dataset)) continue;
+      const std::string prefix = RowPrefix(ref, dataset, static_cast<std::size_t>(K), rows);
+      BOOST_TEST((bytes.substr(0, prefix.size()) == prefix),
+                 name << " run " << run << ": rows of " << dataset << " differ from the reference");
     }
-    auto args = fx.Density(out, 2 - run % 2);
+    auto args = command(out, 2 - run % 2);
     args.push_back("-resume");
     const Exit resumed = RunToEnd(args, fx.dir + "/resume.err");
     BOOST_TEST(resumed.exited);
     BOOST_TEST(resumed.code == 0, resumed.err);
     BOOST_TEST(!fs::exists(out + ".partial"));
     BOOST_TEST(!fs::exists(out + ".partial.resume"));
-    BOOST_TEST((ReadAll(out) == reference), "run " << run << ": the resumed result differs from the reference");
+    BOOST_TEST((ReadAll(out) == reference), name << " run " << run << ": the resumed result differs from the reference");
   }
   // How many runs the signals caught before they finished depends on the machine's load: reported, not asserted.
-  BOOST_TEST_MESSAGE(interrupted << " of 12 runs were interrupted before finishing");
+  BOOST_TEST_MESSAGE(name << ": " << interrupted << " of " << runs << " runs were interrupted before finishing, "
+                          << partial_rows << " with some but not all rows complete");
+}
+
+BOOST_AUTO_TEST_CASE(killed_runs_keep_their_completed_rows_and_resume_to_the_same_result) {
+  const Fixture fx;
+  KillAndResume(fx, "density", 240, 12, [&](const std::string& out, int threads) { return fx.Density(out, threads); },
+                {"/save_times", "/base_samples"});
+}
+
+BOOST_AUTO_TEST_CASE(killed_geodesic_commands_resume_to_the_same_result) {
+  const Fixture fx;
+  const std::string points = fx.PointsOfSphere(36);
+  // distances: 630 pairs; the matrix rows complete in order, the triangle pass runs on the whole matrix.
+  KillAndResume(fx, "distances", 36, 6, [&](const std::string& out, int threads) {
+    return std::vector<std::string>{"distances", "-metric_type", "sphere", "-points", points + ":/points",
+                                    "-output", out, "-threads", std::to_string(threads)};
+  });
+  KillAndResume(fx, "geodesic", 18, 4, [&](const std::string& out, int threads) {
+    return std::vector<std::string>{"geodesic", "-metric_type", "sphere", "-pairs", points + ":/pairs", "-output",
+                                    out, "-curve_samples", "5", "-threads", std::to_string(threads)};
+  });
+  const std::string starts = fx.PointsOfSphere(3000);  // exp maps take well under a millisecond each
+  KillAndResume(fx, "exp", 3000, 4, [&](const std::string& out, int threads) {
+    return std::vector<std::string>{"exp", "-metric_type", "sphere", "-points", starts + ":/points",
+                                    "-velocities", starts + ":/points", "-output", out, "-curve_samples", "5",
+                                    "-threads", std::to_string(threads)};
+  });
 }
 
 BOOST_AUTO_TEST_CASE(resume_refuses_different_options_naming_the_option) {

@@ -96,6 +96,17 @@ struct GeodesicBatchHooks {
   // When set, called on the worker thread before each solve with the item's label ("pair 3", "pair (1, 2)", "pair
   // (1, 2) via 5"); the returned monitor (may be null) receives that solve's iterations and is destroyed after it.
   std::function<std::unique_ptr<BvpMonitor>(const std::string& label)> bvp_monitor;
+
+  // A resumed run (the CLI's -resume). SolveGeodesics: items [0, first_item) are done elsewhere: they are neither
+  // solved nor passed to items_done, and their status stays "not computed".
+  std::size_t first_item = 0;
+  // ComputeDistanceMatrix: rows [0, first_row) are done elsewhere and given by `prior` (required when first_row >
+  // 0): its distances and status in those rows, and initial_velocity of the pairs (i, j), i < first_row, i < j. Only
+  // the pairs of later rows are solved and only later rows are passed to rows_done; the triangle pass then runs on
+  // the whole matrix, so the result equals an uninterrupted run's (the totals and iterations count this call's
+  // solves only).
+  std::size_t first_row = 0;
+  const DistanceMatrixResult* prior = nullptr;
 };
 
 struct GeodesicBatchResult {

@@ -421,6 +421,7 @@ class GeodesicJob : public Job {
                   "GeodesicJob::output");
     curve_.SetFromOptions(ctx.db, true);
     log_map_.SetFromOptions(ctx.db);
+    resume_.SetFromOptions(ctx.db);
     provenance_ = Provenance::Collect(ctx.argv, &ctx.db);
   }
 
@@ -458,6 +459,7 @@ class GeodesicJob : public Job {
     std::vector<double> length(P, kNaN), energy(P, kNaN), error(P, kNaN), velocity(P * ud, kNaN);
     std::vector<double> curve(P * uS * ud, kNaN), decoded_curve(decoded ? P * uS * uD : 0, kNaN);
     std::vector<std::int64_t> iterations(P, 0);
+    const ResumeSource resume = PrepareResume(resume_, output_, "geodesic", ctx_.db, P);
 
     OutputFile out(output_, provenance_);
     out.SetAttribute("/", "command", "geodesic");
@@ -480,6 +482,18 @@ class GeodesicJob : public Job {
     GeodesicBatchHooks hooks;
     hooks.progress = progress.monitors();
     hooks.bvp_monitor = log_map_.Monitors(ctx_.err);
+    auto write_rows = [&](const PairStatus* status, std::size_t first, std::size_t count) {
+      ScopedEvent event(kEventWrite);
+      length_ds.Write(first, count, length.data() + first);
+      energy_ds.Write(first, count, energy.data() + first);
+      velocity_ds.Write(first, count, velocity.data() + first * ud);
+      error_ds.Write(first, count, error.data() + first);
+      iterations_ds.Write(first, count, iterations.data() + first);
+      status_ds.Write(first, count, status);
+      if (curve_ds) curve_ds->Write(first, count, curve.data() + first * uS * ud);
+      if (decoded_ds) decoded_ds->Write(first, count, decoded_curve.data() + first * uS * uD);
+      out.SetCompletedRows(static_cast<std::int64_t>(first + count));
+    };
     // The rows of the completed pairs, from the batch's partial result, written in order.
     hooks.items_done = [&](const GeodesicBatchResult& partial, std::size_t first, std::size_t count) {
       for (std::size_t p = first; p < first + count; ++p) {
@@ -499,23 +513,41 @@ class GeodesicJob : public Job {
                      decoded ? decoded_curve.data() + p * uS * uD : nullptr);
         }
       }
-      ScopedEvent event(kEventWrite);
-      length_ds.Write(first, count, length.data() + first);
-      energy_ds.Write(first, count, energy.data() + first);
-      velocity_ds.Write(first, count, velocity.data() + first * ud);
-      error_ds.Write(first, count, error.data() + first);
-      iterations_ds.Write(first, count, iterations.data() + first);
-      status_ds.Write(first, count, partial.status.data() + first);
-      if (curve_ds) curve_ds->Write(first, count, curve.data() + first * uS * ud);
-      if (decoded_ds) decoded_ds->Write(first, count, decoded_curve.data() + first * uS * uD);
-      out.SetCompletedRows(static_cast<std::int64_t>(first + count));
+      write_rows(partial.status.data() + first, first, count);
     };
+    // A resumed run: the completed rows of the partial file, copied into the new one first.
+    const std::size_t K = resume.rows;
+    std::vector<PairStatus> prior_status;
+    if (!resume.file.empty()) {
+      auto restore = [&](const std::string& dataset, std::size_t row_size, auto& into) {
+        const std::vector<double> v = ResumeRows(resume, dataset, row_size);
+        for (std::size_t k = 0; k < v.size(); ++k) into[k] = static_cast<std::decay_t<decltype(into[k])>>(v[k]);
+      };
+      restore("length", 1, length);
+      restore("energy", 1, energy);
+      restore("initial_velocity", ud, velocity);
+      restore("endpoint_error", 1, error);
+      restore("iterations", 1, iterations);
+      if (curve_ds) restore("curve", uS * ud, curve);
+      if (decoded_ds) restore("decoded_curve", uS * uD, decoded_curve);
+      const std::vector<double> codes = ResumeRows(resume, "status", 1);
+      const std::vector<std::string> messages = ResumeStrings(resume, "status_message", 1);
+      for (std::size_t p = 0; p < K; ++p) {
+        prior_status.push_back(PairStatus::FromValue(static_cast<int>(codes[p]), messages[p]));
+      }
+      if (K > 0) write_rows(prior_status.data(), 0, K);
+      out.SetCompletedRows(static_cast<std::int64_t>(K));
+      FinishResume(resume);
+      ctx_.err << "geodesic: resuming after " << K << " of " << P << " pairs\n";
+      hooks.first_item = K;
+    }
     GeodesicBatchResult result;
     try {
       result = SolveGeodesics(*geometry.metric, items, options, &hooks);
     } catch (const Interrupted& e) {
-      return ReportInterrupted(ctx_, "geodesic", out, P, e, false);
+      return ReportInterrupted(ctx_, "geodesic", out, P, e, true);
     }
+    for (std::size_t p = 0; p < K; ++p) result.status[p] = prior_status[p];  // the resumed rows, for the summary
     RunSummary summary = result.Summary();
     summary.seconds = progress.seconds();  // the solves and the row writes
     return FinishRun(ctx_, out, summary, geometry_.Describe(), output_);
@@ -527,6 +559,7 @@ class GeodesicJob : public Job {
   std::string pairs_, output_;
   CurveOptions curve_;
   LogMapSetup log_map_;
+  ResumeOptions resume_;
   Provenance provenance_;
 };
 
@@ -543,6 +576,7 @@ class ExpJob : public Job {
                   "ExpJob::output");
     curve_.SetFromOptions(ctx.db, true);
     geodesic_.SetFromOptions(ctx.db, "geo_");
+    resume_.SetFromOptions(ctx.db);
     provenance_ = Provenance::Collect(ctx.argv, &ctx.db);
   }
 
@@ -576,6 +610,7 @@ class ExpJob : public Job {
     std::vector<PairStatus> status(N, PairStatus::FromValue(PairStatus::kNotComputed, "not computed"));
     std::vector<OdeStats> stats(N);
     const std::vector<double> times = CurveTimes(S);
+    const ResumeSource resume = PrepareResume(resume_, output_, "exp", ctx_.db, N);
 
     OutputFile out(output_, provenance_);
     out.SetAttribute("/", "command", "exp");
@@ -590,7 +625,9 @@ class ExpJob : public Job {
     if (S > 0) curve_ds = out.CreateRowDataset("curve", ElementType::kFloat64, N, {uS, ud});
     if (decoded) decoded_ds = out.CreateRowDataset("decoded_curve", ElementType::kFloat64, N, {uS, uD});
 
-    auto work = [&](int, std::size_t i) {
+    const std::size_t K = resume.rows;  // rows [0, K) of a resumed run are the partial file's
+    auto work = [&](int, std::size_t item) {
+      const std::size_t i = K + item;
       const Geometry& g = geometry;
       const VectorXd z = Z.row(static_cast<Eigen::Index>(i)).transpose();
       const VectorXd u = U.row(static_cast<Eigen::Index>(i)).transpose();
@@ -617,7 +654,7 @@ class ExpJob : public Job {
     RunSummary summary;
     summary.task = "exp";
     summary.item = "point";
-    auto emit = [&](std::size_t first, std::size_t count) {
+    auto emit_rows = [&](std::size_t first, std::size_t count) {
       for (std::size_t i = first; i < first + count; ++i) {
         summary.Count(status[i], [&] { return "point " + std::to_string(i); });
         summary.ode.Add(stats[i]);
@@ -634,10 +671,32 @@ class ExpJob : public Job {
       out.SetCompletedRows(static_cast<std::int64_t>(first + count));
       progress.Update(first + count, summary.failed);
     };
+    if (!resume.file.empty()) {
+      auto restore = [&](const std::string& dataset, std::size_t row_size, std::vector<double>& into) {
+        const std::vector<double> v = ResumeRows(resume, dataset, row_size);
+        std::copy(v.begin(), v.end(), into.begin());
+      };
+      restore("endpoints", ud, endpoints);
+      restore("end_velocities", ud, end_velocities);
+      restore("length", 1, length);
+      restore("energy", 1, energy);
+      restore("speed_drift", 1, drift);
+      if (curve_ds) restore("curve", uS * ud, curve);
+      if (decoded_ds) restore("decoded_curve", uS * uD, decoded_curve);
+      const std::vector<double> codes = ResumeRows(resume, "status", 1);
+      const std::vector<std::string> messages = ResumeStrings(resume, "status_message", 1);
+      for (std::size_t i = 0; i < K; ++i) status[i] = PairStatus::FromValue(static_cast<int>(codes[i]), messages[i]);
+      // The copied rows are written and counted like computed ones (their integrator statistics are not stored).
+      if (K > 0) emit_rows(0, K);
+      out.SetCompletedRows(static_cast<std::int64_t>(K));
+      FinishResume(resume);
+      ctx_.err << "exp: resuming after " << K << " of " << N << " rows\n";
+    }
     try {
-      ParallelForOrdered(N, curve_.Workers(), work, emit);
+      ParallelForOrdered(N - K, curve_.Workers(), work,
+                         [&](std::size_t item, std::size_t count) { emit_rows(K + item, count); });
     } catch (const Interrupted& e) {
-      return ReportInterrupted(ctx_, "exp", out, N, e, false);
+      return ReportInterrupted(ctx_, "exp", out, N, e, true);
     }
     progress.Update(N, summary.failed, true);
     summary.seconds = progress.seconds();
@@ -650,6 +709,7 @@ class ExpJob : public Job {
   std::string points_, velocities_, output_;
   CurveOptions curve_;
   GeodesicOptions geodesic_;
+  ResumeOptions resume_;
   Provenance provenance_;
 };
 
@@ -666,6 +726,7 @@ class DistancesJob : public Job {
     curve_.SetFromOptions(ctx.db, false);
     log_map_.SetFromOptions(ctx.db);
     triangle_.SetFromOptions(ctx.db, "distances_");
+    resume_.SetFromOptions(ctx.db);
     provenance_ = Provenance::Collect(ctx.argv, &ctx.db);
   }
 
@@ -684,12 +745,18 @@ class DistancesJob : public Job {
     }
     log_map_.Prepare(*geometry.metric);
 
+    const std::size_t ud = static_cast<std::size_t>(d);
+    const ResumeSource resume = PrepareResume(resume_, output_, "distances", ctx_.db, N);
+
     OutputFile out(output_, provenance_);
     out.SetAttribute("/", "command", "distances");
     out.SetAttribute("/", "metric", geometry_.Describe());
     log_map_.Describe(out);
     RowDataset dist_ds = out.CreateRowDataset("distances", ElementType::kFloat64, N, {N});
     StatusDatasets status_ds(out, N, {N});
+    // Log_{z_i}(z_j) for i < j (NaN elsewhere and where the pair failed): what the triangle pass of a resumed run
+    // starts its concatenated curves from.
+    RowDataset velocity_ds = out.CreateRowDataset("initial_velocity", ElementType::kFloat64, N, {N, ud});
 
     GeodesicBatchOptions options = log_map_.BatchOptions(curve_.Workers());
     options.triangle = triangle_;
@@ -699,17 +766,52 @@ class DistancesJob : public Job {
     hooks.bvp_monitor = log_map_.Monitors(ctx_.err);
     // Rows [first, first + count) of the matrix as they complete (before the triangle pass).
     auto write_rows = [&](const DistanceMatrixResult& partial, std::size_t first, std::size_t count) {
+      std::vector<double> velocity(count * N * ud, kNaN);
+      for (std::size_t i = first; i < first + count; ++i) {
+        for (std::size_t j = i + 1; j < N; ++j) {
+          const VectorXd& v = partial.initial_velocity[i * N + j];
+          if (v.size() == d) Eigen::Map<VectorXd>(velocity.data() + ((i - first) * N + j) * ud, d) = v;
+        }
+      }
       ScopedEvent event(kEventWrite);
       dist_ds.Write(first, count, partial.distances.data() + first * N);
       status_ds.Write(first, count, partial.status.data() + first * N);
+      velocity_ds.Write(first, count, velocity.data());
       out.SetCompletedRows(static_cast<std::int64_t>(first + count));
     };
     hooks.rows_done = write_rows;
+
+    // A resumed run: the completed rows of the partial file, copied into the new one first and given to the batch.
+    DistanceMatrixResult prior;
+    const std::size_t K = resume.rows;
+    if (!resume.file.empty()) {
+      const std::vector<double> dist = ResumeRows(resume, "distances", N);
+      const std::vector<double> codes = ResumeRows(resume, "status", N);
+      const std::vector<std::string> messages = ResumeStrings(resume, "status_message", N);
+      const std::vector<double> velocity = ResumeRows(resume, "initial_velocity", N * ud);
+      prior.distances.setConstant(static_cast<Eigen::Index>(N), static_cast<Eigen::Index>(N), kNaN);
+      prior.status.assign(N * N, PairStatus::FromValue(PairStatus::kNotComputed, "not computed"));
+      prior.initial_velocity.resize(N * N);
+      for (std::size_t i = 0; i < K; ++i) {
+        for (std::size_t j = 0; j < N; ++j) {
+          prior.distances(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = dist[i * N + j];
+          prior.status[i * N + j] = PairStatus::FromValue(static_cast<int>(codes[i * N + j]), messages[i * N + j]);
+          const Eigen::Map<const VectorXd> v(velocity.data() + (i * N + j) * ud, d);
+          if (j > i && v.allFinite()) prior.initial_velocity[i * N + j] = v;
+        }
+      }
+      if (K > 0) write_rows(prior, 0, K);
+      out.SetCompletedRows(static_cast<std::int64_t>(K));
+      FinishResume(resume);
+      ctx_.err << "distances: resuming after " << K << " of " << N << " rows\n";
+      hooks.first_row = K;
+      hooks.prior = &prior;
+    }
     DistanceMatrixResult result;
     try {
       result = ComputeDistanceMatrix(*geometry.metric, Z, options, &hooks);
     } catch (const Interrupted& e) {
-      return ReportInterrupted(ctx_, "distances", out, N, e, false);
+      return ReportInterrupted(ctx_, "distances", out, N, e, true);
     }
     const bool repaired = std::any_of(result.repairs.begin(), result.repairs.end(),
                                       [](const TriangleRepair& r) { return r.changed; });
@@ -730,6 +832,7 @@ class DistancesJob : public Job {
   CurveOptions curve_;
   LogMapSetup log_map_;
   TrianglePassOptions triangle_;
+  ResumeOptions resume_;
   Provenance provenance_;
 
   // The group /triangle (docs/hdf5-layout.md): the settings, the counts, every re-solve and the violations left.

@@ -95,7 +95,7 @@ void FinishResume(const ResumeSource& source);
 
 // An interrupted run: closes `out` (its completed rows stay), says how many of `total` rows are complete and how to
 // continue, returns 128 + signal.
-// `resumable`: the command takes -resume (density, sample).
+// `resumable`: the command takes -resume (density, sample, geodesic, exp, distances).
 int ReportInterrupted(Context& ctx, const std::string& command, OutputFile& out, std::size_t total,
                       const Interrupted& e, bool resumable);
 
