@@ -519,22 +519,14 @@ class GeodesicJob : public Job {
     const std::size_t K = resume.rows;
     std::vector<PairStatus> prior_status;
     if (!resume.file.empty()) {
-      auto restore = [&](const std::string& dataset, std::size_t row_size, auto& into) {
-        const std::vector<double> v = ResumeRows(resume, dataset, row_size);
-        for (std::size_t k = 0; k < v.size(); ++k) into[k] = static_cast<std::decay_t<decltype(into[k])>>(v[k]);
-      };
-      restore("length", 1, length);
-      restore("energy", 1, energy);
-      restore("initial_velocity", ud, velocity);
-      restore("endpoint_error", 1, error);
-      restore("iterations", 1, iterations);
-      if (curve_ds) restore("curve", uS * ud, curve);
-      if (decoded_ds) restore("decoded_curve", uS * uD, decoded_curve);
-      const std::vector<double> codes = ResumeRows(resume, "status", 1);
-      const std::vector<std::string> messages = ResumeStrings(resume, "status_message", 1);
-      for (std::size_t p = 0; p < K; ++p) {
-        prior_status.push_back(PairStatus::FromValue(static_cast<int>(codes[p]), messages[p]));
-      }
+      ResumeInto(resume, "length", 1, length);
+      ResumeInto(resume, "energy", 1, energy);
+      ResumeInto(resume, "initial_velocity", ud, velocity);
+      ResumeInto(resume, "endpoint_error", 1, error);
+      ResumeInto(resume, "iterations", 1, iterations);
+      if (curve_ds) ResumeInto(resume, "curve", uS * ud, curve);
+      if (decoded_ds) ResumeInto(resume, "decoded_curve", uS * uD, decoded_curve);
+      prior_status = ResumeStatuses<GeodesicStatus>(resume, 1);
       if (K > 0) write_rows(prior_status.data(), 0, K);
       out.SetCompletedRows(static_cast<std::int64_t>(K));
       FinishResume(resume);
@@ -672,20 +664,15 @@ class ExpJob : public Job {
       progress.Update(first + count, summary.failed);
     };
     if (!resume.file.empty()) {
-      auto restore = [&](const std::string& dataset, std::size_t row_size, std::vector<double>& into) {
-        const std::vector<double> v = ResumeRows(resume, dataset, row_size);
-        std::copy(v.begin(), v.end(), into.begin());
-      };
-      restore("endpoints", ud, endpoints);
-      restore("end_velocities", ud, end_velocities);
-      restore("length", 1, length);
-      restore("energy", 1, energy);
-      restore("speed_drift", 1, drift);
-      if (curve_ds) restore("curve", uS * ud, curve);
-      if (decoded_ds) restore("decoded_curve", uS * uD, decoded_curve);
-      const std::vector<double> codes = ResumeRows(resume, "status", 1);
-      const std::vector<std::string> messages = ResumeStrings(resume, "status_message", 1);
-      for (std::size_t i = 0; i < K; ++i) status[i] = PairStatus::FromValue(static_cast<int>(codes[i]), messages[i]);
+      ResumeInto(resume, "endpoints", ud, endpoints);
+      ResumeInto(resume, "end_velocities", ud, end_velocities);
+      ResumeInto(resume, "length", 1, length);
+      ResumeInto(resume, "energy", 1, energy);
+      ResumeInto(resume, "speed_drift", 1, drift);
+      if (curve_ds) ResumeInto(resume, "curve", uS * ud, curve);
+      if (decoded_ds) ResumeInto(resume, "decoded_curve", uS * uD, decoded_curve);
+      const std::vector<PairStatus> prior = ResumeStatuses<GeodesicStatus>(resume, 1);
+      std::copy(prior.begin(), prior.end(), status.begin());
       // The copied rows are written and counted like computed ones (their integrator statistics are not stored).
       if (K > 0) emit_rows(0, K);
       out.SetCompletedRows(static_cast<std::int64_t>(K));
@@ -786,8 +773,7 @@ class DistancesJob : public Job {
     const std::size_t K = resume.rows;
     if (!resume.file.empty()) {
       const std::vector<double> dist = ResumeRows(resume, "distances", N);
-      const std::vector<double> codes = ResumeRows(resume, "status", N);
-      const std::vector<std::string> messages = ResumeStrings(resume, "status_message", N);
+      const std::vector<PairStatus> statuses = ResumeStatuses<GeodesicStatus>(resume, N);
       const std::vector<double> velocity = ResumeRows(resume, "initial_velocity", N * ud);
       prior.distances.setConstant(static_cast<Eigen::Index>(N), static_cast<Eigen::Index>(N), kNaN);
       prior.status.assign(N * N, PairStatus::FromValue(PairStatus::kNotComputed, "not computed"));
@@ -795,7 +781,7 @@ class DistancesJob : public Job {
       for (std::size_t i = 0; i < K; ++i) {
         for (std::size_t j = 0; j < N; ++j) {
           prior.distances(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = dist[i * N + j];
-          prior.status[i * N + j] = PairStatus::FromValue(static_cast<int>(codes[i * N + j]), messages[i * N + j]);
+          prior.status[i * N + j] = statuses[i * N + j];
           const Eigen::Map<const VectorXd> v(velocity.data() + (i * N + j) * ud, d);
           if (j > i && v.allFinite()) prior.initial_velocity[i * N + j] = v;
         }

@@ -138,10 +138,7 @@ class FlowJob : public Job {
       if (logdet_difference) prior.logdet_difference = vec("logdet_difference");
       for (const double v : ResumeRows(resume, "nfe", 1)) prior.nfe.push_back(static_cast<std::int64_t>(v));
       for (const double v : ResumeRows(resume, "steps", 1)) prior.steps.push_back(static_cast<std::int64_t>(v));
-      const std::vector<std::string> messages = ResumeStrings(resume, "status_message", 1);
-      for (const double v : ResumeRows(resume, "status", 1)) {
-        prior.status.push_back(SampleStatus::FromValue(static_cast<int>(v), messages[prior.status.size()]));
-      }
+      prior.status = ResumeStatuses<OdeStatus>(resume, 1);
       if (trajectories) prior.trajectories = ResumeRows(resume, "trajectories", T * ud);
       if (K > 0) write_rows(prior, 0, K);
       out.SetCompletedRows(static_cast<std::int64_t>(K));

@@ -5,6 +5,8 @@
 // job, so nothing is computed before every option has been checked.
 #pragma once
 
+#include "pushpull/item_status.hpp"
+
 #include <functional>
 #include <iosfwd>
 #include <memory>
@@ -90,6 +92,23 @@ ResumeSource PrepareResume(const ResumeOptions& options, const std::string& outp
 // Rows [0, source.rows) of dataset `name` of the source (flattened, as float64 or strings).
 std::vector<double> ResumeRows(const ResumeSource& source, const std::string& name, std::size_t row_size);
 std::vector<std::string> ResumeStrings(const ResumeSource& source, const std::string& name, std::size_t row_size);
+// Rows [0, source.rows) of dataset `name` copied into the front of `into` (converted to T; `into` holds them).
+template <class T>
+void ResumeInto(const ResumeSource& source, const std::string& name, std::size_t row_size, std::vector<T>& into) {
+  const std::vector<double> v = ResumeRows(source, name, row_size);
+  for (std::size_t k = 0; k < v.size(); ++k) into[k] = static_cast<T>(v[k]);
+}
+// The statuses of rows [0, source.rows) (datasets `status` and `status_message`, row_size items per row).
+template <class Code>
+std::vector<ItemStatus<Code>> ResumeStatuses(const ResumeSource& source, std::size_t row_size) {
+  const std::vector<double> codes = ResumeRows(source, "status", row_size);
+  const std::vector<std::string> messages = ResumeStrings(source, "status_message", row_size);
+  std::vector<ItemStatus<Code>> statuses;
+  for (std::size_t k = 0; k < codes.size(); ++k) {
+    statuses.push_back(ItemStatus<Code>::FromValue(static_cast<int>(codes[k]), messages[k]));
+  }
+  return statuses;
+}
 // Once the new partial file holds the copied rows (SetCompletedRows done): removes OUT.h5.partial.resume.
 void FinishResume(const ResumeSource& source);
 
