@@ -10,7 +10,7 @@
 
 #include <Eigen/Core>
 
-#include "callback_barrier.hpp"
+#include "common/callback_barrier.hpp"
 #include "pushpull/log_map.hpp"
 
 namespace pushpull::bvp {
