@@ -13,6 +13,7 @@
 
 #include <unistd.h>
 
+#include "pushpull/closed_form_geometries.hpp"
 #include "pushpull/errors.hpp"
 #include "pushpull/functor_decoder.hpp"
 #include "pushpull/functor_metric.hpp"
@@ -21,11 +22,13 @@
 #include "pushpull/metric.hpp"
 #include "pushpull/mlp.hpp"
 #include "pushpull/options.hpp"
+#include "autodiff_decoder.hpp"
 #include "test_support.hpp"
 
 using namespace pushpull;
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
+using pushpull::testing::MakeAutodiffReferenceDecoder;
 
 namespace {
 

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "pushpull/closed_form_geometries.hpp"
 #include "pushpull/errors.hpp"
 #include "pushpull/geodesic_graph.hpp"
 #include "pushpull/initial_curve.hpp"

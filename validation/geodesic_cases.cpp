@@ -25,6 +25,7 @@
 #include <random>
 #include <sstream>
 
+#include "pushpull/closed_form_geometries.hpp"
 #include "pushpull/errors.hpp"
 #include "pushpull/geodesic.hpp"
 #include "pushpull/geodesic_graph.hpp"

@@ -27,6 +27,7 @@
 #include <Eigen/Core>
 
 #include "cli/commands.hpp"
+#include "pushpull/closed_form_geometries.hpp"
 #include "pushpull/errors.hpp"
 #include "pushpull/event_log.hpp"
 #include "pushpull/geodesic.hpp"

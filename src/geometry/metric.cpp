@@ -7,6 +7,7 @@
 #include <sstream>
 #include <utility>
 
+#include "pushpull/decoder.hpp"
 #include "pushpull/errors.hpp"
 #include "pushpull/options.hpp"
 

@@ -41,7 +41,7 @@
 #include <vector>
 
 #include "pushpull/errors.hpp"
-#include "pushpull/metric.hpp"
+#include "pushpull/decoder.hpp"
 #include "mlp_kernel.hpp"
 
 namespace pushpull {

@@ -39,6 +39,7 @@
 
 #include <Eigen/Core>
 
+#include "pushpull/closed_form_geometries.hpp"
 #include "pushpull/discrete_geodesic.hpp"
 #include "pushpull/errors.hpp"
 #include "pushpull/io.hpp"
