@@ -414,7 +414,7 @@ void RunSphere(CaseReport& report, const Settings& settings, const MetricWrapper
   }
   // The graph initial guess: a k-nearest-neighbour graph of points spread over the sphere (Fibonacci lattice,
   // below z = 0.6 so that the stereographic coordinates stay moderate).
-  RowMatrix cloud(0, 2);
+  RowMatrixXd cloud(0, 2);
   {
     std::vector<VectorXd> kept;
     const int m = settings.level == "full" ? 1200 : 500;
