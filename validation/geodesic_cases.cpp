@@ -1,4 +1,4 @@
-// The geodesic cases of MATH.md section 4, registered as `pushpull validate` cases ("GEO-...").
+// The geodesic cases of docs/math.md section 4, registered as `pushpull validate` cases ("GEO-...").
 //
 // Each case runs the logarithm map (-bvp_type shooting, multiple_shooting and collocation, each without the fallback,
 // -bvp_*; collocation with -bvp_collocation_tol max(tol, 1e-8), its answer verified and polished like the others) on
