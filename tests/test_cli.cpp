@@ -160,7 +160,7 @@ BOOST_AUTO_TEST_CASE(options_nothing_reads_are_not_declared) {
 }
 
 namespace {
-void WritePoints(const std::string& file, const RowMatrix& m) {
+void WritePoints(const std::string& file, const RowMatrixXd& m) {
   Provenance p = Provenance::Collect({"test"}, nullptr);
   OutputFile out(file, p);
   out.WriteMatrix("points", m);
@@ -177,7 +177,7 @@ BOOST_AUTO_TEST_CASE(density_and_sample_write_every_dataset_and_agree) {
   Run s = Cli({"sample", "-model", model, "-n", "50", "-seed", "3", "-output", "cli_samples.h5", "-kinetic",
                "-save_times", "0,0.5,1", "-ode_rtol", "1e-9", "-ode_atol", "1e-9"});
   BOOST_TEST(s.code == 0, s.err);
-  const RowMatrix samples = ReadMatrix(DatasetName::Parse("cli_samples.h5:/samples"), 2);
+  const RowMatrixXd samples = ReadMatrix(DatasetName::Parse("cli_samples.h5:/samples"), 2);
   ArraySpec vector;
   vector.ranks = {1};
   const Array logp = ReadArray(DatasetName::Parse("cli_samples.h5:/log_density"), vector);
@@ -201,8 +201,8 @@ BOOST_AUTO_TEST_CASE(density_and_sample_write_every_dataset_and_agree) {
   const Array logp2 = ReadArray(DatasetName::Parse("cli_density.h5:/log_density"), vector);
   BOOST_REQUIRE(logp.size() == logp2.size());
   for (std::size_t i = 0; i < logp.size(); ++i) BOOST_TEST(std::abs(logp.data[i] - logp2.data[i]) < 1e-6);
-  const RowMatrix latent = ReadMatrix(DatasetName::Parse("cli_density.h5:/latent"), 2);
-  const RowMatrix base = ReadMatrix(DatasetName::Parse("cli_samples.h5:/base_samples"), 2);
+  const RowMatrixXd latent = ReadMatrix(DatasetName::Parse("cli_density.h5:/latent"), 2);
+  const RowMatrixXd base = ReadMatrix(DatasetName::Parse("cli_samples.h5:/base_samples"), 2);
   BOOST_TEST((latent - base).cwiseAbs().maxCoeff() < 1e-6);
   BOOST_TEST(ReadRootStringAttribute("cli_density.h5", "options").find("-batch_size 7") != std::string::npos);
   BOOST_TEST(!ReadRootStringAttribute("cli_density.h5", "event_log").empty());
@@ -233,12 +233,12 @@ BOOST_AUTO_TEST_CASE(density_refuses_bad_inputs_with_exit_code_2) {
   WriteMlp(model, "/velocity", v);
   Mlp nobase = RandomMlp(2, 2, {8}, TimeInput::kConcat, Activation::kTanh, 7);
   WriteMlp(model, "/nobase", nobase);
-  RowMatrix three = RowMatrix::Ones(4, 3);
+  RowMatrixXd three = RowMatrixXd::Ones(4, 3);
   WritePoints("cli_three.h5", three);
-  RowMatrix nonfinite = RowMatrix::Ones(4, 2);
+  RowMatrixXd nonfinite = RowMatrixXd::Ones(4, 2);
   nonfinite(1, 1) = std::nan("");
   WritePoints("cli_nonfinite.h5", nonfinite);
-  RowMatrix good = RowMatrix::Ones(4, 2);
+  RowMatrixXd good = RowMatrixXd::Ones(4, 2);
   WritePoints("cli_good.h5", good);
   Run r = Cli({"density", "-model", model, "-input", "cli_three.h5:/points", "-output", "cli_x.h5"});
   BOOST_TEST(r.code == 2);

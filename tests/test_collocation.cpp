@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "pushpull/closed_form_geometries.hpp"
 #include "pushpull/errors.hpp"
 #include "pushpull/initial_curve.hpp"
 #include "pushpull/log_map.hpp"

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "pushpull/closed_form_geometries.hpp"
 #include "pushpull/discrete_geodesic.hpp"
 #include "pushpull/errors.hpp"
 #include "pushpull/initial_curve.hpp"

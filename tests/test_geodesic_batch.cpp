@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "pushpull/closed_form_geometries.hpp"
 #include "pushpull/errors.hpp"
 #include "pushpull/functor_metric.hpp"
 #include "pushpull/geodesic_batch.hpp"

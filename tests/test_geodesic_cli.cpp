@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cli/commands.hpp"
+#include "pushpull/closed_form_geometries.hpp"
 #include "pushpull/geodesic.hpp"
 #include "pushpull/io.hpp"
 #include "pushpull/metric.hpp"

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "pushpull/closed_form_geometries.hpp"
 #include "pushpull/errors.hpp"
 #include "pushpull/geodesic_graph.hpp"
 #include "pushpull/initial_curve.hpp"
@@ -42,9 +43,9 @@ struct Lcg {
   }
 };
 
-RowMatrix RandomSquare(int n, double lo, double hi, std::uint64_t seed) {
+RowMatrixXd RandomSquare(int n, double lo, double hi, std::uint64_t seed) {
   Lcg rng{seed};
-  RowMatrix p(n, 2);
+  RowMatrixXd p(n, 2);
   for (int i = 0; i < n; ++i) {
     p(i, 0) = lo + (hi - lo) * rng();
     p(i, 1) = lo + (hi - lo) * rng();
@@ -53,8 +54,8 @@ RowMatrix RandomSquare(int n, double lo, double hi, std::uint64_t seed) {
 }
 
 // nx x ny grid on [x0, x1] x [y0, y1], y spaced geometrically (uniform in the hyperbolic sense).
-RowMatrix PoincareGrid(int nx, int ny, double x0, double x1, double y0, double y1) {
-  RowMatrix p(nx * ny, 2);
+RowMatrixXd PoincareGrid(int nx, int ny, double x0, double x1, double y0, double y1) {
+  RowMatrixXd p(nx * ny, 2);
   for (int i = 0; i < nx; ++i) {
     for (int j = 0; j < ny; ++j) {
       p(i * ny + j, 0) = x0 + (x1 - x0) * i / (nx - 1);
@@ -171,7 +172,7 @@ BOOST_AUTO_TEST_CASE(sphere_shortest_path_close_to_the_great_circle) {
   // Points uniform on the sphere (Archimedes: height uniform), mapped to the plane z = y_xy / (1 - y_3), leaving
   // out a cap around the pole at infinity.
   Lcg rng{7};
-  RowMatrix points(2000, 2);
+  RowMatrixXd points(2000, 2);
   for (int i = 0; i < points.rows();) {
     const double h = 2 * rng() - 1, phi = 2 * std::numbers::pi * rng();
     if (h > 0.99) continue;
@@ -223,7 +224,7 @@ BOOST_AUTO_TEST_CASE(linear_metric_path_is_nearly_straight) {
 
 BOOST_AUTO_TEST_CASE(end_points_on_graph_points_and_identical_ends) {
   const PullbackMetric m = LinearMetric();
-  const RowMatrix points = RandomSquare(200, -1.0, 1.0, 3);
+  const RowMatrixXd points = RandomSquare(200, -1.0, 1.0, 3);
   const GeodesicGraph graph(m, points, GeodesicGraphOptions{});
   // z0 and z1 coincide with graph points: zero-length edges must not produce repeated times.
   const VectorXd z0 = points.row(5).transpose(), z1 = points.row(150).transpose();
@@ -239,7 +240,7 @@ BOOST_AUTO_TEST_CASE(end_points_on_graph_points_and_identical_ends) {
 BOOST_AUTO_TEST_CASE(disconnected_and_empty_graphs_return_the_line) {
   const PullbackMetric m = LinearMetric();
   // Two clusters far apart; with 2 neighbours nothing joins them.
-  RowMatrix points(8, 2);
+  RowMatrixXd points(8, 2);
   points << 0, 0, 0.1, 0, 0, 0.1, 0.1, 0.1, 10, 10, 10.1, 10, 10, 10.1, 10.1, 10.1;
   GeodesicGraphOptions options;
   options.neighbors = 2;
@@ -254,7 +255,7 @@ BOOST_AUTO_TEST_CASE(disconnected_and_empty_graphs_return_the_line) {
   // Inside one cluster the path exists.
   BOOST_TEST(graph.ShortestPath(m, z0, V(0.12, 0.13)).description.find("graph: ") == 0u);
 
-  const GeodesicGraph empty(m, RowMatrix(0, 2), GeodesicGraphOptions{});
+  const GeodesicGraph empty(m, RowMatrixXd(0, 2), GeodesicGraphOptions{});
   BOOST_TEST(empty.num_vertices() == 0);
   BOOST_TEST(empty.num_edges() == 0u);
   const InitialCurve e = empty.ShortestPath(m, z0, z1);
@@ -271,7 +272,7 @@ BOOST_AUTO_TEST_CASE(disconnected_and_empty_graphs_return_the_line) {
 
 BOOST_AUTO_TEST_CASE(bad_options_and_points) {
   const PullbackMetric m = LinearMetric();
-  const RowMatrix points = RandomSquare(20, -1.0, 1.0, 1);
+  const RowMatrixXd points = RandomSquare(20, -1.0, 1.0, 1);
   GeodesicGraphOptions bad;
   bad.neighbors = 0;
   BOOST_CHECK_EXCEPTION(GeodesicGraph(m, points, bad), InputError,
@@ -301,21 +302,21 @@ BOOST_AUTO_TEST_CASE(bad_options_and_points) {
   CheckOptionRefused<GeodesicGraphOptions>("-graph_quadrature_points", "1000", "-graph_quadrature_points");
 
   const TensorMetric p = Poincare();
-  RowMatrix half = PoincareGrid(3, 3, -1, 1, 0.5, 2);
+  RowMatrixXd half = PoincareGrid(3, 3, -1, 1, 0.5, 2);
   half(4, 1) = -0.25;
   BOOST_CHECK_EXCEPTION(GeodesicGraph(p, half, GeodesicGraphOptions{}), InputError,
                         [](const InputError& e) { return Mentions(e, "row 4"); });
   half(4, 1) = 0.0;
   BOOST_CHECK_EXCEPTION(GeodesicGraph(p, half, GeodesicGraphOptions{}), InputError,
                         [](const InputError& e) { return Mentions(e, "row 4"); });
-  BOOST_CHECK_EXCEPTION(GeodesicGraph(m, RowMatrix::Zero(4, 3), GeodesicGraphOptions{}), InputError,
+  BOOST_CHECK_EXCEPTION(GeodesicGraph(m, RowMatrixXd::Zero(4, 3), GeodesicGraphOptions{}), InputError,
                         [](const InputError& e) { return Mentions(e, "3 columns"); });
   BOOST_CHECK_THROW(GeodesicGraph::SegmentLength(m, V(0, 0), V(1, 1), 0), InputError);
 }
 
 BOOST_AUTO_TEST_CASE(deterministic_and_concurrent_queries) {
   const TensorMetric m = Poincare();
-  const RowMatrix points = PoincareGrid(25, 25, -2.0, 2.0, 0.05, 3.0);
+  const RowMatrixXd points = PoincareGrid(25, 25, -2.0, 2.0, 0.05, 3.0);
   const GeodesicGraph a(m, points, GeodesicGraphOptions{}), b(m, points, GeodesicGraphOptions{});
   BOOST_TEST(a.num_edges() == b.num_edges());
   std::vector<VectorXd> starts, ends;
@@ -349,7 +350,7 @@ BOOST_AUTO_TEST_CASE(deterministic_and_concurrent_queries) {
 
 BOOST_AUTO_TEST_CASE(timing_1000_points_linear) {
   const PullbackMetric m = LinearMetric();
-  const RowMatrix points = RandomSquare(1000, -1.0, 1.0, 11);
+  const RowMatrixXd points = RandomSquare(1000, -1.0, 1.0, 11);
   const auto t0 = std::chrono::steady_clock::now();
   const GeodesicGraph graph(m, points, GeodesicGraphOptions{});
   const auto t1 = std::chrono::steady_clock::now();

@@ -7,6 +7,7 @@
 #include <Eigen/Core>
 
 #include "bench/geodesic_reference.hpp"
+#include "pushpull/closed_form_geometries.hpp"
 #include "pushpull/discrete_geodesic.hpp"
 #include "pushpull/errors.hpp"
 #include "pushpull/metric.hpp"

@@ -166,7 +166,7 @@ struct Fixture {
     v.base_time = 0;
     WriteMlp(model, "/velocity", v);
     points = dir + "/points.h5";
-    RowMatrix p(240, 6);
+    RowMatrixXd p(240, 6);
     std::mt19937_64 rng(5);
     std::normal_distribution<double> normal;
     for (Eigen::Index i = 0; i < p.size(); ++i) p.data()[i] = normal(rng);

@@ -56,11 +56,11 @@ BOOST_AUTO_TEST_CASE(round_trip_float64_and_float32_widened) {
   WriteRaw(file, "/points", {3, 2}, {1, 2, 3, 4, 5, 6});
   WriteRaw(file, "/single", {2, 2}, {0.5, 0.25, -1, 2}, true);
   WriteRaw(file, "/cube", {2, 2, 3}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
-  RowMatrix m = ReadMatrix(DatasetName::Parse(file + ":/points"), 2);
+  RowMatrixXd m = ReadMatrix(DatasetName::Parse(file + ":/points"), 2);
   BOOST_TEST(m.rows() == 3);
   BOOST_TEST(m(2, 1) == 6.0);
   BOOST_TEST(m(1, 0) == 3.0);
-  RowMatrix s = ReadMatrix(DatasetName::Parse(file + ":/single"));
+  RowMatrixXd s = ReadMatrix(DatasetName::Parse(file + ":/single"));
   BOOST_TEST(s(0, 1) == 0.25);
   ArraySpec spec;
   spec.ranks = {3};
@@ -99,7 +99,7 @@ BOOST_AUTO_TEST_CASE(output_is_atomic_and_carries_provenance) {
     OutputFile out(file, TestProvenance());
     BOOST_TEST(std::filesystem::exists(file + ".partial"));
     BOOST_TEST(!std::filesystem::exists(file));
-    RowMatrix m(2, 3);
+    RowMatrixXd m(2, 3);
     m << 1, 2, 3, 4, 5, 6;
     out.WriteMatrix("results/matrix", m);
     out.WriteIntVector("results/status", {0, 1});
@@ -109,7 +109,7 @@ BOOST_AUTO_TEST_CASE(output_is_atomic_and_carries_provenance) {
   }
   BOOST_TEST(std::filesystem::exists(file));
   BOOST_TEST(!std::filesystem::exists(file + ".partial"));
-  RowMatrix back = ReadMatrix(DatasetName::Parse(file + ":/results/matrix"), 3);
+  RowMatrixXd back = ReadMatrix(DatasetName::Parse(file + ":/results/matrix"), 3);
   BOOST_TEST(back(1, 2) == 6.0);
   BOOST_TEST(ReadRootStringAttribute(file, "pushpull_version") == "0.1.0");
   BOOST_TEST(ReadRootStringAttribute(file, "command_line") == "pushpull test -ode_rtol 1e-9");

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "pushpull/closed_form_geometries.hpp"
 #include "pushpull/errors.hpp"
 #include "pushpull/geodesic.hpp"
 #include "pushpull/geodesic_graph.hpp"
@@ -151,7 +152,7 @@ BOOST_AUTO_TEST_CASE(the_graph_guess_finds_the_minimal_geodesic_where_the_line_f
     const double phi = k * std::numbers::pi * (3 - std::sqrt(5.0));
     if (zc < 0.6) kept.push_back(FromSphere(Eigen::Vector3d(rc * std::cos(phi), rc * std::sin(phi), zc)));
   }
-  RowMatrix cloud(static_cast<Eigen::Index>(kept.size()), 2);
+  RowMatrixXd cloud(static_cast<Eigen::Index>(kept.size()), 2);
   for (std::size_t k = 0; k < kept.size(); ++k) cloud.row(static_cast<Eigen::Index>(k)) = kept[k].transpose();
   GeodesicGraphOptions go;
   go.neighbors = 12;

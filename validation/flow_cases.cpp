@@ -1,4 +1,4 @@
-// The pushforward cases G1 ... G7 of MATH.md section 2, registered as `pushpull validate` cases.
+// The pushforward cases G1 ... G7 of docs/math.md section 2, registered as `pushpull validate` cases.
 //
 // Every check below states its pass threshold where it is made. Thresholds are deliberately explicit constants of
 // the validation suite (not solver settings): they say what "agrees with the closed form" means here.

@@ -1,4 +1,4 @@
-// Closed-form Gaussian flows of MATH.md section 2, for the validation suite and the tests (internal).
+// Closed-form Gaussian flows of docs/math.md section 2, for the validation suite and the tests (internal).
 //
 // Every case is an affine field whose flow map from the base time to the data time is x_d = Phi z + c, so the data
 // density is N(c, Phi Phi^T) and the log-density of a sample is log N(z) - log|det Phi|.

@@ -1,4 +1,4 @@
-// The geodesic cases of MATH.md section 4, registered as `pushpull validate` cases ("GEO-...").
+// The geodesic cases of docs/math.md section 4, registered as `pushpull validate` cases ("GEO-...").
 //
 // Each case runs the logarithm map (-bvp_type shooting, multiple_shooting and collocation, each without the fallback,
 // -bvp_*; collocation with -bvp_collocation_tol max(tol, 1e-8), its answer verified and polished like the others) on
@@ -26,6 +26,7 @@
 #include <random>
 #include <sstream>
 
+#include "pushpull/closed_form_geometries.hpp"
 #include "pushpull/errors.hpp"
 #include "pushpull/geodesic.hpp"
 #include "pushpull/geodesic_graph.hpp"
@@ -420,7 +421,7 @@ void RunSphere(CaseReport& report, const Settings& settings, const MetricWrapper
   }
   // The graph initial guess: a k-nearest-neighbour graph of points spread over the sphere (Fibonacci lattice,
   // below z = 0.6 so that the stereographic coordinates stay moderate).
-  RowMatrix cloud(0, 2);
+  RowMatrixXd cloud(0, 2);
   {
     std::vector<VectorXd> kept;
     const int m = settings.level == "full" ? 1200 : 500;

@@ -1,4 +1,4 @@
-// The geodesic validation cases (MATH.md section 4) as objects that tests can build directly (internal; not
+// The geodesic validation cases (docs/math.md section 4) as objects that tests can build directly (internal; not
 // installed). `pushpull validate` reaches them through CaseRegistry() (RegisterGeodesicCases in validation.hpp).
 #pragma once
 

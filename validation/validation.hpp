@@ -1,6 +1,6 @@
 // The validation framework behind `pushpull validate` (internal; not installed).
 //
-// A validation case (G1 ... G7 of MATH.md section 2, geodesic cases later) runs the library's solvers on a problem
+// A validation case (G1 ... G7 of docs/math.md section 2, geodesic cases later) runs the library's solvers on a problem
 // with a closed-form answer and returns a CaseReport: the full sweep (one row per method x tolerance x trace type)
 // and a list of checks, each with the measured value, an explicit pass threshold and a verdict.
 #pragma once
@@ -111,7 +111,7 @@ class Case {
 // Every built-in case registered (G1 ... G7 first); research code may register its own.
 Registry<Case>& CaseRegistry();
 void RegisterFlowCases(Registry<Case>& registry);
-// The geodesic cases GEO-... of MATH.md section 4 (validation/geodesic_cases.cpp).
+// The geodesic cases GEO-... of docs/math.md section 4 (validation/geodesic_cases.cpp).
 void RegisterGeodesicCases(Registry<Case>& registry);
 
 }  // namespace pushpull::validation

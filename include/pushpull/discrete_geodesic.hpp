@@ -1,7 +1,7 @@
 // The discrete geodesic of a decoder: the latent polyline z0 = x_0, x_1, ..., x_N = z1 whose decoded image has the
 // least energy
 //   E(x) = N sum_{i<N} |f(x_{i+1}) - f(x_i)|^2,
-// the energy of the decoded polyline with uniform times, a discretisation of E[g] of MATH.md section 3: as N grows
+// the energy of the decoded polyline with uniform times, a discretisation of E[g] of docs/math.md section 3: as N grows
 // its minimisers approach the geodesic (errors O(1/N^2)) and E the geodesic's energy L^2. It is what PyTorch tools
 // such as stochman compute as "the" geodesic; here it is the default initial guess of the logarithm map
 // (-bvp_init discrete), whose shooting then solves the exact geodesic equation from it. Only metrics of a decoder

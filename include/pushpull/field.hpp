@@ -14,9 +14,10 @@
 
 #include <Eigen/Core>
 
+#include "pushpull/row_matrix.hpp"
+
 namespace pushpull {
 
-using RowMatrixXd = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using BlockRef = Eigen::Ref<const RowMatrixXd>;
 
 class VectorField {

@@ -22,9 +22,9 @@
 #include <Eigen/Core>
 
 #include "pushpull/initial_curve.hpp"
-#include "pushpull/io.hpp"
 #include "pushpull/metric.hpp"
 #include "pushpull/quadrature.hpp"
+#include "pushpull/row_matrix.hpp"
 
 namespace pushpull {
 
@@ -50,7 +50,7 @@ class GeodesicGraph {
   // number of columns, or a point outside the metric's domain (naming the row). Edges whose length is not finite
   // (the metric is non-finite or leaves its domain along the segment) are left out. Deterministic: ties in the
   // neighbour search are broken by row index.
-  GeodesicGraph(const Metric& metric, const RowMatrix& points, const GeodesicGraphOptions& options);
+  GeodesicGraph(const Metric& metric, const RowMatrixXd& points, const GeodesicGraphOptions& options);
 
   // The shortest path z0 -> ... -> z1. z0 and z1 are joined to their k nearest graph points (and to each other when
   // either is among the other's k nearest), with edge lengths measured by `metric` (the same geometry as at
@@ -79,7 +79,7 @@ class GeodesicGraph {
 
   GeodesicGraphOptions options_;
   QuadratureRule rule_;  // Gauss-Legendre, quadrature_points nodes
-  RowMatrix points_;
+  RowMatrixXd points_;
   // Adjacency in compressed rows: the neighbours of i are adjacency_[offsets_[i] .. offsets_[i + 1]).
   std::vector<std::size_t> offsets_;
   std::vector<int> adjacency_;

@@ -32,11 +32,11 @@
 
 #include <Eigen/Core>
 
+#include "pushpull/row_matrix.hpp"
+
 namespace pushpull {
 
 struct Provenance;
-
-using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // `file.h5:/path`. The path defaults to "/" + nothing: a name without ':' is refused.
 struct DatasetName {
@@ -56,7 +56,7 @@ struct Array {
   std::size_t rank() const { return shape.size(); }
   std::size_t size() const { return data.size(); }
   // Rank 2 only: a copy as a matrix (rows x cols).
-  RowMatrix ToMatrix() const;
+  RowMatrixXd ToMatrix() const;
 };
 
 // What a caller expects of a dataset; shape entries of -1 accept any extent.
@@ -70,7 +70,7 @@ struct ArraySpec {
 // Reads a numeric dataset. Throws InputError naming file, dataset and the problem.
 Array ReadArray(const DatasetName& name, const ArraySpec& spec = {});
 // Reads a rank-2 dataset with `cols` columns (-1: any) as a matrix.
-RowMatrix ReadMatrix(const DatasetName& name, std::int64_t cols = -1, std::string what = {});
+RowMatrixXd ReadMatrix(const DatasetName& name, std::int64_t cols = -1, std::string what = {});
 
 // kString: variable-length UTF-8 strings; RowDataset::Write then takes `const std::string*`.
 enum class ElementType { kFloat64, kInt64, kInt32, kUInt8, kString };
@@ -114,7 +114,7 @@ class OutputFile {
   // Whole datasets, chunked and deflate-compressed. `name` may contain groups ("geodesic/length"); missing groups
   // are created.
   void WriteArray(std::string_view name, const std::vector<std::size_t>& shape, const double* data);
-  void WriteMatrix(std::string_view name, const RowMatrix& m);
+  void WriteMatrix(std::string_view name, const RowMatrixXd& m);
   void WriteVector(std::string_view name, const std::vector<double>& v);
   void WriteIntVector(std::string_view name, const std::vector<std::int64_t>& v);
   void WriteStrings(std::string_view name, const std::vector<std::string>& v);

@@ -1,9 +1,8 @@
-// A multilayer perceptron read from a model file in the "pushpull-mlp" schema, version 1
-// (../shared/MODEL-FORMAT.md, reproduced in docs/model-format.md).
+// A multilayer perceptron read from a model file in the "pushpull-mlp" schema, version 1 (docs/model-format.md).
 //
 // The network is plain data; evaluating it with derivatives is the job of MlpField (field.hpp) and MlpDecoder
-// (metric.hpp). Both run the same activation and layer kernels (src/mlp_kernel.hpp), so a network with time_input
-// none and input_dim = output_dim gives bitwise the same values as a field and as a decoder.
+// (decoder.hpp). Both run the same activation and layer kernels (src/models/mlp_kernel.hpp), so a network with
+// time_input none and input_dim = output_dim gives bitwise the same values as a field and as a decoder.
 #pragma once
 
 #include <cmath>

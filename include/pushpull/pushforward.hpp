@@ -1,4 +1,4 @@
-// The pushforward engine: exact log-densities and samples of continuous normalizing flows (MATH.md section 1).
+// The pushforward engine: exact log-densities and samples of continuous normalizing flows (docs/math.md section 1).
 //
 // Problem: a velocity field v(x, t) on t in [0, 1] and the base time t_b (0 or 1) where N(0, I) lives.
 //   Density of data points x: integrate dx/dt = v, da/dt = div v from t_d = 1 - t_b to t_b with a(t_d) = 0;

@@ -27,6 +27,7 @@
 #include <Eigen/Core>
 
 #include "cli/commands.hpp"
+#include "pushpull/closed_form_geometries.hpp"
 #include "pushpull/errors.hpp"
 #include "pushpull/event_log.hpp"
 #include "pushpull/geodesic.hpp"
@@ -361,7 +362,7 @@ struct LogMapSetup {
     if (bvp.init != "graph") return;
     ScopedEvent event(kEventGraph);
     const DatasetName name = DatasetName::Parse(graph_points, "graph_points");
-    const RowMatrix points = ReadMatrix(name, metric.dim(), "graph_points");
+    const RowMatrixXd points = ReadMatrix(name, metric.dim(), "graph_points");
     graph_ = std::make_unique<GeodesicGraph>(metric, points, graph_options);
     graph_source_ = name.ToString();
   }
@@ -578,8 +579,8 @@ class ExpJob : public Job {
     const DatasetName vname =
         DatasetName::Parse(RequireString(velocities_, "velocities", "FILE.h5:/path"), "velocities");
     RequireString(output_, "output", "FILE.h5");
-    const RowMatrix Z = ReadMatrix(pname, -1, "points");
-    const RowMatrix U = ReadMatrix(vname, Z.cols(), "velocities");
+    const RowMatrixXd Z = ReadMatrix(pname, -1, "points");
+    const RowMatrixXd U = ReadMatrix(vname, Z.cols(), "velocities");
     if (U.rows() != Z.rows()) {
       throw InputError(vname.ToString() + " has " + std::to_string(U.rows()) + " rows, but " + pname.ToString() +
                        " has " + std::to_string(Z.rows()));
@@ -721,7 +722,7 @@ class DistancesJob : public Job {
     geometry_.RequireSource();
     const DatasetName pname = DatasetName::Parse(RequireString(points_, "points", "FILE.h5:/path"), "points");
     RequireString(output_, "output", "FILE.h5");
-    const RowMatrix Z = ReadMatrix(pname, -1, "points");
+    const RowMatrixXd Z = ReadMatrix(pname, -1, "points");
     const std::size_t N = static_cast<std::size_t>(Z.rows());
     const int d = static_cast<int>(Z.cols());
     const std::size_t pairs = N * (N - (N > 0 ? 1 : 0)) / 2;

@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "cli/commands.hpp"
-#include "hdf5_handles.hpp"
+#include "io/hdf5_handles.hpp"
 #include "pushpull/errors.hpp"
 #include "pushpull/mlp.hpp"
 

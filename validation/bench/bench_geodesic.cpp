@@ -310,7 +310,7 @@ int RunModels(const BenchOptions& b) {
     }
   }
   if (b.model_matrix_points > 1 && !files.empty()) {
-    const pushpull::RowMatrix codes =
+    const pushpull::RowMatrixXd codes =
         pushpull::ReadMatrix(pushpull::DatasetName::Parse(files.front() + ":/latent_codes", "latent_codes"));
     const Eigen::Index N = std::min<Eigen::Index>(b.model_matrix_points, codes.rows());
     const Eigen::MatrixXd Z = codes.topRows(N);

@@ -39,6 +39,7 @@
 
 #include <Eigen/Core>
 
+#include "pushpull/closed_form_geometries.hpp"
 #include "pushpull/discrete_geodesic.hpp"
 #include "pushpull/errors.hpp"
 #include "pushpull/io.hpp"
@@ -54,7 +55,7 @@ using Eigen::MatrixXd;
 using Eigen::VectorXd;
 using pushpull::bench::Clock;
 using pushpull::bench::Seconds;
-using pushpull::RowMatrix;
+using pushpull::RowMatrixXd;
 using pushpull::reference::Extrapolation;
 using pushpull::reference::PairResult;
 using pushpull::reference::ReferenceSettings;
@@ -415,7 +416,7 @@ int Run(const RefOptions& o, const pushpull::Provenance& provenance) {
   int off_order = 0, adapted = 0;
   std::vector<std::int64_t> converged(P), index(P);
   std::vector<std::string> messages(P);
-  RowMatrix sqrt_energy(P, K), chord(P, K), iterations(P, K), segments_used(P, K), z0(P, pairs.z0.front().size()),
+  RowMatrixXd sqrt_energy(P, K), chord(P, K), iterations(P, K), segments_used(P, K), z0(P, pairs.z0.front().size()),
       z1(P, pairs.z0.front().size());
   int failed = 0;
   for (std::size_t p = 0; p < P; ++p) {

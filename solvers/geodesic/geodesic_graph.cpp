@@ -30,7 +30,7 @@ std::string FormatLength(double v) {
 // The (at most) k rows of `points` nearest to z in Euclidean distance, nearest first, ties broken by row index;
 // row `exclude` (if >= 0) is skipped. *kth_distance2 (when not null) receives the squared distance of the last
 // one (+infinity when fewer than k rows qualify).
-std::vector<int> NearestRows(const RowMatrix& points, const VectorXd& z, int k, int exclude,
+std::vector<int> NearestRows(const RowMatrixXd& points, const VectorXd& z, int k, int exclude,
                              double* kth_distance2) {
   const int n = static_cast<int>(points.rows());
   const VectorXd d2 = (points.rowwise() - z.transpose()).rowwise().squaredNorm();
@@ -112,7 +112,7 @@ double GeodesicGraph::SegmentLength(const Metric& metric, const VectorXd& a, con
 
 // ---- Construction ------------------------------------------------------------------------------------------------
 
-GeodesicGraph::GeodesicGraph(const Metric& metric, const RowMatrix& points, const GeodesicGraphOptions& options)
+GeodesicGraph::GeodesicGraph(const Metric& metric, const RowMatrixXd& points, const GeodesicGraphOptions& options)
     : options_(options) {
   const std::string problem = options.Validate();
   if (!problem.empty()) throw InputError("geodesic graph: " + problem);
@@ -122,7 +122,7 @@ GeodesicGraph::GeodesicGraph(const Metric& metric, const RowMatrix& points, cons
                      " columns but the latent space has dimension " + std::to_string(d));
   }
   rule_ = GaussLegendre(options.quadrature_points);
-  points_ = points.rows() > 0 ? points : RowMatrix(0, d);
+  points_ = points.rows() > 0 ? points : RowMatrixXd(0, d);
   const int n = num_vertices();
   for (int i = 0; i < n; ++i) {
     std::string why;

@@ -1,4 +1,4 @@
-// Pullback and tensor metrics, stacked decoders. (MlpDecoder's passes are in src/mlp_decoder.cpp.)
+// Pullback and tensor metrics, stacked decoders. (MlpDecoder's passes are in src/models/mlp_decoder.cpp.)
 #include "pushpull/metric.hpp"
 
 #include <Eigen/Cholesky>
@@ -7,6 +7,7 @@
 #include <sstream>
 #include <utility>
 
+#include "pushpull/decoder.hpp"
 #include "pushpull/errors.hpp"
 #include "pushpull/options.hpp"
 

@@ -225,9 +225,9 @@ DatasetName DatasetName::Parse(std::string_view spec, std::string_view option) {
   return name;
 }
 
-RowMatrix Array::ToMatrix() const {
+RowMatrixXd Array::ToMatrix() const {
   if (shape.size() != 2) throw std::logic_error("Array::ToMatrix on an array of rank " + std::to_string(shape.size()));
-  RowMatrix m(static_cast<Eigen::Index>(shape[0]), static_cast<Eigen::Index>(shape[1]));
+  RowMatrixXd m(static_cast<Eigen::Index>(shape[0]), static_cast<Eigen::Index>(shape[1]));
   std::copy(data.begin(), data.end(), m.data());
   return m;
 }
@@ -296,7 +296,7 @@ Array ReadArray(const DatasetName& name, const ArraySpec& spec) {
   return out;
 }
 
-RowMatrix ReadMatrix(const DatasetName& name, std::int64_t cols, std::string what) {
+RowMatrixXd ReadMatrix(const DatasetName& name, std::int64_t cols, std::string what) {
   ArraySpec spec;
   spec.ranks = {2};
   spec.shape = {-1, cols};
@@ -497,7 +497,7 @@ void OutputFile::WriteArray(std::string_view name, const std::vector<std::size_t
   }
 }
 
-void OutputFile::WriteMatrix(std::string_view name, const RowMatrix& m) {
+void OutputFile::WriteMatrix(std::string_view name, const RowMatrixXd& m) {
   WriteArray(name, {static_cast<std::size_t>(m.rows()), static_cast<std::size_t>(m.cols())}, m.data());
 }
 

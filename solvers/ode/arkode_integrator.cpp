@@ -263,24 +263,4 @@ std::unique_ptr<OdeIntegrator> MakeArkodeEsdirk(const OdeOptions& options) {
   return std::make_unique<ArkodeIntegrator>(options, true);
 }
 
-OdeIntegratorRegistry& OdeIntegrators() {
-  static OdeIntegratorRegistry* registry = [] {
-    auto* r = new OdeIntegratorRegistry("ode_type");
-    r->Register("bdf", "CVODES BDF (orders 1-5) with Newton iterations; for stiff flows", MakeCvodesBdf);
-    r->Register("adams", "CVODES Adams-Moulton (orders 1-12) with fixed-point iterations; for smooth non-stiff flows",
-                MakeCvodesAdams);
-    r->Register("dopri5", "ARKODE explicit Dormand-Prince 5(4), as torchdiffeq's dopri5", MakeArkodeDopri5);
-    r->Register("esdirk", "ARKODE implicit ESDIRK 5(4) (ESDIRK547L2SA) with Newton iterations", MakeArkodeEsdirk);
-    return r;
-  }();
-  return *registry;
-}
-
-namespace sundials {
-Context::Context() {
-  if (SUNContext_Create(nullptr, &ctx_) != 0 || !ctx_) throw std::runtime_error("SUNDIALS: SUNContext_Create failed");
-}
-Context::~Context() { SUNContext_Free(&ctx_); }
-}  // namespace sundials
-
 }  // namespace pushpull

@@ -24,7 +24,7 @@
 // tangent quantity of Tangents is a contraction of these columns, so one pass (1 + 2.5 d + d^2 / 2 columns) replaces
 // one tangent pass per direction.
 //
-// Kernels. The layer product and the activations (s, s1, s2, s3) are the shared ones of src/mlp_kernel.hpp, also
+// Kernels. The layer product and the activations (s, s1, s2, s3) are the shared ones of src/models/mlp_kernel.hpp, also
 // driven by MlpField, so that a network evaluates to the same bits as a decoder and as a field. The activation steps
 // of the geodesic passes (jet and JacobianAndSecond) for latent dimension 2 and 3 go over the rows once, with a row
 // block's columns in registers (ActivateJetFixed, ActivateSecondFixed): column by column, the jet's took about a
@@ -41,7 +41,7 @@
 #include <vector>
 
 #include "pushpull/errors.hpp"
-#include "pushpull/metric.hpp"
+#include "pushpull/decoder.hpp"
 #include "mlp_kernel.hpp"
 
 namespace pushpull {

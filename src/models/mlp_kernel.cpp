@@ -6,7 +6,7 @@
 // log and a division for log1p). The formulas avoid cancellation in the derivatives (e.g. tanh' = 4 E / (1 + E)^2
 // with E = exp(-2|x|) for large |x|, not 1 - tanh^2). Accuracy (max relative error against long double over
 // [-800, 800], down to 1e-300 and out to 1e300, including the saturation regions): about 3.3e-16 for the values,
-// 5.3e-16 for the first derivatives and 7e-16 for the second and third (test_field and test_geodesic pin it). NaN
+// 5.3e-16 for the first derivatives and 7e-16 for the second and third (test_field and test_mlp_decoder pin it). NaN
 // propagates.
 //
 // Layer product. A register-blocked SIMD kernel that reads W in place (never copied). Eigen's GEMM spends longer

@@ -11,7 +11,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "callback_barrier.hpp"
+#include "common/callback_barrier.hpp"
 #include "pushpull/ode.hpp"
 
 namespace pushpull::sundials {

@@ -1,7 +1,7 @@
 // MlpField: a "pushpull-mlp" network as a velocity field, with forward-mode derivatives propagated analytically.
 //
 // Layout. A block of N points is an N x width row-major matrix, which is the column-major width x N matrix of its
-// transpose, so a dense layer is one product of the shared kernel (src/mlp_kernel.hpp, also MlpDecoder's)
+// transpose, so a dense layer is one product of the shared kernel (src/models/mlp_kernel.hpp, also MlpDecoder's)
 //   Z^T = W H^T + b 1^T
 // and the same network evaluates to the same bits as a field and as a decoder. The K tangents of every point are
 // stacked tangent-major into a (K N) x width row-major matrix, row k*N + i holding tangent k of point i, so that one

@@ -12,7 +12,7 @@
 #include <utility>
 
 #include "bvp_support.hpp"
-#include "callback_barrier.hpp"
+#include "common/callback_barrier.hpp"
 #include "pushpull/log_map.hpp"
 #include "pushpull/options.hpp"
 

@@ -10,7 +10,7 @@
 
 #include <Eigen/Core>
 
-#include "callback_barrier.hpp"
+#include "common/callback_barrier.hpp"
 #include "pushpull/log_map.hpp"
 
 namespace pushpull::bvp {
@@ -82,7 +82,7 @@ LogMapResult StartResult(const Metric& metric, const std::string& solver, bool* 
 // "N Levenberg-Marquardt iterations (S successful, U unsuccessful; Ceres: message)".
 std::string Describe(const ceres::Solver::Summary& summary);
 
-// ---- Discrete geodesics with Richardson extrapolation (solvers/discrete_bvp.cpp) ----
+// ---- Discrete geodesics with Richardson extrapolation (solvers/geodesic/discrete_bvp.cpp) ----
 // Adds meshes to *x (-bvp_extrapolation_*, the first from `start`): -bvp_extrapolation_levels of them, and with
 // `to_tolerance` more until the length's error estimate is within -bvp_extrapolation_length_rtol.
 void ExtendExtrapolation(const Decoder& decoder, const Eigen::VectorXd& z0, const Eigen::VectorXd& z1,
@@ -99,8 +99,8 @@ std::string DescribeExtrapolation(const ExtrapolatedDiscreteGeodesic& x);
 }  // namespace pushpull::bvp
 
 namespace pushpull {
-// The registered solvers (solvers/single_shooting.cpp, solvers/multiple_shooting.cpp, solvers/collocation.cpp,
-// solvers/discrete_bvp.cpp).
+// The registered solvers (solvers/geodesic/: single_shooting.cpp, multiple_shooting.cpp, collocation.cpp,
+// discrete_bvp.cpp).
 std::unique_ptr<BvpSolver> MakeSingleShooting(const LogMapOptions& options);
 std::unique_ptr<BvpSolver> MakeMultipleShooting(const LogMapOptions& options);
 std::unique_ptr<BvpSolver> MakeCollocation(const LogMapOptions& options);

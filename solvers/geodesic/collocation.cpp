@@ -37,7 +37,7 @@
 #include <vector>
 
 #include "bvp_support.hpp"
-#include "callback_barrier.hpp"
+#include "common/callback_barrier.hpp"
 #include "pushpull/log_map.hpp"
 #include "pushpull/options.hpp"
 

@@ -1,7 +1,7 @@
 // The numerical kernels of a "pushpull-mlp" network (internal; not installed): the activations with their
 // derivatives up to third order and the dense layer product, written once and driven by both MlpField
-// (src/mlp_field.cpp, the network as a flow vector field) and MlpDecoder (src/mlp_decoder.cpp, the network as a
-// decoder). A network therefore evaluates to the same bits either way.
+// (src/models/mlp_field.cpp, the network as a flow vector field) and MlpDecoder (src/models/mlp_decoder.cpp, the
+// network as a decoder). A network therefore evaluates to the same bits either way.
 //
 // Bitwise contract. Every output element depends only on its own inputs, never on its position in a block or on the
 // block's size: an activation value at x is the same wherever x sits in the array (a short tail goes through the same
