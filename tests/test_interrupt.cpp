@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "pushpull/io.hpp"
+#include "pushpull/row_matrix.hpp"
 #include "pushpull/mlp.hpp"
 
 using namespace pushpull;
@@ -183,7 +184,7 @@ struct Fixture {
   std::string PointsOfSphere(std::size_t n) const {
     const std::string file = dir + "/sphere_points" + std::to_string(n) + ".h5";
     fs::remove(file);
-    RowMatrix p(static_cast<Eigen::Index>(n), 2);
+    RowMatrixXd p(static_cast<Eigen::Index>(n), 2);
     std::mt19937_64 rng(8);
     std::normal_distribution<double> normal;
     for (Eigen::Index i = 0; i < p.size(); ++i) p.data()[i] = 0.8 * normal(rng);
