@@ -22,6 +22,8 @@
 #include <limits>
 #include <vector>
 
+#include <Eigen/Core>
+
 #include "transport_internal.hpp"
 
 namespace pushpull::transport_detail {
@@ -140,58 +142,80 @@ std::int64_t SolveAssignment(const PointMatrix& cost, std::vector<std::int64_t>&
     free_rows.swap(next);
   }
 
-  // 4. Augmentation by shortest paths.
+  // 4. Augmentation by shortest paths. D holds the tentative distances of the unscanned columns and +inf for the
+  // scanned ones (whose final distance is kept in `done`); the relaxation D = min(D, C_i - v - u1 + pen) and the next
+  // minimum are two vectorised passes (Eigen's packet min; pen = +inf keeps scanned columns out). Predecessors are not
+  // stored in the hot loop: for a column on the augmenting path, its predecessor is the first row, in scan order among
+  // the rows scanned before the column itself, whose relaxation value equals the column's final distance (recomputed
+  // with the same floating-point operations, so the comparison is exact).
   std::int64_t steps = 0;
-  std::vector<double> d(static_cast<std::size_t>(n)), pen(static_cast<std::size_t>(n), 0.0);
-  std::vector<std::int64_t> pred(static_cast<std::size_t>(n));
-  std::vector<std::int64_t> scanned;
-  scanned.reserve(static_cast<std::size_t>(n));
+  Eigen::ArrayXd D(n), pen = Eigen::ArrayXd::Zero(n), done(n);
+  const Eigen::Map<const Eigen::ArrayXd> vmap(v.data(), n);
+  std::vector<std::int64_t> scan_rows, scan_cols;  // scan order: the row scanned and the column that led to it
+  std::vector<double> scan_u1;
+  std::vector<std::int64_t> scan_position(static_cast<std::size_t>(n), -1);
   for (const std::int64_t f : free_rows) {
-    const double* Cf = row(f);
-    double mn = kInf;
-    for (std::int64_t j = 0; j < n; ++j) {
-      d[j] = Cf[j] - v[j];
-      pred[j] = f;
-      mn = std::min(mn, d[j]);
-    }
+    const Eigen::Map<const Eigen::ArrayXd> cf(row(f), n);
+    D = cf - vmap - 0.0;
+    double mn = D.minCoeff();
+    scan_rows.assign(1, f);
+    scan_cols.assign(1, -1);
+    scan_u1.assign(1, 0.0);
     std::int64_t end = -1;
     while (true) {
       std::int64_t j = 0;
-      while (d[j] + pen[j] != mn) ++j;  // the first unscanned column at the minimum (it exists: mn is finite)
+      while (D[j] != mn) ++j;  // the first unscanned column at the minimum (it exists: mn is finite)
       if (y[j] < 0) {
         end = j;
         break;
       }
       ++steps;
+      done[j] = mn;
       pen[j] = kInf;
-      scanned.push_back(j);
+      D[j] = kInf;
+      scan_position[j] = static_cast<std::int64_t>(scan_rows.size());
       const std::int64_t i = y[j];
       const double* Ci = row(i);
       const double u1 = Ci[j] - v[j] - mn;
-      double next = kInf;
-      for (std::int64_t k = 0; k < n; ++k) {
-        const double h = Ci[k] - v[k] - u1 + pen[k];
-        const bool better = h < d[k];
-        d[k] = better ? h : d[k];
-        pred[k] = better ? i : pred[k];
-        next = std::min(next, d[k] + pen[k]);
+      scan_rows.push_back(i);
+      scan_cols.push_back(j);
+      scan_u1.push_back(u1);
+      const Eigen::Map<const Eigen::ArrayXd> ci(Ci, n);
+      D = D.min(ci - vmap - u1 + pen);
+      mn = D.minCoeff();
+    }
+    // The predecessor row of column k with final distance dk, among the first `limit` scanned rows.
+    auto predecessor = [&](std::int64_t k, double dk, std::size_t limit) {
+      for (std::size_t s = 0; s < limit; ++s) {
+        if (row(scan_rows[s])[k] - v[k] - scan_u1[s] == dk) return scan_rows[s];
       }
-      mn = next;
-    }
-    for (const std::int64_t j : scanned) {
-      v[j] += d[j] - mn;
-      pen[j] = 0.0;
-    }
-    scanned.clear();
-    // Flip the path.
-    std::int64_t i;
-    do {
-      i = pred[end];
-      y[end] = i;
+      // Not reached in exact recomputation; the minimum over the candidates is the safe choice.
+      std::size_t best = 0;
+      for (std::size_t s = 1; s < limit; ++s) {
+        if (row(scan_rows[s])[k] - v[k] - scan_u1[s] < row(scan_rows[best])[k] - v[k] - scan_u1[best]) best = s;
+      }
+      return scan_rows[best];
+    };
+    // Flip the path (before the prices change: the recomputation needs the prices of this search).
+    std::int64_t col = end;
+    double dcol = mn;
+    std::size_t limit = scan_rows.size();
+    while (true) {
+      const std::int64_t i = predecessor(col, dcol, limit);
       const std::int64_t previous = x[i];
-      x[i] = end;
-      end = previous;
-    } while (i != f);
+      y[col] = i;
+      x[i] = col;
+      if (i == f) break;
+      col = previous;
+      dcol = done[col];
+      limit = static_cast<std::size_t>(scan_position[col]);
+    }
+    for (std::size_t s = 1; s < scan_cols.size(); ++s) {
+      const std::int64_t j = scan_cols[s];
+      v[j] += done[j] - mn;
+      pen[j] = 0.0;
+      scan_position[j] = -1;
+    }
   }
 
   for (std::int64_t i = 0; i < n; ++i) {
