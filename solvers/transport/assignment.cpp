@@ -15,7 +15,7 @@
 //
 // Performance: the cost matrix is row-major, so every per-row loop (the Dijkstra relaxation of one row, the min and
 // second min of phase 3) runs over contiguous memory; scanned columns carry a penalty of +inf instead of an index
-// list, so the relaxation loop is branch-free and vectorises, and it computes the next minimum in the same pass.
+// list, so the relaxation and the next minimum are branch-free vectorised passes (see phase 4).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
