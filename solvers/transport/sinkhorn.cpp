@@ -1,0 +1,227 @@
+// Entropic optimal transport: Sinkhorn iterations in the log domain with epsilon scaling, and the debiased Sinkhorn
+// divergence (Feydy et al., "Interpolating between optimal transport and MMD using Sinkhorn divergences", 2019).
+//
+// OT_eps(a, b) = min_P <P, C> + eps KL(P | a b^T) over couplings of a and b. Its dual potentials (f, g) satisfy, at
+// the optimum, f_i = -eps log sum_j b_j exp((g_j - C_ij) / eps) and g_j = -eps log sum_i a_i exp((f_i - C_ij) / eps);
+// the plan is P_ij = a_i b_j exp((f_i + g_j - C_ij) / eps) and OT_eps = sum a_i f_i + sum b_j g_j. Each iteration
+// applies the two soft-min updates (log-sum-exp with the maximum taken out: no overflow for any eps). After a g
+// update the column marginal is exact; the row marginal of the current (f, g) is
+// sum_j P_ij = a_i exp((f_i - f_i^new) / eps) with f^new the next f update, so the L1 violation
+// sum_i a_i |exp((f_i - f_i^new) / eps) - 1| comes for free with the next update: the test of -sinkhorn_tol.
+// Epsilon scaling: eps_0 = max C, eps_{k+1} = max(eps, scaling * eps_k); each intermediate stage runs until the
+// violation is below -sinkhorn_stage_tol or for -sinkhorn_stage_max_iterations, the final one until -sinkhorn_tol or
+// -sinkhorn_max_iterations (then kIterationLimit, with the violation reached).
+// The loops are row-major and vectorised (Eigen's exp); the row update is parallel over row blocks, the column
+// update over column blocks (each streams all rows): every sum has a fixed order, independent of the thread count.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <sstream>
+#include <string>
+
+#include "pushpull/errors.hpp"
+#include "pushpull/optimal_transport.hpp"
+#include "pushpull/options.hpp"
+#include "pushpull/parallel.hpp"
+
+namespace pushpull {
+
+namespace {
+
+constexpr std::int64_t kRowBlock = 32;    // rows per work item of the row update
+constexpr std::int64_t kColBlock = 512;   // columns per work item of the column update
+
+using Eigen::ArrayXd;
+using Eigen::VectorXd;
+
+std::string Num(double v) {
+  std::ostringstream os;
+  os.precision(6);
+  os << v;
+  return os.str();
+}
+
+// out_i = -eps log sum_j exp((h_j - C_ij) / eps).
+void SoftMinRows(const PointMatrix& c, const VectorXd& h, double eps, VectorXd& out, int threads) {
+  const std::int64_t n = c.rows(), m = c.cols();
+  out.resize(n);
+  const std::int64_t blocks = (n + kRowBlock - 1) / kRowBlock;
+  ParallelForOrdered(static_cast<std::size_t>(blocks), threads, [&](int, std::size_t block) {
+    ArrayXd t(m);
+    const std::int64_t i0 = static_cast<std::int64_t>(block) * kRowBlock, i1 = std::min(n, i0 + kRowBlock);
+    for (std::int64_t i = i0; i < i1; ++i) {
+      t = (h.array() - c.row(i).transpose().array()) / eps;
+      const double mx = t.maxCoeff();
+      out[i] = -eps * (mx + std::log((t - mx).exp().sum()));
+    }
+  });
+}
+
+// out_j = -eps log sum_i exp((h_i - C_ij) / eps), streaming the rows of C over a block of columns.
+void SoftMinCols(const PointMatrix& c, const VectorXd& h, double eps, VectorXd& out, int threads) {
+  const std::int64_t n = c.rows(), m = c.cols();
+  out.resize(m);
+  const std::int64_t blocks = (m + kColBlock - 1) / kColBlock;
+  ParallelForOrdered(static_cast<std::size_t>(blocks), threads, [&](int, std::size_t block) {
+    const std::int64_t j0 = static_cast<std::int64_t>(block) * kColBlock, j1 = std::min(m, j0 + kColBlock);
+    const std::int64_t w = j1 - j0;
+    ArrayXd mx = ArrayXd::Constant(w, -std::numeric_limits<double>::infinity()), s = ArrayXd::Zero(w);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const auto ci = c.row(i).segment(j0, w).transpose().array();
+      mx = mx.max((h[i] - ci) / eps);
+    }
+    for (std::int64_t i = 0; i < n; ++i) {
+      const auto ci = c.row(i).segment(j0, w).transpose().array();
+      s += ((h[i] - ci) / eps - mx).exp();
+    }
+    out.segment(j0, w) = (-eps * (mx + s.log())).matrix();
+  });
+}
+
+SinkhornSolve SolveOne(const PointMatrix& c, const VectorXd& a, const VectorXd& b, const SinkhornOptions& o) {
+  SinkhornSolve r;
+  const std::int64_t n = c.rows(), m = c.cols();
+  const double cmax = std::max(c.maxCoeff(), o.epsilon);
+  const VectorXd loga = a.array().log().matrix(), logb = b.array().log().matrix();
+  VectorXd f = VectorXd::Zero(n), g = VectorXd::Zero(m), f_new;
+  double eps = o.scaling < 1 ? cmax : o.epsilon;
+  double violation = std::numeric_limits<double>::infinity();
+  bool final_stage = false;
+  while (true) {
+    final_stage = eps <= o.epsilon;
+    if (final_stage) eps = o.epsilon;
+    ++r.stages;
+    const int limit = final_stage ? o.max_iterations : o.stage_max_iterations;
+    const double tol = final_stage ? o.tol : o.stage_tol;
+    bool converged = false;
+    for (int it = 0; it <= limit; ++it) {
+      SoftMinRows(c, g + eps * logb, eps, f_new, o.threads);
+      if (it > 0) {  // (f, g) has exact columns at this eps: its row violation decides
+        violation = (a.array() * (((f - f_new) / eps).array().exp() - 1.0).abs()).sum();
+        if (!std::isfinite(violation)) break;
+        if (violation <= tol) {
+          converged = true;
+          break;
+        }
+      }
+      if (it == limit) break;
+      f = f_new;
+      SoftMinCols(c, f + eps * loga, eps, g, o.threads);
+      ++r.iterations;
+    }
+    if (!std::isfinite(violation) || !f.allFinite() || !g.allFinite()) {
+      r.status = TransportStatus::kNumericalFailure;
+      r.message = "non-finite Sinkhorn potentials at epsilon " + Num(eps);
+      return r;
+    }
+    if (final_stage) {
+      if (!converged) {
+        r.status = TransportStatus::kIterationLimit;
+        r.message = "Sinkhorn stopped at -sinkhorn_max_iterations " + std::to_string(o.max_iterations) +
+                    " with marginal violation " + Num(violation) + " > -sinkhorn_tol " + Num(o.tol) +
+                    " (raise -sinkhorn_max_iterations or -sinkhorn_epsilon)";
+      }
+      break;
+    }
+    eps = std::max(o.epsilon, eps * o.scaling);
+  }
+  r.marginal_violation = violation;
+  r.f = f;
+  r.g = g;
+  r.entropic_cost = a.dot(f) + b.dot(g);
+  // <P, C> with P_ij = a_i b_j exp((f_i + g_j - C_ij) / eps), summed per row block in a fixed order.
+  const std::int64_t blocks = (n + kRowBlock - 1) / kRowBlock;
+  std::vector<double> partial(static_cast<std::size_t>(blocks), 0.0);
+  ParallelForOrdered(static_cast<std::size_t>(blocks), o.threads, [&](int, std::size_t block) {
+    const std::int64_t i0 = static_cast<std::int64_t>(block) * kRowBlock, i1 = std::min(n, i0 + kRowBlock);
+    double s = 0;
+    for (std::int64_t i = i0; i < i1; ++i) {
+      const ArrayXd ci = c.row(i).transpose().array();
+      s += a[i] * (b.array() * ((f[i] + g.array() - ci) / eps).exp() * ci).sum();
+    }
+    partial[block] = s;
+  });
+  for (const double p : partial) r.transport_cost += p;
+  return r;
+}
+
+}  // namespace
+
+void SinkhornOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix) {
+  const std::string p(prefix);
+  db.SetSection("Entropic optimal transport (Sinkhorn)" + (p.empty() ? std::string() : " (prefix '" + p + "')"));
+  db.Enum(prefix, "sinkhorn_cost", cost, "Ground cost: sqeuclidean (approximates W2^2) or euclidean (W1)",
+          "SinkhornOptions::cost", {"sqeuclidean", "euclidean"});
+  db.Real(prefix, "sinkhorn_epsilon", epsilon,
+          "Entropic regularisation eps of OT_eps = min <P, C> + eps KL(P | a b^T), in cost units (absolute)",
+          "SinkhornOptions::epsilon", RealBounds::Positive());
+  db.Real(prefix, "sinkhorn_scaling", scaling,
+          "Epsilon scaling: stages at eps = max C, scaling * max C, ... down to -sinkhorn_epsilon; 1 = no scaling",
+          "SinkhornOptions::scaling", RealBounds{0.0, 1.0, true, false});
+  db.Real(prefix, "sinkhorn_tol", tol,
+          "Convergence: L1 violation of the row marginal (the column marginal is exact) at the final epsilon",
+          "SinkhornOptions::tol", RealBounds::Positive());
+  db.Real(prefix, "sinkhorn_stage_tol", stage_tol, "The same test ends each intermediate epsilon stage",
+          "SinkhornOptions::stage_tol", RealBounds::Positive());
+  db.Int(prefix, "sinkhorn_max_iterations", max_iterations,
+         "Iterations at the final epsilon; reaching it without -sinkhorn_tol gives status iteration_limit",
+         "SinkhornOptions::max_iterations", IntBounds::AtLeast(1));
+  db.Int(prefix, "sinkhorn_stage_max_iterations", stage_max_iterations,
+         "Iterations at most at each intermediate epsilon (the stage then moves on: only the final one counts)",
+         "SinkhornOptions::stage_max_iterations", IntBounds::AtLeast(1));
+  db.Bool(prefix, "sinkhorn_debiased", debiased,
+          "Also solve OT_eps(a, a) and OT_eps(b, b) for the debiased divergence OT_eps(a, b) - (OT_eps(a, a) + "
+          "OT_eps(b, b)) / 2",
+          "SinkhornOptions::debiased");
+  db.Int(prefix, "sinkhorn_threads", threads, "Worker threads; 0 = all cores (results do not depend on it)",
+         "SinkhornOptions::threads", IntBounds::AtLeast(0));
+}
+
+std::string SinkhornOptions::Validate() const {
+  SinkhornOptions copy = *this;
+  return CheckDeclared([&](OptionsDatabase& db) { copy.SetFromOptions(db); });
+}
+
+SinkhornResult SolveSinkhorn(const PointMatrix& x, const PointMatrix& y, const Eigen::VectorXd& a_in,
+                             const Eigen::VectorXd& b_in, const SinkhornOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  if (const std::string problem = options.Validate(); !problem.empty()) throw InputError(problem);
+  if (x.rows() == 0 || y.rows() == 0) throw InputError("Sinkhorn: empty point set");
+  if (x.cols() != y.cols()) {
+    throw InputError("Sinkhorn: source points have dimension " + std::to_string(x.cols()) + ", target points " +
+                     std::to_string(y.cols()));
+  }
+  if (!x.allFinite() || !y.allFinite()) throw InputError("Sinkhorn: non-finite point coordinates");
+  auto weights = [](const VectorXd& w, Eigen::Index count, const char* name) -> VectorXd {
+    if (w.size() == 0) return VectorXd::Constant(count, 1.0 / static_cast<double>(count));
+    if (w.size() != count || !w.allFinite() || (w.array() <= 0).any()) {
+      throw InputError(std::string("Sinkhorn: ") + name + " weights must be " + std::to_string(count) +
+                       " finite positive values");
+    }
+    return w / w.sum();
+  };
+  const VectorXd a = weights(a_in, x.rows(), "source"), b = weights(b_in, y.rows(), "target");
+  const TransportCost type = ParseTransportCost(options.cost);
+  SinkhornResult r;
+  r.epsilon = options.epsilon;
+  r.cost_name = OptimalCostName(type);
+  r.xy = SolveOne(TransportCostMatrix(x, y, type, options.threads), a, b, options);
+  r.status = r.xy.status;
+  r.message = r.xy.message;
+  if (options.debiased) {
+    r.xx = SolveOne(TransportCostMatrix(x, x, type, options.threads), a, a, options);
+    r.yy = SolveOne(TransportCostMatrix(y, y, type, options.threads), b, b, options);
+    for (const SinkhornSolve* s : {&r.xx, &r.yy}) {
+      if (r.status == TransportStatus::kSuccess && s->status != TransportStatus::kSuccess) {
+        r.status = s->status;
+        r.message = (s == &r.xx ? "OT_eps(a, a): " : "OT_eps(b, b): ") + s->message;
+      }
+    }
+    r.divergence = r.xy.entropic_cost - 0.5 * (r.xx.entropic_cost + r.yy.entropic_cost);
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+}  // namespace pushpull
