@@ -91,3 +91,43 @@ BOOST_AUTO_TEST_CASE(a_longer_geodesic_from_the_fallback_is_not_reported_as_the_
     if (r.status == GeodesicStatus::kNotMinimal) BOOST_TEST(r.length > ref.value + ref.error);
   }
 }
+
+BOOST_AUTO_TEST_CASE(newton_steps_reach_the_gauss_newton_minimum_in_far_fewer_iterations) {
+  // Pair 19: a long geodesic that bends sharply in data space. Gauss-Newton converges only linearly here (the
+  // residuals f(x_{i+1}) - f(x_i) do not vanish at the minimum), Newton quadratically; both must reach the same
+  // discrete geodesic, which also checks the second-order part of Newton's matrix (a wrong one would not converge
+  // to xtol, or not to Gauss-Newton's minimum).
+  const auto decoder = ReadDecoder(kModel, false);
+  VectorXd z0, z1;
+  Pair(19, &z0, &z1);
+  DiscreteGeodesicOptions o;
+  o.segments = 64;
+  o.rtol = 1e-12;
+  o.xtol = 1e-10;
+  o.max_iterations = 5000;
+  const DiscreteGeodesic start = MinimizeDiscreteEnergy(*decoder, z0, z1, o);
+  BOOST_TEST_REQUIRE(start.converged, start.message);
+  o.segments = 256;
+  const std::vector<VectorXd> from = Upsample(start.points, o.segments);
+  o.newton = false;
+  const DiscreteGeodesic gn = MinimizeDiscreteEnergy(*decoder, z0, z1, o, from);
+  o.newton = true;
+  const DiscreteGeodesic nt = MinimizeDiscreteEnergy(*decoder, z0, z1, o, from);
+  BOOST_TEST_MESSAGE("256 segments from the 64-segment curve: Gauss-Newton " << gn.iterations << " iterations ("
+                     << gn.message << "), Newton " << nt.iterations << " (" << nt.message << ")");
+  BOOST_TEST_REQUIRE(gn.converged, gn.message);
+  BOOST_TEST_REQUIRE(nt.converged, nt.message);
+  double apart = 0;
+  for (std::size_t i = 0; i < gn.points.size(); ++i) apart = std::max(apart, (gn.points[i] - nt.points[i]).norm());
+  BOOST_TEST(apart < 1e-8);
+  BOOST_TEST(std::abs(gn.energy - nt.energy) <= 1e-12 * gn.energy);
+  BOOST_TEST(5 * nt.iterations < gn.iterations);
+}
+
+BOOST_AUTO_TEST_CASE(a_sensitive_pair_gets_its_distance) {
+  // Pair 19 failed every solver of the chain before the extrapolation's Newton steps made 2048 and 4096 segments
+  // affordable: the geodesic equation is so sensitive here that an initial velocity off by 1e-4 misses z1 by 0.08.
+  const auto [ref, r] = SolveWithDefaults(19);
+  BOOST_TEST_REQUIRE(r.usable(), r.message.substr(0, 400));
+  BOOST_TEST(std::abs(r.length - ref.value) <= 1e-6 * ref.value + ref.error);
+}

@@ -10,7 +10,9 @@
 // Minimisation: Levenberg-Marquardt on the interior points with the Gauss-Newton matrix of the residuals
 // f(x_{i+1}) - f(x_i): block tridiagonal (d x d blocks 2 J_i^T J_i and -J_i^T J_{i+1}), solved by block Cholesky in
 // O(N d^3); each iteration evaluates the decoder's value and Jacobian at the N - 1 interior points (one forward
-// pass each for MlpDecoder). From the straight line it converges to the discrete geodesic next to the line.
+// pass each for MlpDecoder). With `newton`, the diagonal blocks also carry the decoder's second derivatives (the exact
+// Hessian, same sparsity), for quadratic convergence. From the straight line it converges to the discrete geodesic
+// next to the line.
 #pragma once
 
 #include <limits>
@@ -36,9 +38,16 @@ struct DiscreteGeodesicOptions {
   // energy is quadratic in the vertices, so the energy test alone leaves them accurate to about sqrt(rtol) only;
   // the extrapolation's initial velocity needs more (-bvp_extrapolation_xtol). Not an option of its own.
   double xtol = 0;
+  // -<prefix>newton: the step's matrix is the exact Hessian of E (the Gauss-Newton matrix plus the decoder's second
+  // derivatives contracted with the discrete accelerations 2 f(x_i) - f(x_{i-1}) - f(x_{i+1})) whenever its block
+  // Cholesky succeeds, else the Gauss-Newton matrix. Gauss-Newton alone converges only linearly here (E's residuals
+  // do not vanish at the minimum): on curves that bend sharply in data space it took hundreds of iterations per
+  // mesh; Newton converges quadratically near the minimum. Off for the initial guess (-bvp_discrete_newton), whose
+  // loose energy test Gauss-Newton meets in fewer decoder passes; on in the extrapolation (-bvp_extrapolation_newton).
+  bool newton = false;
 
-  // Declares -<prefix>segments, -<prefix>max_iterations, -<prefix>rtol ("bvp_discrete_" by default) and applies
-  // values from the database. Throws InputError naming the option.
+  // Declares -<prefix>segments, -<prefix>max_iterations, -<prefix>rtol, -<prefix>newton ("bvp_discrete_" by default)
+  // and applies values from the database. Throws InputError naming the option.
   void SetFromOptions(OptionsDatabase& db, std::string_view prefix = "bvp_discrete_");
   // Empty when valid; otherwise the error SetFromOptions(prefix) would give for these values.
   std::string Validate(std::string_view prefix = "bvp_discrete_") const;

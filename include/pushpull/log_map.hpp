@@ -27,7 +27,9 @@
 // - checks minimality (-bvp_minimality_rtol): a verified geodesic longer than the metric length of the initial
 //   curve (an upper bound of the distance) is re-solved by collocation from that curve; a geodesic of a hard solve
 //   (a fallback, or more than -bvp_minimality_check_iterations iterations) is also compared with the extrapolated
-//   discrete geodesic (decoders); if it stays longer, its status is kNotMinimal;
+//   discrete geodesic (decoders); if it stays longer, its status is kNotMinimal, unless (decoders) the discrete
+//   geodesics extrapolated to -bvp_extrapolation_length_rtol converge: then they are the result (kExtrapolated or
+//   kSuccess), with the finding in `minimality` and the message;
 // - when nothing is verified (and -bvp_fallback), for a decoder's metric, extrapolates discrete geodesics as the
 //   discrete solver does (kExtrapolated or kSuccess when they converge); else returns kApproximate: the
 //   extrapolated discrete geodesic with its error estimate, or the best curve found.
@@ -71,11 +73,12 @@ struct ExtrapolationOptions {
   int segments = 64;          // N of the coarsest mesh
   int levels = 3;             // meshes always computed; the extrapolation uses the last this many (< 2: none at all)
   double length_rtol = 1e-7;  // -bvp_type discrete converges when the length's error estimate is below this (relative)
-  int max_segments = 1024;    // finer meshes are added (doubling N) while it is not, up to this N
+  int max_segments = 4096;    // finer meshes are added (doubling N) while it is not, up to this N
   double energy_rtol = 1e-10; // energy test of each minimisation (as -bvp_discrete_rtol) ...
   double xtol = 1e-11;        // ... then polished until the vertex steps are below this (DiscreteGeodesicOptions)
   int max_iterations = 1000;  // Levenberg-Marquardt iterations of each minimisation
   bool verify = true;         // re-integrate the extrapolated initial velocity and report the miss at z1
+  bool newton = true;         // exact-Hessian steps in those minimisations (DiscreteGeodesicOptions::newton)
 };
 
 struct LogMapOptions {

@@ -43,6 +43,7 @@ void ExtendExtrapolation(const Decoder& decoder, const Eigen::VectorXd& z0, cons
   o.rtol = options.extrapolation.energy_rtol;
   o.xtol = options.extrapolation.xtol;
   o.max_iterations = options.extrapolation.max_iterations;
+  o.newton = options.extrapolation.newton;
   ExtrapolationTarget target;
   target.levels = options.extrapolation.levels;
   if (to_tolerance) {

@@ -98,6 +98,7 @@ inline PairResult ComputePair(const Decoder& decoder, const VectorXd& z0, const 
     dgo.segments = N[k];
     dgo.rtol = o.rtol;
     dgo.max_iterations = o.max_iterations;
+    dgo.newton = true;  // the same minimum, reached in a few Newton steps instead of hundreds of Gauss-Newton ones
     const DiscreteGeodesic g = k == 0 ? MinimizeDiscreteEnergy(decoder, z0, z1, dgo)
                                       : MinimizeDiscreteEnergy(decoder, z0, z1, dgo, Upsample(points, N[k]));
     sqrt_energy.push_back(std::sqrt(g.energy));
