@@ -38,6 +38,7 @@
 
 #include "bvp_support.hpp"
 #include "common/callback_barrier.hpp"
+#include "pushpull/event_log.hpp"
 #include "pushpull/log_map.hpp"
 #include "pushpull/options.hpp"
 
@@ -222,6 +223,8 @@ class Collocation : public BvpSolver {
 
   LogMapResult Solve(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const InitialCurve& guess,
                      BvpMonitor* monitor) override {
+    static const int kEvent = EventLog::Global().Register("Collocation");
+    ScopedEvent event(kEvent);
     bool usable = false;
     LogMapResult result = bvp::StartResult(metric, "collocation", &usable);
     if (!usable) return result;

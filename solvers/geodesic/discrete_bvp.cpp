@@ -14,6 +14,7 @@
 
 #include "bvp_support.hpp"
 #include "pushpull/errors.hpp"
+#include "pushpull/event_log.hpp"
 #include "pushpull/options.hpp"
 
 namespace pushpull {
@@ -38,6 +39,8 @@ std::string DescribeExtrapolation(const ExtrapolatedDiscreteGeodesic& x) {
 void ExtendExtrapolation(const Decoder& decoder, const Eigen::VectorXd& z0, const Eigen::VectorXd& z1,
                          const LogMapOptions& options, bool to_tolerance, const InitialCurve& start,
                          ExtrapolatedDiscreteGeodesic* x) {
+  static const int kEventExtrapolation = EventLog::Global().Register("DiscreteExtrapolation");
+  ScopedEvent event(kEventExtrapolation);
   DiscreteGeodesicOptions o = options.discrete;
   o.segments = options.extrapolation.segments;
   o.rtol = options.extrapolation.energy_rtol;

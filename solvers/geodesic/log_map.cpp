@@ -335,8 +335,6 @@ LogMapResult SolveLogMap(const Metric& metric, const VectorXd& z0, const VectorX
   }
   auto extrapolate = [&]() -> const ExtrapolatedDiscreteGeodesic& {
     if (extrapolated.segments.empty()) {
-      static const int kEventExtrapolation = EventLog::Global().Register("DiscreteExtrapolation");
-      ScopedEvent event(kEventExtrapolation);
       bvp::ExtendExtrapolation(pullback->decoder(), z0, z1, options, false, start, &extrapolated);
     }
     return extrapolated;
