@@ -63,6 +63,13 @@ const Model& RequireVelocity(const Model& m) {
   return m;
 }
 
+const Model& RequireDecoder(const Model& m) {
+  if (!m.decoder) {
+    throw InputError("model file '" + m.path + "' has no usable decoder (/decoder/mean): " + m.decoder_error);
+  }
+  return m;
+}
+
 py::object Density(const Model& model, const py::handle& points, const py::kwargs& kwargs) {
   Options o(kwargs, "pushpull.density");
   const PushforwardOptions flow = FlowOptions(o);
@@ -208,6 +215,36 @@ PYBIND11_MODULE(_pushpull, m) {
                              [](const Model& x) -> py::object {
                                return x.decoder ? py::object(py::int_(x.decoder->output_dim())) : py::none();
                              })
+      .def("velocity",
+           [](const Model& x, const py::handle& points, double t) {
+             RequireVelocity(x);
+             const int d = x.field->dim();
+             const RowMatrixXd X = ToRowMatrix(RealArray(points, "points", 2, {-1, d}));
+             RowMatrixXd V;
+             x.field->Evaluate(t, X, V);
+             py::array_t<double> out({V.rows(), V.cols()});
+             if (V.size()) std::copy(V.data(), V.data() + V.size(), out.mutable_data());
+             return out;
+           },
+           "points"_a, "t"_a, "The velocity field v(x, t) at the rows of points (N x d), as the solvers evaluate it")
+      .def("decode",
+           [](const Model& x, const py::handle& points, bool std_head) {
+             RequireDecoder(x);
+             const auto decoder = std_head ? x.Stochastic() : x.decoder;
+             const int d = decoder->input_dim();
+             const auto a = RealArray(points, "points", 2, {-1, d});
+             const auto N = a.shape(0);
+             const int D = x.decoder->output_dim();
+             py::array_t<double> out({N, static_cast<py::ssize_t>(D)});
+             for (py::ssize_t i = 0; i < N; ++i) {
+               const Eigen::VectorXd f = decoder->Value(Eigen::Map<const Eigen::VectorXd>(a.data() + i * d, d));
+               // the stacked decoder gives (mean, std): the std head is its second half
+               std::copy(f.data() + (std_head ? D : 0), f.data() + (std_head ? 2 * D : D), out.mutable_data() + i * D);
+             }
+             return out;
+           },
+           "points"_a, "std"_a = false,
+           "The decoder /decoder/mean (or with std=True /decoder/std) at the rows of points (N x d)")
       .def_readonly("velocity_error", &Model::velocity_error)
       .def_readonly("decoder_error", &Model::decoder_error)
       .def("__repr__", [](const Model& x) {
