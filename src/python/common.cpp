@@ -1,10 +1,61 @@
 #include "common.hpp"
 
+#include <atomic>
 #include <cmath>
+#include <csignal>
 #include <cstring>
 #include <sstream>
 
+#include <pythread.h>
+
 namespace pushpull::python {
+
+// ---- Ctrl-C ---------------------------------------------------------------------------------------------------
+
+namespace {
+unsigned long g_main_thread = 0;
+struct sigaction g_previous;            // the SIGINT action in force before InterruptForwarding installed its own
+std::atomic<bool> g_interrupted{false};  // a SIGINT arrived while installed
+static_assert(std::atomic<bool>::is_always_lock_free, "the SIGINT handler must be async-signal-safe");
+
+// Async-signal-safe: two atomic stores, then the previous handler (Python's trips its flag and wakes its loop).
+extern "C" void ForwardInterrupt(int signal, siginfo_t* info, void* context) {
+  g_interrupted.store(true);
+  RequestInterrupt(signal);
+  if (g_previous.sa_flags & SA_SIGINFO) {
+    if (g_previous.sa_sigaction) g_previous.sa_sigaction(signal, info, context);
+  } else if (g_previous.sa_handler != SIG_DFL && g_previous.sa_handler != SIG_IGN) {
+    g_previous.sa_handler(signal);
+  }
+}
+}  // namespace
+
+void InitInterruptForwarding() { g_main_thread = PyThread_get_thread_ident(); }
+
+InterruptForwarding::InterruptForwarding() {
+  if (PyThread_get_thread_ident() != g_main_thread) return;  // only the main thread runs Python signal handlers
+  struct sigaction current;
+  if (sigaction(SIGINT, nullptr, &current) != 0) return;
+  const bool handled = (current.sa_flags & SA_SIGINFO) ? current.sa_sigaction != nullptr
+                                                        : current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN;
+  if (!handled) return;  // ignored: nothing to forward; default: the process ends anyway
+  g_previous = current;
+  g_interrupted.store(false);
+  struct sigaction forward = {};
+  forward.sa_sigaction = ForwardInterrupt;
+  sigemptyset(&forward.sa_mask);
+  forward.sa_flags = SA_SIGINFO | SA_RESTART | (current.sa_flags & SA_ONSTACK);
+  installed_ = sigaction(SIGINT, &forward, nullptr) == 0;
+  was_installed_ = installed_;
+}
+
+void InterruptForwarding::Restore() {
+  if (!installed_) return;
+  sigaction(SIGINT, &g_previous, nullptr);
+  installed_ = false;
+}
+
+bool InterruptForwarding::interrupted() const { return was_installed_ && g_interrupted.load(); }
 
 std::string OptionText(const std::string& key, const py::handle& value) {
   if (py::isinstance<py::bool_>(value)) return value.cast<bool>() ? "true" : "false";

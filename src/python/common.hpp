@@ -1,5 +1,5 @@
 // Shared pieces of the Python module (src/python/*.cpp; docs/python.md): keyword arguments onto the options
-// database, NumPy arrays in and out, solves with the GIL released and Ctrl-C turned into the library's interrupt.
+// database, NumPy arrays in and out, solves with the GIL released and Ctrl-C forwarded to the library's interrupt.
 #pragma once
 
 #include <pybind11/numpy.h>
@@ -7,11 +7,10 @@
 #include <pybind11/stl.h>
 
 #include <chrono>
-#include <csignal>
-#include <future>
+#include <exception>
+#include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -96,35 +95,54 @@ py::dict SummaryDict(const RunSummary& s);
 
 // ---- Solves -------------------------------------------------------------------------------------------------
 
-// Runs `work` (a solve that calls no Python) on a helper thread with the GIL released, while this thread polls
-// PyErr_CheckSignals every `poll` interval. On a pending signal exception (Ctrl-C: KeyboardInterrupt) it requests
-// the library's interrupt (RequestInterrupt(SIGINT), parallel.hpp: the batch stops at the next item boundary), waits
-// for the solve to stop, clears the interrupt and raises that Python exception. Exceptions of `work` reach the
-// caller unchanged (the module's translators map InputError to ValueError, IoError to OSError).
+// While alive on the main thread, SIGINT also requests the library's interrupt (RequestInterrupt, parallel.hpp: a
+// batch stops at the next item boundary, the completed items are kept): the handler in force (Python's, which trips
+// the flag PyErr_CheckSignals runs the Python-level handler for) is chained, not replaced, and restored by
+// Restore() or the destructor. Elsewhere (another thread, SIGINT ignored or at its default) it does nothing.
+class InterruptForwarding {
+ public:
+  InterruptForwarding();
+  ~InterruptForwarding() { Restore(); }
+  InterruptForwarding(const InterruptForwarding&) = delete;
+  InterruptForwarding& operator=(const InterruptForwarding&) = delete;
+  void Restore();
+  // Whether a SIGINT arrived while installed.
+  bool interrupted() const;
+
+ private:
+  bool installed_ = false;
+  bool was_installed_ = false;
+};
+
+// Records the main thread at import (signals reach Python handlers there only).
+void InitInterruptForwarding();
+
+// Runs `work` (a solve that calls no Python) with the GIL released, on this thread. Ctrl-C during the solve (see
+// InterruptForwarding) stops it at the next item boundary; then the library's interrupt is cleared and the Python
+// signal handler runs (PyErr_CheckSignals): its exception (KeyboardInterrupt) is raised. Exceptions of `work` reach
+// the caller unchanged (the module's translators map InputError to ValueError, IoError to OSError, Interrupted to
+// KeyboardInterrupt).
 template <class Work>
 auto RunReleased(Work&& work) -> decltype(work()) {
   using Result = decltype(work());
-  std::packaged_task<Result()> task(std::forward<Work>(work));
-  std::future<Result> future = task.get_future();
-  bool signalled = false;
+  InterruptForwarding forwarding;
+  std::optional<Result> result;
+  std::exception_ptr error;
   {
     py::gil_scoped_release release;
-    std::thread worker(std::move(task));
-    while (future.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready) {
-      if (signalled) continue;
-      py::gil_scoped_acquire acquire;
-      if (PyErr_CheckSignals() != 0) {
-        signalled = true;
-        RequestInterrupt(SIGINT);
-      }
+    try {
+      result.emplace(work());
+    } catch (...) {
+      error = std::current_exception();
     }
-    worker.join();
   }
-  if (signalled) {
+  forwarding.Restore();
+  if (forwarding.interrupted()) {
     ClearInterrupt();
-    throw py::error_already_set();  // the exception the signal handler raised (KeyboardInterrupt)
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();  // KeyboardInterrupt, or the user's handler's
   }
-  return future.get();
+  if (error) std::rethrow_exception(error);
+  return std::move(*result);
 }
 
 }  // namespace pushpull::python

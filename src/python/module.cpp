@@ -176,8 +176,10 @@ std::shared_ptr<const Decoder> Model::Stochastic() const {
 
 PYBIND11_MODULE(_pushpull, m) {
   m.doc() = "pushpull: pushforward of measures by flows and pullback geometry of decoders (docs/python.md)";
-  DisableHdf5ExitCleanup();
+  // No DisableHdf5ExitCleanup() here (the CLI's main calls it): the module writes no files, and h5py, which shares
+  // the process's libhdf5, relies on HDF5's exit handler to close the files a script left open.
 
+  InitInterruptForwarding();
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
