@@ -30,7 +30,10 @@ extern "C" void ForwardInterrupt(int signal, siginfo_t* info, void* context) {
 }
 }  // namespace
 
-void InitInterruptForwarding() { g_main_thread = PyThread_get_thread_ident(); }
+void InitInterruptForwarding() {
+  // The interpreter's main thread (the module may be imported from another one).
+  g_main_thread = py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
+}
 
 InterruptForwarding::InterruptForwarding() {
   if (PyThread_get_thread_ident() != g_main_thread) return;  // only the main thread runs Python signal handlers
