@@ -19,8 +19,9 @@ from ._pushpull import (  # noqa: F401
     version_report,
 )
 
-__all__ = ["Model", "PushforwardResult", "Result", "density", "distances", "exp_map", "geodesic", "help",
-           "load_model", "metric_types", "sample", "version_report", "export_mlp"]
+# help is left out of __all__: `from pushpull import *` must not shadow the builtin help().
+__all__ = ["Model", "PushforwardResult", "Result", "density", "distances", "exp_map", "geodesic", "load_model",
+           "metric_types", "sample", "version_report", "export_mlp"]
 
 
 def export_mlp(*args, **kwargs):
