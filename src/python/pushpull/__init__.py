@@ -7,6 +7,7 @@ from ._pushpull import (  # noqa: F401
     Model,
     PushforwardResult,
     Result,
+    TransportResult,
     __version__,
     density,
     distances,
@@ -16,12 +17,16 @@ from ._pushpull import (  # noqa: F401
     load_model,
     metric_types,
     sample,
+    sinkhorn,
+    transport,
+    two_sample,
     version_report,
 )
 
 # help is left out of __all__: `from pushpull import *` must not shadow the builtin help().
 __all__ = ["Model", "PushforwardResult", "Result", "density", "distances", "exp_map", "geodesic", "load_model",
-           "metric_types", "sample", "version_report", "export_mlp"]
+           "metric_types", "sample", "sinkhorn", "transport", "two_sample", "TransportResult", "version_report",
+           "export_mlp"]
 
 
 def export_mlp(*args, **kwargs):
