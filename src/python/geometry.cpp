@@ -16,6 +16,7 @@
 #include "pushpull/decoder.hpp"
 #include "pushpull/geodesic.hpp"
 #include "pushpull/geodesic_batch.hpp"
+#include "pushpull/geodesic_graph.hpp"
 #include "pushpull/log_map.hpp"
 #include "pushpull/metric.hpp"
 
@@ -172,6 +173,7 @@ struct GeometryCall {
   LogMapOptions bvp;
   GeodesicOptions geo;
   TrianglePassOptions triangle;
+  GeodesicGraphOptions graph;
   int curve_samples = 0;
   int threads = 0;
 
@@ -190,14 +192,33 @@ struct GeometryCall {
       geo.SetFromOptions(db, "geo_");
     } else {
       bvp.SetFromOptions(db);
+      graph.SetFromOptions(db, "graph_");
       if (command == "distances") triangle.SetFromOptions(db, "distances_");
     }
   }
-  void Check() const {
-    if (bvp.init == "graph") {
-      throw InputError("bvp_init='graph' needs the points of a graph, which the Python module does not take yet; use "
-                       "bvp_init='discrete' (default) or 'line'");
+  // bvp_init='graph' needs graph_points (the latent points of the graph), and graph_points needs it (as on the CLI).
+  void Check(const py::handle& graph_points) const {
+    if (bvp.init == "graph" && graph_points.is_none()) {
+      throw InputError("bvp_init='graph' needs graph_points (the latent points of the graph, N x d)");
     }
+    if (bvp.init != "graph" && !graph_points.is_none()) {
+      throw InputError("graph_points is only used with bvp_init='graph'");
+    }
+  }
+};
+
+// The -bvp_init graph guess: the graph over graph_points (built once, before the workers start), or none.
+struct GraphGuess {
+  std::unique_ptr<GeodesicGraph> graph;
+  GraphGuess(const py::handle& points, const Metric& metric, const GeodesicGraphOptions& options) {
+    if (points.is_none()) return;
+    const RowMatrixXd z = ToRowMatrix(RealArray(points, "graph_points", 2, {-1, metric.dim()}));
+    graph = std::make_unique<GeodesicGraph>(metric, z, options);
+  }
+  GuessProvider Provider() const {
+    if (!graph) return {};
+    const GeodesicGraph* g = graph.get();
+    return [g](const Metric& metric, const VectorXd& z0, const VectorXd& z1) { return g->ShortestPath(metric, z0, z1); };
   }
 };
 
@@ -230,12 +251,12 @@ void StoreCurve(const Geometry& g, const std::vector<VectorXd>& samples, double*
 }
 
 py::object Geodesic(const py::object& source, const py::handle& pairs, const std::string& metric,
-                    const py::kwargs& kwargs) {
+                    const py::handle& graph_points, const py::kwargs& kwargs) {
   Options o(kwargs, "pushpull.geodesic");
   GeometryCall call;
   call.Declare(o.db, "geodesic");
   o.CheckAllUsed();
-  call.Check();
+  call.Check(graph_points);
   auto a = RealArray(pairs, "pairs", 3, {-1, 2, -1});
   const auto P = static_cast<std::size_t>(a.shape(0));
   const int d = static_cast<int>(a.shape(2));
@@ -249,10 +270,12 @@ py::object Geodesic(const py::object& source, const py::handle& pairs, const std
     }
     items.emplace_back(z[0], z[1]);
   }
+  const GraphGuess guess(graph_points, *g.metric, call.graph);
   GeodesicBatchOptions options;
   options.log_map = call.bvp;
   options.threads = call.threads;
   options.curve_samples = call.curve_samples;
+  options.guess = guess.Provider();
   const Metric& m = *g.metric;
   const GeodesicBatchResult result = RunReleased([&] { return SolveGeodesics(m, items, options); });
 
@@ -298,12 +321,12 @@ py::object Geodesic(const py::object& source, const py::handle& pairs, const std
 }
 
 py::object Distances(const py::object& source, const py::handle& points, const std::string& metric,
-                     const py::kwargs& kwargs) {
+                     const py::handle& graph_points, const py::kwargs& kwargs) {
   Options o(kwargs, "pushpull.distances");
   GeometryCall call;
   call.Declare(o.db, "distances");
   o.CheckAllUsed();
-  call.Check();
+  call.Check(graph_points);
   auto a = RealArray(points, "points", 2, {-1, -1});
   const int d = static_cast<int>(a.shape(1));
   const Geometry g = MakeGeometry(source, metric, call.closed_form, d);
@@ -311,10 +334,12 @@ py::object Distances(const py::object& source, const py::handle& points, const s
   for (Eigen::Index i = 0; i < Z.rows(); ++i) {
     RequireInDomain(*g.metric, Z.row(i).transpose(), "point " + std::to_string(i));
   }
+  const GraphGuess guess(graph_points, *g.metric, call.graph);
   GeodesicBatchOptions options;
   options.log_map = call.bvp;
   options.threads = call.threads;
   options.triangle = call.triangle;
+  options.guess = guess.Provider();
   const Metric& m = *g.metric;
   auto result = std::make_shared<DistanceMatrixResult>(RunReleased([&] { return ComputeDistanceMatrix(m, Z, options); }));
   const auto N = static_cast<py::ssize_t>(result->points());
@@ -427,9 +452,13 @@ bool DeclareGeometryOptions(const std::string& command, OptionsDatabase& db, std
   if (command != "geodesic" && command != "exp_map" && command != "distances") return false;
   GeometryCall call;
   call.Declare(db, command);
-  if (command == "geodesic") *head = "pushpull.geodesic(model_or_metric, pairs, metric=\"mean\", **options)";
+  if (command == "geodesic") {
+    *head = "pushpull.geodesic(model_or_metric, pairs, metric=\"mean\", graph_points=None, **options)";
+  }
   if (command == "exp_map") *head = "pushpull.exp_map(model_or_metric, points, velocities, metric=\"mean\", **options)";
-  if (command == "distances") *head = "pushpull.distances(model_or_metric, points, metric=\"mean\", **options)";
+  if (command == "distances") {
+    *head = "pushpull.distances(model_or_metric, points, metric=\"mean\", graph_points=None, **options)";
+  }
   return true;
 }
 
@@ -444,11 +473,12 @@ void RegisterGeometry(py::module_& m) {
     for (const auto& f : ClosedForms()) d[f.name] = f.help;
     return d;
   }, "The closed-form metrics by name, with their descriptions");
-  m.def("geodesic", &Geodesic, "model_or_metric"_a, "pairs"_a, "metric"_a = "mean",
+  m.def("geodesic", &Geodesic, "model_or_metric"_a, "pairs"_a, "metric"_a = "mean", "graph_points"_a = py::none(),
         "Geodesics between the pairs of latent points (P x 2 x d) of a model's decoder (metric 'mean' or "
-        "'stochastic') or a closed-form metric named by a string; options as keyword arguments "
+        "'stochastic') or a closed-form metric named by a string; graph_points (N x d) with bvp_init='graph'; options "
+        "as keyword arguments "
         "(pushpull.help('geodesic')).");
-  m.def("distances", &Distances, "model_or_metric"_a, "points"_a, "metric"_a = "mean",
+  m.def("distances", &Distances, "model_or_metric"_a, "points"_a, "metric"_a = "mean", "graph_points"_a = py::none(),
         "The N x N geodesic distance matrix of points (N x d) with the triangle-inequality pass; options as keyword "
         "arguments (pushpull.help('distances')).");
   m.def("exp_map", &ExpMapPy, "model_or_metric"_a, "points"_a, "velocities"_a, "metric"_a = "mean",

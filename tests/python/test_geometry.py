@@ -118,3 +118,26 @@ def test_stochastic_metric_of_a_model(pp, vae_file):
     assert stochastic.length[0] >= mean.length[0] * (1 - 1e-6)
     with pytest.raises(ValueError, match="metric='foo'"):
         pp.geodesic(m, pairs, metric="foo")
+
+
+def test_graph_initial_guess_bitwise_equal_to_cli(pp, vae_file, tmp_path):
+    codes = h5py.File(vae_file)["latent_codes"][:200]
+    pairs = h5py.File(vae_file)["pairs"][:2]
+    data = tmp_path / "graph.h5"
+    with h5py.File(data, "w") as f:
+        f["codes"] = codes
+        f["pairs"] = pairs
+    out = tmp_path / "geodesic.h5"
+    p = run_cli("geodesic", "-model", vae_file, "-pairs", f"{data}:/pairs", "-output", out, "-bvp_init", "graph",
+                "-graph_points", f"{data}:/codes", "-graph_neighbors", 6)
+    assert p.returncode == 0, p.stderr
+    g = pp.geodesic(pp.load_model(str(vae_file)), pairs, graph_points=codes, bvp_init="graph", graph_neighbors=6)
+    with h5py.File(out) as f:
+        for name in ("length", "initial_velocity", "iterations", "status"):
+            assert np.array_equal(getattr(g, name), f[name][:]), name
+    with pytest.raises(ValueError, match="bvp_init='graph' needs graph_points"):
+        pp.geodesic("sphere", PAIRS, bvp_init="graph")
+    with pytest.raises(ValueError, match="graph_points is only used with bvp_init='graph'"):
+        pp.distances("sphere", PAIRS[:, 0], graph_points=PAIRS[:, 1])
+    with pytest.raises(ValueError, match=r"graph_points: expected shape \(\*, 2\)"):
+        pp.geodesic("sphere", PAIRS, graph_points=np.zeros((4, 3)), bvp_init="graph")
