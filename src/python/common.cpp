@@ -107,7 +107,6 @@ std::string ShapeText(const py::array& a) {
 
 py::array_t<double, py::array::c_style> RealArray(const py::handle& obj, const std::string& what, int rank,
                                                   const std::vector<py::ssize_t>& shape) {
-  py::module_ np = py::module_::import("numpy");
   py::array a = py::array::ensure(obj);
   if (!a) {
     PyErr_Clear();
