@@ -7,7 +7,8 @@ PUSHPULL_BUILD_DIR="${PUSHPULL_BUILD_DIR:-$PUSHPULL_SOURCE_DIR/build}"
 export PUSHPULL_SOURCE_DIR PUSHPULL_BUILD_DIR
 
 pushpull_packages=(cmake ninja-build g++ pkg-config libsundials-dev libeigen3-dev libceres-dev libhdf5-dev
-                   libboost-test-dev liblemon-dev)
+                   libboost-test-dev liblemon-dev
+                   python3-dev pybind11-dev python3-numpy python3-pytest python3-h5py python3-torch)
 missing=()
 for p in "${pushpull_packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
