@@ -4,11 +4,13 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include <Eigen/Core>
 
 #include "pushpull/decoder.hpp"
 #include "pushpull/metric.hpp"
+#include "pushpull/registry.hpp"
 
 namespace pushpull {
 
@@ -38,5 +40,30 @@ double FisherRaoNormalDistance(const Eigen::VectorXd& z0, const Eigen::VectorXd&
 // Poincare half-plane M = I / y^2, y > 0; distance arccosh(1 + |z1 - z0|^2 / (2 y0 y1)).
 std::shared_ptr<const MetricTensorField> MakePoincareHalfPlaneField();
 double PoincareDistance(const Eigen::VectorXd& z0, const Eigen::VectorXd& z1);
+
+// ---- The geometries by name (the CLI's -metric_type, the Python module's metric names) ----------------------------
+
+class OptionsDatabase;
+
+// Parameters of the named geometries: -linear_weights, -torus_R, -torus_r, -height_amplitude.
+struct ClosedFormParameters {
+  std::vector<double> linear_weights;  // linear: W row-major, D x d entries; empty = the identity
+  double torus_R = 2.0;                // torus: distance from the centre to the tube centre
+  double torus_r = 0.7;                // torus: tube radius (< torus_R)
+  double height_amplitude = 0.8;       // height_field: amplitude A of the Gaussian bump
+  // Declares the four options (no prefix) and applies values from the database; throws InputError naming the option.
+  void SetFromOptions(OptionsDatabase& db);
+};
+
+// A geometry made by name: its metric, and for a pullback metric the decoder (null for a metric tensor field).
+struct ClosedFormGeometry {
+  std::shared_ptr<Metric> metric;
+  std::shared_ptr<const Decoder> decoder;
+};
+// linear, sphere, torus, height_field, fisher_rao, poincare. Create(name, parameters, d) makes the geometry for points
+// with d coordinates; throws InputError for an unknown name, a dimension the geometry does not have, or parameters it
+// refuses (torus_R <= torus_r, linear_weights not a multiple of d).
+using ClosedFormGeometryRegistry = Registry<ClosedFormGeometry, const ClosedFormParameters&, int>;
+const ClosedFormGeometryRegistry& ClosedFormGeometries();
 
 }  // namespace pushpull

@@ -21,6 +21,8 @@
 
 namespace pushpull {
 
+class OptionsDatabase;
+
 class Metric {
  public:
   virtual ~Metric() = default;
@@ -55,6 +57,8 @@ class Metric {
   static constexpr double kDefaultMinRcond = 1e-13;
   double min_rcond() const { return min_rcond_; }
   void set_min_rcond(double rcond);  // InputError unless 0 <= rcond < 1
+  // Declares -metric_min_rcond (no prefix) and stores its value (default kDefaultMinRcond) in *min_rcond.
+  static void DeclareMinRcond(OptionsDatabase& db, double* min_rcond);
 
  private:
   double min_rcond_ = kDefaultMinRcond;

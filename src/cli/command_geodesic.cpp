@@ -59,77 +59,6 @@ struct Geometry {
   std::shared_ptr<const Decoder> decoder;  // null for metrics given directly (no data space)
 };
 
-// Parameters of the closed-form geometries (options -torus_R etc.).
-struct ClosedFormParameters {
-  std::vector<double> linear_weights;  // row-major D x d; empty: the identity
-  double torus_R = 2.0;
-  double torus_r = 0.7;
-  double height_amplitude = 0.8;
-};
-
-using GeometryRegistry = Registry<Geometry, const ClosedFormParameters&, int>;
-
-void RequireDim(const char* name, int d, int expected) {
-  if (d != expected) {
-    throw InputError(std::string("-metric_type ") + name + " is " + std::to_string(expected) +
-                     "-dimensional, but the points have " + std::to_string(d) + " coordinates");
-  }
-}
-
-std::unique_ptr<Geometry> PullbackGeometry(std::shared_ptr<const Decoder> decoder) {
-  auto g = std::make_unique<Geometry>();
-  g->metric = std::make_shared<PullbackMetric>(decoder);
-  g->decoder = std::move(decoder);
-  return g;
-}
-
-const GeometryRegistry& ClosedFormGeometries() {
-  static const GeometryRegistry* registry = [] {
-    auto* r = new GeometryRegistry("metric_type");
-    r->Register("linear", "f(z) = W z (W from -linear_weights, default the identity): straight lines",
-                [](const ClosedFormParameters& p, int d) {
-                  MatrixXd W = MatrixXd::Identity(d, d);
-                  if (!p.linear_weights.empty()) {
-                    const auto n = static_cast<int>(p.linear_weights.size());
-                    if (n % d != 0) {
-                      throw InputError("-linear_weights has " + std::to_string(n) +
-                                       " entries, not a multiple of the latent dimension " + std::to_string(d));
-                    }
-                    W = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
-                        p.linear_weights.data(), n / d, d);
-                  }
-                  return PullbackGeometry(MakeLinearDecoder(W, VectorXd::Zero(W.rows())));
-                });
-    r->Register("sphere", "inverse stereographic projection onto the unit sphere S^d",
-                [](const ClosedFormParameters&, int d) { return PullbackGeometry(MakeStereographicSphereDecoder(d)); });
-    r->Register("torus", "torus in R^3 with radii -torus_R > -torus_r > 0, coordinates (theta, phi)",
-                [](const ClosedFormParameters& p, int d) {
-                  RequireDim("torus", d, 2);
-                  return PullbackGeometry(MakeTorusDecoder(p.torus_R, p.torus_r));
-                });
-    r->Register("height_field", "graph (x, y, A exp(-(x^2 + y^2) / 2)) with A = -height_amplitude",
-                [](const ClosedFormParameters& p, int d) {
-                  RequireDim("height_field", d, 2);
-                  return PullbackGeometry(MakeGaussianBumpDecoder(p.height_amplitude));
-                });
-    r->Register("fisher_rao", "Fisher-Rao metric of univariate normals, coordinates (mu, sigma), sigma > 0",
-                [](const ClosedFormParameters&, int d) {
-                  RequireDim("fisher_rao", d, 2);
-                  auto g = std::make_unique<Geometry>();
-                  g->metric = std::make_shared<TensorMetric>(MakeFisherRaoNormalField());
-                  return g;
-                });
-    r->Register("poincare", "Poincare half-plane M = I / y^2, y > 0", [](const ClosedFormParameters&, int d) {
-      RequireDim("poincare", d, 2);
-      auto g = std::make_unique<Geometry>();
-      g->metric = std::make_shared<TensorMetric>(MakePoincareHalfPlaneField());
-      return g;
-    });
-    return r;
-  }();
-  return *registry;
-}
-
 std::string JoinNames(const std::vector<std::string>& names) {
   std::string s;
   for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
@@ -158,20 +87,8 @@ struct GeometryOptions {
     db.String("", "metric_type", metric_type,
               "Without -model: a built-in closed-form geometry, one of: " + JoinNames(names),
               "GeometryOptions::metric_type");
-    db.RealList("", "linear_weights", closed_form.linear_weights,
-                "-metric_type linear: the matrix W (row-major, D x d entries); empty = identity",
-                "ClosedFormParameters::linear_weights");
-    db.Real("", "torus_R", closed_form.torus_R, "-metric_type torus: distance from the centre to the tube centre",
-            "ClosedFormParameters::torus_R", RealBounds::Positive());
-    db.Real("", "torus_r", closed_form.torus_r, "-metric_type torus: tube radius (< torus_R)",
-            "ClosedFormParameters::torus_r", RealBounds::Positive());
-    db.Real("", "height_amplitude", closed_form.height_amplitude,
-            "-metric_type height_field: amplitude A of the Gaussian bump", "ClosedFormParameters::height_amplitude");
-    db.Real("", "metric_min_rcond", min_rcond,
-            "A metric M(z) counts as singular (the geodesic fails there with status singular_metric and the reason) "
-            "when the reciprocal of its L1 condition number is at most this; 0 = only an exactly singular or "
-            "indefinite M",
-            "Metric::set_min_rcond", RealBounds{0.0, 1.0, false, true});
+    closed_form.SetFromOptions(db);
+    Metric::DeclareMinRcond(db, &min_rcond);
     if (!metric_type.empty() && !ClosedFormGeometries().Has(metric_type)) {
       throw InputError(detail::UnknownTypeMessage("metric_type", metric_type, names));
     }
@@ -180,10 +97,6 @@ struct GeometryOptions {
     }
     if (!metric_type.empty() && db.HasValue("metric")) {
       throw InputError("-metric applies to -model only, not to -metric_type " + metric_type);
-    }
-    if (metric_type == "torus" && !(closed_form.torus_R > closed_form.torus_r)) {
-      throw InputError("-torus_R " + FormatReal(closed_form.torus_R) + " must exceed -torus_r " +
-                       FormatReal(closed_form.torus_r));
     }
   }
 
@@ -213,8 +126,10 @@ struct GeometryOptions {
       }
       return g;
     }
-    if (d < 1) throw InputError("the points have no coordinates");
-    Geometry g = *ClosedFormGeometries().Create(metric_type, closed_form, d);
+    const std::unique_ptr<ClosedFormGeometry> c = ClosedFormGeometries().Create(metric_type, closed_form, d);
+    Geometry g;
+    g.metric = c->metric;
+    g.decoder = c->decoder;
     g.metric->set_min_rcond(min_rcond);
     return g;
   }

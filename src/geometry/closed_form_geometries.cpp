@@ -190,4 +190,93 @@ double PoincareDistance(const VectorXd& z0, const VectorXd& z1) {
   return std::acosh(1.0 + (z1 - z0).squaredNorm() / (2.0 * z0[1] * z1[1]));
 }
 
+// ---- The geometries by name ---------------------------------------------------------------------------------------
+
+void ClosedFormParameters::SetFromOptions(OptionsDatabase& db) {
+  db.RealList("", "linear_weights", linear_weights,
+              "Closed-form geometry linear: the matrix W (row-major, D x d entries); empty = identity",
+              "ClosedFormParameters::linear_weights");
+  db.Real("", "torus_R", torus_R, "Closed-form geometry torus: distance from the centre to the tube centre",
+          "ClosedFormParameters::torus_R", RealBounds::Positive());
+  db.Real("", "torus_r", torus_r, "Closed-form geometry torus: tube radius (< torus_R)", "ClosedFormParameters::torus_r",
+          RealBounds::Positive());
+  db.Real("", "height_amplitude", height_amplitude,
+          "Closed-form geometry height_field: amplitude A of the Gaussian bump", "ClosedFormParameters::height_amplitude");
+}
+
+namespace {
+
+void RequireDim(const char* name, int d, int expected) {
+  if (d != expected) {
+    throw InputError(std::string("the closed-form geometry ") + name + " is " + std::to_string(expected) +
+                     "-dimensional, but the points have " + std::to_string(d) + " coordinates");
+  }
+}
+
+std::unique_ptr<ClosedFormGeometry> Pullback(std::shared_ptr<const Decoder> decoder) {
+  auto g = std::make_unique<ClosedFormGeometry>();
+  g->metric = std::make_shared<PullbackMetric>(decoder);
+  g->decoder = std::move(decoder);
+  return g;
+}
+
+std::unique_ptr<ClosedFormGeometry> FromField(std::shared_ptr<const MetricTensorField> field) {
+  auto g = std::make_unique<ClosedFormGeometry>();
+  g->metric = std::make_shared<TensorMetric>(std::move(field));
+  return g;
+}
+
+}  // namespace
+
+const ClosedFormGeometryRegistry& ClosedFormGeometries() {
+  static const ClosedFormGeometryRegistry* registry = [] {
+    auto* r = new ClosedFormGeometryRegistry("metric_type");
+    r->Register("linear", "f(z) = W z (W from linear_weights, default the identity): straight lines",
+                [](const ClosedFormParameters& p, int d) {
+                  if (d < 1) throw InputError("the points have no coordinates");
+                  Eigen::MatrixXd W = Eigen::MatrixXd::Identity(d, d);
+                  if (!p.linear_weights.empty()) {
+                    const auto n = static_cast<int>(p.linear_weights.size());
+                    if (n % d != 0) {
+                      throw InputError("linear_weights has " + std::to_string(n) +
+                                       " entries, not a multiple of the latent dimension " + std::to_string(d));
+                    }
+                    W = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+                        p.linear_weights.data(), n / d, d);
+                  }
+                  return Pullback(MakeLinearDecoder(W, Eigen::VectorXd::Zero(W.rows())));
+                });
+    r->Register("sphere", "inverse stereographic projection onto the unit sphere S^d",
+                [](const ClosedFormParameters&, int d) {
+                  if (d < 1) throw InputError("the points have no coordinates");
+                  return Pullback(MakeStereographicSphereDecoder(d));
+                });
+    r->Register("torus", "torus in R^3 with radii torus_R > torus_r > 0, coordinates (theta, phi)",
+                [](const ClosedFormParameters& p, int d) {
+                  RequireDim("torus", d, 2);
+                  if (!(p.torus_R > p.torus_r)) {
+                    throw InputError("torus_R " + FormatReal(p.torus_R) + " must exceed torus_r " +
+                                     FormatReal(p.torus_r));
+                  }
+                  return Pullback(MakeTorusDecoder(p.torus_R, p.torus_r));
+                });
+    r->Register("height_field", "graph (x, y, A exp(-(x^2 + y^2) / 2)) with A = height_amplitude",
+                [](const ClosedFormParameters& p, int d) {
+                  RequireDim("height_field", d, 2);
+                  return Pullback(MakeGaussianBumpDecoder(p.height_amplitude));
+                });
+    r->Register("fisher_rao", "Fisher-Rao metric of univariate normals, coordinates (mu, sigma), sigma > 0",
+                [](const ClosedFormParameters&, int d) {
+                  RequireDim("fisher_rao", d, 2);
+                  return FromField(MakeFisherRaoNormalField());
+                });
+    r->Register("poincare", "Poincare half-plane M = I / y^2, y > 0", [](const ClosedFormParameters&, int d) {
+      RequireDim("poincare", d, 2);
+      return FromField(MakePoincareHalfPlaneField());
+    });
+    return r;
+  }();
+  return *registry;
+}
+
 }  // namespace pushpull

@@ -542,4 +542,12 @@ std::shared_ptr<const MetricTensorField> PullbackTensorField(std::shared_ptr<con
   return std::make_shared<PullbackField>(std::move(decoder));
 }
 
+void Metric::DeclareMinRcond(OptionsDatabase& db, double* min_rcond) {
+  db.Real("", "metric_min_rcond", *min_rcond,
+          "A metric M(z) counts as singular (the geodesic fails there with status singular_metric and the reason) "
+          "when the reciprocal of its L1 condition number is at most this; 0 = only an exactly singular or "
+          "indefinite M",
+          "Metric::set_min_rcond", RealBounds{0.0, 1.0, false, true});
+}
+
 }  // namespace pushpull

@@ -28,29 +28,15 @@ using Eigen::VectorXd;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// The closed-form parameters, declared as the CLI declares them.
-struct ClosedFormParameters {
-  std::vector<double> linear_weights;
-  double torus_R = 2.0;
-  double torus_r = 0.7;
-  double height_amplitude = 0.8;
+// The closed-form parameters and metric_min_rcond, declared by the library as for the CLI.
+struct GeometryParameters {
+  ClosedFormParameters closed_form;
   double min_rcond = Metric::kDefaultMinRcond;
 
   void SetFromOptions(OptionsDatabase& db) {
     db.SetSection("Geometry (closed-form parameters; metric_min_rcond for every metric)");
-    db.RealList("", "linear_weights", linear_weights,
-                "metric 'linear': the matrix W (row-major, D x d entries); empty = identity",
-                "ClosedFormParameters::linear_weights");
-    db.Real("", "torus_R", torus_R, "metric 'torus': distance from the centre to the tube centre",
-            "ClosedFormParameters::torus_R", RealBounds::Positive());
-    db.Real("", "torus_r", torus_r, "metric 'torus': tube radius (< torus_R)", "ClosedFormParameters::torus_r",
-            RealBounds::Positive());
-    db.Real("", "height_amplitude", height_amplitude, "metric 'height_field': amplitude A of the Gaussian bump",
-            "ClosedFormParameters::height_amplitude");
-    db.Real("", "metric_min_rcond", min_rcond,
-            "A metric M(z) counts as singular (status singular_metric) when the reciprocal of its L1 condition "
-            "number is at most this; 0 = only an exactly singular or indefinite M",
-            "Metric::set_min_rcond", RealBounds{0.0, 1.0, false, true});
+    closed_form.SetFromOptions(db);
+    Metric::DeclareMinRcond(db, &min_rcond);
   }
 };
 
@@ -60,81 +46,25 @@ struct Geometry {
   std::string description;
 };
 
-struct ClosedForm {
-  const char* name;
-  const char* help;
-  int dim;  // 0: any
-};
-const std::vector<ClosedForm>& ClosedForms() {
-  static const std::vector<ClosedForm> forms = {
-      {"linear", "f(z) = W z (W from linear_weights, default the identity): straight lines", 0},
-      {"sphere", "inverse stereographic projection onto the unit sphere S^d", 0},
-      {"torus", "torus in R^3 with radii torus_R > torus_r > 0, coordinates (theta, phi)", 2},
-      {"height_field", "graph (x, y, A exp(-(x^2 + y^2) / 2)) with A = height_amplitude", 2},
-      {"fisher_rao", "Fisher-Rao metric of univariate normals, coordinates (mu, sigma), sigma > 0", 2},
-      {"poincare", "Poincare half-plane M = I / y^2, y > 0", 2},
-  };
-  return forms;
-}
-
 std::string ClosedFormNames() {
   std::string s;
-  for (const auto& f : ClosedForms()) s += (s.empty() ? "" : ", ") + std::string(f.name);
+  for (const auto& name : ClosedFormGeometries().Names()) s += (s.empty() ? "" : ", ") + name;
   return s;
 }
 
-Geometry PullbackGeometry(std::shared_ptr<const Decoder> decoder, std::string description) {
-  Geometry g;
-  g.metric = std::make_shared<PullbackMetric>(decoder);
-  g.decoder = std::move(decoder);
-  g.description = std::move(description);
-  return g;
-}
-
 // The metric of `source` (a Model or a closed-form name) for points with d coordinates. Throws InputError.
-Geometry MakeGeometry(const py::handle& source, const std::string& metric, const ClosedFormParameters& p, int d) {
+Geometry MakeGeometry(const py::handle& source, const std::string& metric, const GeometryParameters& p, int d) {
   Geometry g;
   if (py::isinstance<py::str>(source)) {
     const std::string name = source.cast<std::string>();
-    const ClosedForm* form = nullptr;
-    for (const auto& f : ClosedForms()) {
-      if (name == f.name) form = &f;
+    if (!ClosedFormGeometries().Has(name)) {
+      throw InputError("unknown closed-form metric '" + name + "'; one of: " + ClosedFormNames());
     }
-    if (!form) throw InputError("unknown closed-form metric '" + name + "'; one of: " + ClosedFormNames());
     if (metric != "mean") throw InputError("metric='" + metric + "' applies to a model, not to the metric '" + name + "'");
-    if (form->dim && d != form->dim) {
-      throw InputError("the metric '" + name + "' is " + std::to_string(form->dim) + "-dimensional, but the points have " +
-                       std::to_string(d) + " coordinates");
-    }
-    if (d < 1) throw InputError("the points have no coordinates");
-    const std::string description = "closed-form " + name;
-    if (name == "linear") {
-      MatrixXd W = MatrixXd::Identity(d, d);
-      if (!p.linear_weights.empty()) {
-        const auto n = static_cast<int>(p.linear_weights.size());
-        if (n % d != 0) {
-          throw InputError("linear_weights has " + std::to_string(n) +
-                           " entries, not a multiple of the latent dimension " + std::to_string(d));
-        }
-        W = Eigen::Map<const RowMatrixXd>(p.linear_weights.data(), n / d, d);
-      }
-      g = PullbackGeometry(MakeLinearDecoder(W, VectorXd::Zero(W.rows())), description);
-    } else if (name == "sphere") {
-      g = PullbackGeometry(MakeStereographicSphereDecoder(d), description);
-    } else if (name == "torus") {
-      if (!(p.torus_R > p.torus_r)) {
-        throw InputError("torus_R " + FormatReal(p.torus_R) + " must exceed torus_r " + FormatReal(p.torus_r));
-      }
-      g = PullbackGeometry(MakeTorusDecoder(p.torus_R, p.torus_r), description);
-    } else if (name == "height_field") {
-      g = PullbackGeometry(MakeGaussianBumpDecoder(p.height_amplitude), description);
-    } else if (name == "fisher_rao") {
-      g.metric = std::make_shared<TensorMetric>(MakeFisherRaoNormalField());
-      g.description = description;
-    } else {
-      g.metric = std::make_shared<TensorMetric>(MakePoincareHalfPlaneField());
-      g.description = description;
-    }
+    const std::unique_ptr<ClosedFormGeometry> c = ClosedFormGeometries().Create(name, p.closed_form, d);
+    g.metric = c->metric;
+    g.decoder = c->decoder;
+    g.description = "closed-form " + name;
   } else if (py::isinstance<Model>(source)) {
     const Model& model = source.cast<const Model&>();
     if (!model.decoder) {
@@ -169,7 +99,7 @@ void RequireInDomain(const Metric& metric, const VectorXd& z, const std::string&
 
 // The options of one function, declared as the CLI declares them.
 struct GeometryCall {
-  ClosedFormParameters closed_form;
+  GeometryParameters closed_form;
   LogMapOptions bvp;
   GeodesicOptions geo;
   TrianglePassOptions triangle;
@@ -470,7 +400,7 @@ void RegisterGeometry(py::module_& m) {
       });
   m.def("metric_types", [] {
     py::dict d;
-    for (const auto& f : ClosedForms()) d[f.name] = f.help;
+    for (const auto& name : ClosedFormGeometries().Names()) d[name.c_str()] = ClosedFormGeometries().Help(name);
     return d;
   }, "The closed-form metrics by name, with their descriptions");
   m.def("geodesic", &Geodesic, "model_or_metric"_a, "pairs"_a, "metric"_a = "mean", "graph_points"_a = py::none(),
