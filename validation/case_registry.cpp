@@ -33,6 +33,28 @@ const std::vector<MetricInfo>& KnownMetrics() {
       {"mean_rel_speed_drift", "mean relative speed drift", "mean relative speed drift over the geodesics"},
       {"steps_per_geodesic", "steps per geodesic", "integrator steps per geodesic"},
       {"nfe_per_geodesic", "NFE per geodesic", "right-hand-side evaluations per geodesic"},
+      // Transport cases (OT-..., MMD-..., FLOW-OT-...).
+      {"max_rel_cost_error", "max relative OT cost error",
+       "largest |cost - reference| / max C_ij against brute force over permutations or the 1-D sorted matching"},
+      {"max_rel_duality_gap", "max relative duality gap",
+       "largest duality gap (or reduced-cost violation) of the certificate, relative to max C_ij"},
+      {"estimate", "estimate", "the estimate of the row's quantity (a mean over replicates where there are several)"},
+      {"closed_form", "closed form", "the closed-form value the estimate is compared with"},
+      {"standard_error", "standard error", "standard error of the estimate"},
+      {"mean_abs_error", "mean |error|", "mean over replicates of |estimate - closed form|"},
+      {"error_in_standard_errors", "|error| / SE", "|estimate - closed form| in units of its standard error"},
+      {"points", "points", "points per sample set"},
+      {"variance_ratio", "estimated / observed variance",
+       "mean of the estimator's variance estimates over the variance of its values across replicates"},
+      {"rejection_rate", "rejection rate", "share of null replicates with permutation p-value <= 0.1"},
+      {"action", "E K", "mean kinetic action int ||v||^2 dt of the trajectories"},
+      {"action_closed_form", "E K exact", "closed-form mean kinetic action"},
+      {"displacement", "E ||T(z) - z||^2", "mean squared displacement of the samples from their base draws"},
+      {"w2_squared", "W2^2 (samples)", "exact W2^2 between the base draws and the pushed samples"},
+      {"w2_squared_closed_form", "W2^2 exact", "closed-form W2^2 between the base and the data distribution"},
+      {"straightness", "straightness", "E ||T(z) - z||^2 / E K (1 for straight constant-speed trajectories)"},
+      {"curl", "curl integral", "mean of int ||J - J^T||_F^2 dt along the trajectories"},
+      {"curl_closed_form", "curl exact", "closed-form curl integral"},
   };
   return metrics;
 }
@@ -86,6 +108,7 @@ Registry<Case>& CaseRegistry() {
     auto* r = new Registry<Case>("validate_cases");
     RegisterFlowCases(*r);
     RegisterGeodesicCases(*r);
+    RegisterTransportCases(*r);
     return r;
   }();
   return *registry;

@@ -3,6 +3,7 @@
 #include <Eigen/Dense>
 #include <unsupported/Eigen/MatrixFunctions>
 #include <cmath>
+#include <stdexcept>
 #include <numbers>
 #include <random>
 
@@ -49,6 +50,8 @@ AffineFlowCase AffineCase(std::string name, std::string description, const Eigen
   c.field = std::make_unique<AffineField>(
       n, [A](double) { return A; }, [b](double) { return b; }, c.description);
   c.base_time = base_time;
+  c.A = A;
+  c.b = b;
   Eigen::MatrixXd E;
   Eigen::VectorXd Bb;
   AffineFlowMap(A, b, 1.0, E, Bb);
@@ -159,6 +162,63 @@ AffineFlowCase MakeG5(int dim, unsigned seed) {
   c.c = m;
   c.log_det_phi = LogDetAbs(c.Phi);
   return c;
+}
+
+}  // namespace pushpull::validation
+
+namespace pushpull::validation {
+
+AffineFlowCase MakeG3Standard(int dim, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  const Eigen::MatrixXd A = RandomSpd(dim, rng, 0.4, 2.5);
+  const Eigen::VectorXd c = RandomVector(dim, rng, 1.0);
+  AffineFlowCase f;
+  f.name = "G3";
+  f.description = "optimal (McCann) flow from N(0, I) to N(c, A^2), A symmetric positive definite, d = " +
+                  std::to_string(dim);
+  const Eigen::MatrixXd I = Eigen::MatrixXd::Identity(dim, dim);
+  auto slope = [A, I](double t) { return Eigen::MatrixXd((A - I) * ((1 - t) * I + t * A).inverse()); };
+  f.field = std::make_unique<AffineField>(
+      dim, slope, [slope, c](double t) { return Eigen::VectorXd(c - slope(t) * (t * c)); }, f.description);
+  f.base_time = 0;
+  f.Phi = A;
+  f.c = c;
+  f.log_det_phi = std::log(A.determinant());
+  f.optimal = true;
+  return f;
+}
+
+FlowTransportClosedForm TransportClosedForm(const AffineFlowCase& c) {
+  const int d = static_cast<int>(c.Phi.rows());
+  const Eigen::MatrixXd I = Eigen::MatrixXd::Identity(d, d);
+  FlowTransportClosedForm r;
+  // E ||(Phi - I) z + c||^2 over z ~ N(0, I).
+  r.displacement = (c.Phi - I).squaredNorm() + c.c.squaredNorm();
+  // W2^2(N(0, I), N(c, S)) = ||c||^2 + tr(I + S - 2 S^{1/2}), S = Phi Phi^T.
+  const Eigen::MatrixXd S = c.Phi * c.Phi.transpose();
+  const Eigen::MatrixXd S_half = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(S).operatorSqrt();
+  r.w2_squared = c.c.squaredNorm() + (I + S - 2 * S_half).trace();
+  if (c.optimal) {
+    r.action = r.displacement;  // straight lines at constant speed
+    r.curl = 0;                 // J = (A - I) C_t^{-1} is symmetric
+    return r;
+  }
+  if (c.A.size() == 0) throw std::invalid_argument("TransportClosedForm: " + c.name + " is not a constant field");
+  // Along a trajectory from the base time, w(s) = A x + b obeys w' = +-A w (sign of the direction of
+  // integration), so K(z) = int_0^1 ||e^{B s} (A z + b)||^2 ds with B = A (base at 0) or -A (base at 1), and
+  // E K = tr(G Q), Q = A A^T + b b^T, G = int_0^1 e^{B^T s} e^{B s} ds = F22^T F12 with
+  // exp([[-B^T, I], [0, B]]) = [[F11, F12], [0, F22]] (Van Loan 1978).
+  const Eigen::MatrixXd B = c.base_time == 0.0 ? c.A : Eigen::MatrixXd(-c.A);
+  Eigen::MatrixXd M = Eigen::MatrixXd::Zero(2 * d, 2 * d);
+  M.topLeftCorner(d, d) = -B.transpose();
+  M.topRightCorner(d, d) = I;
+  M.bottomRightCorner(d, d) = B;
+  const Eigen::MatrixXd E = M.exp();
+  const Eigen::MatrixXd G = E.bottomRightCorner(d, d).transpose() * E.topRightCorner(d, d);
+  const Eigen::MatrixXd Q = c.A * c.A.transpose() + c.b * c.b.transpose();
+  r.action = (G * Q).trace();
+  r.curl = (c.A - c.A.transpose()).squaredNorm();  // J = A at every point and time
+  return r;
 }
 
 }  // namespace pushpull::validation

@@ -113,5 +113,7 @@ Registry<Case>& CaseRegistry();
 void RegisterFlowCases(Registry<Case>& registry);
 // The geodesic cases GEO-... of docs/math.md section 4 (validation/geodesic_cases.cpp).
 void RegisterGeodesicCases(Registry<Case>& registry);
+// The transport cases OT-exact, OT-sinkhorn, OT-gaussian-w2, MMD-gaussian, FLOW-OT-G3, FLOW-OT-G1 (validation/transport_cases.cpp).
+void RegisterTransportCases(Registry<Case>& registry);
 
 }  // namespace pushpull::validation

@@ -5,8 +5,9 @@
 //     z = x(t_b), log p(x) = log N(z; 0, I) + a(t_b).
 //   Sampling from base draws z: integrate from t_b to t_d with a(t_b) = 0; x = x(t_d),
 //     log p(x) = log N(z; 0, I) - a(t_d).
-// Kinetic energy K = int ||v||^2 dt and Jacobian Frobenius norm F = int ||dv/dx||_F^2 dt (absolute time) are
-// carried as extra quadratures on request.
+// Kinetic energy K = int ||v||^2 dt, Jacobian Frobenius norm F = int ||dv/dx||_F^2 dt and the curl integral
+// R = int ||dv/dx - (dv/dx)^T||_F^2 dt (absolute time) are carried as extra quadratures on request (in that order,
+// after the divergence; requesting R changes no other number unless -ode_control_regularizers is on).
 //
 // Samples are integrated in blocks of `batch_size` as one ODE system (the field runs as matrix-matrix products),
 // blocks are spread over `threads` workers, and results are bitwise identical for every thread count. A block whose
@@ -41,6 +42,7 @@ struct PushforwardOptions {
   std::uint64_t seed = 0;                   // probes (and, for `sample`, base draws) derive from it
   bool kinetic = false;                     // carry K = int ||v||^2 dt
   bool frobenius = false;                   // carry F = int ||dv/dx||_F^2 dt
+  bool curl = false;                        // carry R = int ||dv/dx - (dv/dx)^T||_F^2 dt (full Jacobian)
   int batch_size = 64;                      // samples integrated as one system
   int threads = 0;                          // workers; 0 = all cores
   double retry_initial_step = 1e-6;         // initial step of the one retry of a failed sample
@@ -67,7 +69,13 @@ class TraceEstimator {
   }
   virtual void Evaluate(const VectorField& field, double t, const BlockRef& x, RowMatrixXd& v, Eigen::VectorXd& div,
                         Eigen::VectorXd* frobenius) = 0;
+  // With -curl: as Evaluate, and curl(i) = ||dv/dx - (dv/dx)^T||_F^2 of row i from the full Jacobian. The default
+  // calls Evaluate and evaluates the Jacobian once more; "exact" gets everything from one Jacobian evaluation.
+  virtual void EvaluateWithCurl(const VectorField& field, double t, const BlockRef& x, RowMatrixXd& v,
+                                Eigen::VectorXd& div, Eigen::VectorXd* frobenius, Eigen::VectorXd& curl);
 };
+// ||J - J^T||_F^2 of each row of a Jacobian block (row i: J(r, c) = jac(i, r d + c)).
+void CurlNorms(const RowMatrixXd& jac, int dim, Eigen::VectorXd& curl);
 using TraceEstimatorRegistry = Registry<TraceEstimator>;
 // "exact" (d tangent directions) and "hutchinson" (-trace_probes, -trace_dist, -seed); research code may add more.
 TraceEstimatorRegistry& TraceEstimators();
@@ -79,6 +87,7 @@ struct PushforwardResult {
   Eigen::VectorXd log_density;        // N
   Eigen::VectorXd kinetic;            // N, when requested
   Eigen::VectorXd frobenius;          // N, when requested
+  Eigen::VectorXd curl;               // N, when requested: int ||dv/dx - (dv/dx)^T||_F^2 dt
   Eigen::VectorXd divergence_integral;  // N: a = int_{t0}^{t1} div v dt along the trajectory (log|det| of the map)
   Eigen::VectorXd logdet;             // N, with logdet_check: log|det dx(t1)/dx(t0)| from the variational equations
   Eigen::VectorXd logdet_difference;  // N, with logdet_check: logdet - divergence_integral

@@ -14,8 +14,10 @@
 // second order, estimated from per-point kernel row sums in the same O((n + m)^2) pass.
 // Permutation p-value: (1 + #{permutations with U >= U_observed}) / (1 + P), P = -mmd_permutations relabellings of the
 // pooled sample by std::mt19937_64 seeded with -mmd_seed (Fisher-Yates); each permutation costs one more pass.
-// Cost: (n + m)^2 kernel evaluations per pass (every row of the pooled sample against all points, so each point's
-// row sums are computed by one work item and the result does not depend on the thread count), vectorised in blocks.
+// Cost: (n + m)(n + m - 1) / 2 kernel evaluations per pass (each unordered pair once, in symmetric tiles: a work item
+// takes a fixed block of rows against the columns to their right and hands its column sums to the ordered emit, so
+// the result does not depend on the thread count), one exponential per pair for the whole bandwidth grid, vectorised
+// 8 lanes at a time.
 #pragma once
 
 #include <cstdint>

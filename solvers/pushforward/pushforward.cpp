@@ -52,6 +52,21 @@ RowMatrixXd DrawProbes(std::size_t first, int count, int dim, int probes, const 
 // The exact divergence from d tangent directions (the full Jacobian when the Frobenius norm is wanted).
 class ExactTrace : public TraceEstimator {
  public:
+  void EvaluateWithCurl(const VectorField& field, double t, const BlockRef& x, RowMatrixXd& v, Eigen::VectorXd& div,
+                        Eigen::VectorXd* frobenius, Eigen::VectorXd& curl) override {
+    ScopedEvent e(kEventFieldJac);
+    field.EvaluateJacobian(t, x, v, jac_);
+    const int d = field.dim();
+    div.resize(x.rows());
+    if (frobenius) frobenius->resize(x.rows());
+    for (Eigen::Index i = 0; i < x.rows(); ++i) {
+      double tr = 0;
+      for (int r = 0; r < d; ++r) tr += jac_(i, r * d + r);
+      div(i) = tr;
+      if (frobenius) (*frobenius)(i) = jac_.row(i).squaredNorm();
+    }
+    CurlNorms(jac_, d, curl);
+  }
   void Evaluate(const VectorField& field, double t, const BlockRef& x, RowMatrixXd& v, Eigen::VectorXd& div,
                 Eigen::VectorXd* frobenius) override {
     if (!frobenius) {
@@ -112,7 +127,36 @@ class HutchinsonTrace : public TraceEstimator {
   RowMatrixXd jv_;
 };
 
-// The augmented system of one block: states x (B x d); quadratures per sample [a, K?, F?].
+}  // namespace
+
+void CurlNorms(const RowMatrixXd& jac, int dim, Eigen::VectorXd& curl) {
+  curl.resize(jac.rows());
+  for (Eigen::Index i = 0; i < jac.rows(); ++i) {
+    double s = 0;
+    for (int r = 0; r < dim; ++r) {
+      for (int c = r + 1; c < dim; ++c) {
+        const double a = jac(i, r * dim + c) - jac(i, c * dim + r);
+        s += a * a;
+      }
+    }
+    curl(i) = 2 * s;  // both (r, c) and (c, r)
+  }
+}
+
+void TraceEstimator::EvaluateWithCurl(const VectorField& field, double t, const BlockRef& x, RowMatrixXd& v,
+                                      Eigen::VectorXd& div, Eigen::VectorXd* frobenius, Eigen::VectorXd& curl) {
+  Evaluate(field, t, x, v, div, frobenius);
+  RowMatrixXd v2, jac;
+  {
+    ScopedEvent e(kEventFieldJac);
+    field.EvaluateJacobian(t, x, v2, jac);
+  }
+  CurlNorms(jac, field.dim(), curl);
+}
+
+namespace {
+
+// The augmented system of one block: states x (B x d); quadratures per sample [a, K?, F?, R?].
 class FlowSystem : public OdeSystem {
  public:
   FlowSystem(const VectorField& field, int blocks, const PushforwardOptions& options,
@@ -122,12 +166,15 @@ class FlowSystem : public OdeSystem {
         B_(blocks),
         kinetic_(options.kinetic),
         frobenius_(options.frobenius),
+        curl_(options.curl),
         control_regularizers_(options.ode.control_regularizers),
         trace_(std::move(trace)) {}
 
   int num_blocks() const override { return B_; }
   int block_size() const override { return d_; }
-  int quadratures_per_block() const override { return 1 + (kinetic_ ? 1 : 0) + (frobenius_ ? 1 : 0); }
+  int quadratures_per_block() const override {
+    return 1 + (kinetic_ ? 1 : 0) + (frobenius_ ? 1 : 0) + (curl_ ? 1 : 0);
+  }
   bool quadrature_controlled(int k) const override { return k == 0 || control_regularizers_; }
   std::int64_t nfe() const { return nfe_; }
 
@@ -137,6 +184,8 @@ class FlowSystem : public OdeSystem {
     if (!qdot) {
       ScopedEvent e(kEventField);
       field_.Evaluate(t, X, v_);
+    } else if (curl_) {
+      trace_->EvaluateWithCurl(field_, t, X, v_, div_, frobenius_ ? &fro_ : nullptr, curl_values_);
     } else {
       trace_->Evaluate(field_, t, X, v_, div_, frobenius_ ? &fro_ : nullptr);
     }
@@ -153,6 +202,7 @@ class FlowSystem : public OdeSystem {
         qi[k++] = div_(i);
         if (kinetic_) qi[k++] = v_.row(i).squaredNorm();
         if (frobenius_) qi[k++] = fro_(i);
+        if (curl_) qi[k++] = curl_values_(i);
         for (int j = 0; j < m; ++j) {
           if (!std::isfinite(qi[j])) return 1;
         }
@@ -186,10 +236,10 @@ class FlowSystem : public OdeSystem {
  private:
   const VectorField& field_;
   int d_, B_;
-  bool kinetic_, frobenius_, control_regularizers_;
+  bool kinetic_, frobenius_, curl_, control_regularizers_;
   std::unique_ptr<TraceEstimator> trace_;  // null for systems without quadratures (variational equations)
   RowMatrixXd v_, jac_, jv_;
-  Eigen::VectorXd div_, fro_;
+  Eigen::VectorXd div_, fro_, curl_values_;
   std::int64_t nfe_ = 0;
 };
 
@@ -251,6 +301,7 @@ OdeStatus IntegrateBlock(const Job& job, std::size_t first, int count, const Ode
     r.divergence_integral(static_cast<Eigen::Index>(s)) = a;
     if (job.options.kinetic) r.kinetic(static_cast<Eigen::Index>(s)) = direction * qi[k++];
     if (job.options.frobenius) r.frobenius(static_cast<Eigen::Index>(s)) = direction * qi[k++];
+    if (job.options.curl) r.curl(static_cast<Eigen::Index>(s)) = direction * qi[k++];
     r.status[s] = SampleStatus(OdeStatus::kSuccess);
   }
   if (status == OdeStatus::kSuccess && job.options.logdet_check) {
@@ -319,6 +370,7 @@ PushforwardResult Run(const VectorField& field, double base_time, const RowMatri
   r.log_density = Eigen::VectorXd::Constant(starts.rows(), std::nan(""));
   if (options.kinetic) r.kinetic = Eigen::VectorXd::Constant(starts.rows(), std::nan(""));
   if (options.frobenius) r.frobenius = Eigen::VectorXd::Constant(starts.rows(), std::nan(""));
+  if (options.curl) r.curl = Eigen::VectorXd::Constant(starts.rows(), std::nan(""));
   r.divergence_integral = Eigen::VectorXd::Constant(starts.rows(), std::nan(""));
   if (options.logdet_check) {
     r.logdet = Eigen::VectorXd::Constant(starts.rows(), std::nan(""));
@@ -481,6 +533,10 @@ void PushforwardOptions::SetFromOptions(OptionsDatabase& db, std::string_view pr
   db.Bool(prefix, "kinetic", kinetic, "Carry the kinetic energy int ||v||^2 dt", "PushforwardOptions::kinetic");
   db.Bool(prefix, "frobenius", frobenius, "Carry the Jacobian Frobenius integral int ||dv/dx||_F^2 dt",
           "PushforwardOptions::frobenius");
+  db.Bool(prefix, "curl", curl,
+          "Carry the curl integral int ||dv/dx - (dv/dx)^T||_F^2 dt (0 for a gradient field; needs the full "
+          "Jacobian at every step)",
+          "PushforwardOptions::curl");
   db.Int(prefix, "batch_size", batch_size, "Samples integrated as one ODE system", "PushforwardOptions::batch_size",
          {1, 1 << 20});
   db.Int(prefix, "threads", threads, "Worker threads; 0 = all cores (results do not depend on it)",

@@ -31,6 +31,7 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <sstream>
 #include <string>
@@ -47,6 +48,9 @@ namespace {
 
 constexpr std::int64_t kRowBlock = 64;   // rows per work item
 constexpr std::int64_t kChunk = 512;     // columns per vectorised chunk (stays in L1)
+// Eight doubles as one value (GCC / Clang vector extension): the compiler maps it to the widest registers it has.
+constexpr int kLanes = 8;
+typedef double Lanes __attribute__((vector_size(kLanes * sizeof(double))));
 
 using Eigen::ArrayXd;
 
@@ -59,32 +63,66 @@ struct RowSums {
 };
 
 // zt: d x N row-major (coordinate k of every point contiguous). label: 0 (X) or 1 (Y).
-void ComputeRowSums(const PointMatrix& zt, const std::vector<double>& label, const std::vector<double>& bandwidths,
-                    bool energy, bool squares, int threads, RowSums& out) {
+//
+// Symmetric tiles: every unordered pair i < j is evaluated once. Rows are split into fixed items (the split depends
+// only on N); item b evaluates its rows i against the columns j > i, adds each value to row i's sums (split by
+// label_j) and to a per-item column buffer (split by label_i) for row j. The buffers are added to the column totals
+// by the ordered emit, in item order, so the sums do not depend on the thread count.
+// Channels per pair: the Gaussian powers v_s = exp(-d2 coef)^(2^(L-1-s)), s = L-1 (widest bandwidth) down to 0, and
+// s = -1 (the square of level 0) when squares are wanted: level q's sums are those of v_q, its sums of squares those
+// of v_{q-1}; then energy -sqrt(d2) and, with squares, d2.
+// The points are ordered X first: columns [0, n_x) are X, [n_x, N) are Y (a permutation reorders the columns).
+void ComputeRowSums(const PointMatrix& zt, std::int64_t n_x, const std::vector<double>& bandwidths, bool energy,
+                    bool squares, int threads, RowSums& out) {
   const std::int64_t d = zt.rows(), n_points = zt.cols();
   const int levels = static_cast<int>(bandwidths.size());
   const int kernels = levels + (energy ? 1 : 0);
+  const int gauss_channels = levels > 0 ? levels + (squares ? 1 : 0) : 0;
+  const int channels = gauss_channels + (energy ? (squares ? 2 : 1) : 0);
+  auto gauss_channel = [&](int s) { return squares ? s + 1 : s; };  // s in [-1 or 0, levels)
+  const int energy_channel = gauss_channels, energy_square_channel = gauss_channels + 1;
   out.n_points = n_points;
   out.kernels = kernels;
-  const std::size_t size = static_cast<std::size_t>(kernels * n_points);
-  out.rx.assign(size, 0.0);
-  out.ry.assign(size, 0.0);
-  out.qx.assign(squares ? size : 0, 0.0);
-  out.qy.assign(squares ? size : 0, 0.0);
-  // The widest bandwidth's kernel is exp(-d2 * coef); each narrower level (h^2 halved) is the square of the one above.
+  const std::size_t N = static_cast<std::size_t>(n_points);
+  // Sums per channel c and point i over partners in X ([0]) and in Y ([1]): `own` over the partners j > i (written
+  // by the item owning row i, nothing else touches it), `acc` over the partners j < i (added by the ordered emit
+  // only). The total own + acc is formed at the end: a fixed order of summation for every thread count.
+  std::vector<double> own[2] = {std::vector<double>(static_cast<std::size_t>(channels) * N, 0.0),
+                                std::vector<double>(static_cast<std::size_t>(channels) * N, 0.0)};
+  std::vector<double> acc[2] = {own[0], own[1]};
   const double coef = levels > 0 ? 1.0 / (2.0 * bandwidths.back() * bandwidths.back()) : 0.0;
-  const std::int64_t blocks = (n_points + kRowBlock - 1) / kRowBlock;
-  ParallelForOrdered(static_cast<std::size_t>(blocks), threads, [&](int, std::size_t block) {
-    ArrayXd d2(kChunk), k(kChunk), lab(kChunk);
-    std::vector<double> sx(static_cast<std::size_t>(kernels)), sy(sx.size()), tx(sx.size()), ty(sx.size());
-    const std::int64_t i0 = static_cast<std::int64_t>(block) * kRowBlock, i1 = std::min(n_points, i0 + kRowBlock);
-    for (std::int64_t i = i0; i < i1; ++i) {
-      std::fill(sx.begin(), sx.end(), 0.0);
-      std::fill(sy.begin(), sy.end(), 0.0);
-      std::fill(tx.begin(), tx.end(), 0.0);
-      std::fill(ty.begin(), ty.end(), 0.0);
-      for (std::int64_t j0 = 0; j0 < n_points; j0 += kChunk) {
-        const std::int64_t w = std::min(kChunk, n_points - j0);
+  const std::int64_t rows_per_item = std::max<std::int64_t>(kRowBlock, (n_points + 63) / 64);
+  const std::int64_t items = (n_points + rows_per_item - 1) / rows_per_item;
+  std::vector<std::vector<double>> column_buffers(static_cast<std::size_t>(items));
+  auto work = [&](int, std::size_t item) {
+    const std::int64_t i0 = static_cast<std::int64_t>(item) * rows_per_item;
+    const std::int64_t i1 = std::min(n_points, i0 + rows_per_item);
+    const std::int64_t width = n_points - i0;  // columns j >= i0
+    // [label_i][channel][j - i0]
+    std::vector<double>& buffer = column_buffers[item];
+    buffer.assign(2 * static_cast<std::size_t>(channels) * static_cast<std::size_t>(width), 0.0);
+    auto column = [&](int li, int c) {
+      return buffer.data() + (static_cast<std::size_t>(li) * channels + static_cast<std::size_t>(c)) *
+                                 static_cast<std::size_t>(width);
+    };
+    ArrayXd d2(kChunk), k(kChunk);
+    const std::size_t C = static_cast<std::size_t>(channels);
+    std::vector<Lanes> lanes(static_cast<std::size_t>(gauss_channels));
+    std::vector<double*> columns(lanes.size());
+    std::vector<double> tails(lanes.size());
+    // Row sums of the item's rows: [row - i0][channel], over partners in X (sx) and Y (sy).
+    std::vector<double> sx(static_cast<std::size_t>(i1 - i0) * C, 0.0), sy(sx.size(), 0.0);
+    // Column chunks outermost, so that a chunk of the column buffer stays in cache for all rows of the item.
+    // Chunks also break at n_x, so that every chunk's columns have one label.
+    for (std::int64_t c0 = i0 + 1, c1 = 0; c0 < n_points; c0 = c1) {
+      c1 = std::min(n_points, c0 + kChunk);
+      if (c0 < n_x && n_x < c1) c1 = n_x;
+      const bool column_y = c0 >= n_x;
+      for (std::int64_t i = i0; i < std::min(i1, c1 - 1); ++i) {
+        const std::int64_t j0 = std::max(c0, i + 1), w = c1 - j0;
+        const int li = i >= n_x ? 1 : 0;
+        double* row_x = sx.data() + static_cast<std::size_t>(i - i0) * C;
+        double* row_y = sy.data() + static_cast<std::size_t>(i - i0) * C;
         auto dd = d2.head(w);
         dd.setZero();
         for (std::int64_t c = 0; c < d; ++c) {
@@ -96,53 +134,130 @@ void ComputeRowSums(const PointMatrix& zt, const std::vector<double>& label, con
             out_d[j] += t * t;
           }
         }
-        auto lb = lab.head(w);
-        lb = Eigen::Map<const ArrayXd>(label.data() + j0, w);
+        const std::int64_t offset = j0 - i0;
+        double* row = column_y ? row_y : row_x;
+        auto accumulate = [&](int c, const auto& values) {
+          row[c] += values.sum();
+          Eigen::Map<ArrayXd>(column(li, c) + offset, w) += values;
+        };
         auto kk = k.head(w);
         if (levels > 0) {
           kk = (-coef * dd).exp();
-          for (int q = levels - 1; q >= 0; --q) {
-            const double all = kk.sum(), yy = (kk * lb).sum();
-            sy[static_cast<std::size_t>(q)] += yy;
-            sx[static_cast<std::size_t>(q)] += all - yy;
-            if (squares) {
-              const double all2 = kk.square().sum(), yy2 = (kk.square() * lb).sum();
-              ty[static_cast<std::size_t>(q)] += yy2;
-              tx[static_cast<std::size_t>(q)] += all2 - yy2;
-            }
-            if (q > 0) kk = kk.square();
+          // All Gaussian channels in one pass over the chunk: 8 lanes at a time, the value squared from one
+          // channel to the next, each channel's lane sums kept apart (a fixed summation order).
+          for (int g = 0; g < gauss_channels; ++g) {
+            lanes[static_cast<std::size_t>(g)] = Lanes{};
+            columns[static_cast<std::size_t>(g)] = column(li, gauss_channel(levels - 1 - g)) + offset;
           }
+          std::int64_t j = 0;
+          const int G = gauss_channels;  // locals: the stores below cannot alias them
+          Lanes* const lane = lanes.data();
+          double* const* const cols = columns.data();
+          const double* const values = kk.data();
+          // Two vectors at a time: two independent squaring chains hide the multiply latency.
+          for (; j + 2 * kLanes <= w; j += 2 * kLanes) {
+            Lanes v, u;
+            std::memcpy(&v, values + j, sizeof v);
+            std::memcpy(&u, values + j + kLanes, sizeof u);
+            for (int g = 0; g < G; ++g) {
+              lane[g] += v;
+              lane[g] += u;
+              double* b = cols[g] + j;
+              Lanes bv, bu;
+              std::memcpy(&bv, b, sizeof bv);
+              std::memcpy(&bu, b + kLanes, sizeof bu);
+              bv += v;
+              bu += u;
+              std::memcpy(b, &bv, sizeof bv);
+              std::memcpy(b + kLanes, &bu, sizeof bu);
+              v *= v;
+              u *= u;
+            }
+          }
+          for (; j + kLanes <= w; j += kLanes) {
+            Lanes v;
+            std::memcpy(&v, values + j, sizeof v);
+            for (int g = 0; g < G; ++g) {
+              lane[g] += v;
+              double* b = cols[g] + j;
+              Lanes bv;
+              std::memcpy(&bv, b, sizeof bv);
+              bv += v;
+              std::memcpy(b, &bv, sizeof bv);
+              v *= v;
+            }
+          }
+          for (int g = 0; g < gauss_channels; ++g) {
+            double sum = 0;
+            for (int l = 0; l < kLanes; ++l) sum += lanes[static_cast<std::size_t>(g)][l];
+            tails[static_cast<std::size_t>(g)] = sum;
+          }
+          for (; j < w; ++j) {
+            double v = kk[j];
+            for (int g = 0; g < gauss_channels; ++g) {
+              tails[static_cast<std::size_t>(g)] += v;
+              columns[static_cast<std::size_t>(g)][j] += v;
+              v *= v;
+            }
+          }
+          for (int g = 0; g < gauss_channels; ++g) row[gauss_channel(levels - 1 - g)] += tails[static_cast<std::size_t>(g)];
         }
         if (energy) {
-          const std::size_t q = static_cast<std::size_t>(levels);
           kk = -dd.sqrt();
-          const double all = kk.sum(), yy = (kk * lb).sum();
-          sy[q] += yy;
-          sx[q] += all - yy;
-          if (squares) {
-            const double all2 = dd.sum(), yy2 = (dd * lb).sum();
-            ty[q] += yy2;
-            tx[q] += all2 - yy2;
-          }
-        }
-      }
-      // Remove the diagonal j = i: k_ii = 1 for the Gaussian kernels, 0 for energy.
-      const bool in_y = label[static_cast<std::size_t>(i)] != 0.0;
-      for (int q = 0; q < levels; ++q) {
-        (in_y ? sy : sx)[static_cast<std::size_t>(q)] -= 1.0;
-        if (squares) (in_y ? ty : tx)[static_cast<std::size_t>(q)] -= 1.0;
-      }
-      for (int q = 0; q < kernels; ++q) {
-        const std::size_t s = static_cast<std::size_t>(q);
-        out.at(out.rx, q, i) = sx[s];
-        out.at(out.ry, q, i) = sy[s];
-        if (squares) {
-          out.at(out.qx, q, i) = tx[s];
-          out.at(out.qy, q, i) = ty[s];
+          accumulate(energy_channel, kk);
+          if (squares) accumulate(energy_square_channel, dd);
         }
       }
     }
-  });
+    for (std::int64_t i = i0; i < i1; ++i) {
+      for (std::size_t c = 0; c < C; ++c) {
+        own[0][c * N + static_cast<std::size_t>(i)] = sx[static_cast<std::size_t>(i - i0) * C + c];
+        own[1][c * N + static_cast<std::size_t>(i)] = sy[static_cast<std::size_t>(i - i0) * C + c];
+      }
+    }
+  };
+  // Rows of item b are written by item b only (above); the columns j >= i0 of every item are added here, in order.
+  auto emit = [&](std::size_t first, std::size_t count) {
+    for (std::size_t item = first; item < first + count; ++item) {
+      const std::int64_t i0 = static_cast<std::int64_t>(item) * rows_per_item;
+      const std::size_t width = static_cast<std::size_t>(n_points - i0);
+      const std::vector<double>& buffer = column_buffers[item];
+      for (int li = 0; li < 2; ++li) {
+        for (int c = 0; c < channels; ++c) {
+          const double* src = buffer.data() + (static_cast<std::size_t>(li) * channels + static_cast<std::size_t>(c)) * width;
+          double* dst = acc[li].data() + static_cast<std::size_t>(c) * N + static_cast<std::size_t>(i0);
+          for (std::size_t j = 0; j < width; ++j) dst[j] += src[j];
+        }
+      }
+      std::vector<double>().swap(column_buffers[item]);
+    }
+  };
+  ParallelForOrdered(static_cast<std::size_t>(items), threads, work, emit);
+  const std::size_t size = static_cast<std::size_t>(kernels) * N;
+  out.rx.assign(size, 0.0);
+  out.ry.assign(size, 0.0);
+  out.qx.assign(squares ? size : 0, 0.0);
+  out.qy.assign(squares ? size : 0, 0.0);
+  auto copy = [&](std::vector<double>& dst, int q, int li, int c) {
+    const std::size_t from = static_cast<std::size_t>(c) * N, to = static_cast<std::size_t>(q) * N;
+    for (std::size_t i = 0; i < N; ++i) dst[to + i] = own[li][from + i] + acc[li][from + i];
+  };
+  for (int q = 0; q < levels; ++q) {
+    copy(out.rx, q, 0, gauss_channel(q));
+    copy(out.ry, q, 1, gauss_channel(q));
+    if (squares) {
+      copy(out.qx, q, 0, gauss_channel(q - 1));
+      copy(out.qy, q, 1, gauss_channel(q - 1));
+    }
+  }
+  if (energy) {
+    copy(out.rx, levels, 0, energy_channel);
+    copy(out.ry, levels, 1, energy_channel);
+    if (squares) {
+      copy(out.qx, levels, 0, energy_square_channel);
+      copy(out.qy, levels, 1, energy_square_channel);
+    }
+  }
 }
 
 // The U-statistic of kernel q from row sums.
@@ -324,7 +439,7 @@ TwoSampleResult CompareSamples(const PointMatrix& x, const PointMatrix& y, const
   std::vector<double> label(static_cast<std::size_t>(n + m), 0.0);
   std::fill(label.begin() + n, label.end(), 1.0);
   RowSums sums;
-  ComputeRowSums(zt, label, bandwidths, options.energy, true, options.threads, sums);
+  ComputeRowSums(zt, n, bandwidths, options.energy, true, options.threads, sums);
   const double nd = static_cast<double>(n), md = static_cast<double>(m);
   auto fill = [&](TwoSampleStatistic& s, int q) {
     s.value = Statistic(sums, q, label, nd, md);
@@ -344,20 +459,27 @@ TwoSampleResult CompareSamples(const PointMatrix& x, const PointMatrix& y, const
   if (options.permutations > 0) {
     std::mt19937_64 rng(r.seed);
     std::vector<double> permuted = label;
+    std::vector<std::int64_t> order_x, order_y;
+    PointMatrix zt_perm(zt.rows(), zt.cols());
     RowSums perm;
     for (int p = 0; p < options.permutations; ++p) {
-      // Fisher-Yates from the previous permutation (a uniform permutation each time).
+      // Fisher-Yates from the previous permutation (a uniform permutation each time) of the labels; the points
+      // relabelled X are then moved first (in index order), those relabelled Y after them.
       for (std::int64_t i = n + m - 1; i > 0; --i) {
         const std::int64_t j = static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(i + 1));
         std::swap(permuted[static_cast<std::size_t>(i)], permuted[static_cast<std::size_t>(j)]);
       }
-      ComputeRowSums(zt, permuted, bandwidths, options.energy, false, options.threads, perm);
+      std::int64_t kx = 0, ky = n;
+      for (std::int64_t i = 0; i < n + m; ++i) {
+        zt_perm.col(permuted[static_cast<std::size_t>(i)] == 0.0 ? kx++ : ky++) = zt.col(i);
+      }
+      ComputeRowSums(zt_perm, n, bandwidths, options.energy, false, options.threads, perm);
       for (int q = 0; q < levels; ++q) {
-        if (Statistic(perm, q, permuted, nd, md) >= r.mmd[static_cast<std::size_t>(q)].value) {
+        if (Statistic(perm, q, label, nd, md) >= r.mmd[static_cast<std::size_t>(q)].value) {
           ++r.mmd[static_cast<std::size_t>(q)].exceedances;
         }
       }
-      if (options.energy && Statistic(perm, levels, permuted, nd, md) >= r.energy.value) ++r.energy.exceedances;
+      if (options.energy && Statistic(perm, levels, label, nd, md) >= r.energy.value) ++r.energy.exceedances;
     }
     const double denom = 1.0 + options.permutations;
     for (auto& s : r.mmd) s.p_value = (1.0 + static_cast<double>(s.exceedances)) / denom;

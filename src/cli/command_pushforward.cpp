@@ -88,9 +88,10 @@ class FlowJob : public Job {
     const std::string endpoints_name = density_ ? "latent" : "samples";
     RowDataset log_density = out.CreateRowDataset("log_density", ElementType::kFloat64, N, {});
     RowDataset endpoints = out.CreateRowDataset(endpoints_name, ElementType::kFloat64, N, {ud});
-    std::optional<RowDataset> kinetic, frobenius;
+    std::optional<RowDataset> kinetic, frobenius, curl;
     if (flow_.kinetic) kinetic = out.CreateRowDataset("kinetic", ElementType::kFloat64, N, {});
     if (flow_.frobenius) frobenius = out.CreateRowDataset("frobenius", ElementType::kFloat64, N, {});
+    if (flow_.curl) curl = out.CreateRowDataset("curl", ElementType::kFloat64, N, {});
     RowDataset divergence = out.CreateRowDataset("divergence_integral", ElementType::kFloat64, N, {});
     std::optional<RowDataset> logdet, logdet_difference;
     if (flow_.logdet_check) {
@@ -110,6 +111,7 @@ class FlowJob : public Job {
       endpoints.Write(first, count, r.endpoints.data() + first * ud);
       if (kinetic) kinetic->Write(first, count, r.kinetic.data() + first);
       if (frobenius) frobenius->Write(first, count, r.frobenius.data() + first);
+      if (curl) curl->Write(first, count, r.curl.data() + first);
       divergence.Write(first, count, r.divergence_integral.data() + first);
       if (logdet) logdet->Write(first, count, r.logdet.data() + first);
       if (logdet_difference) logdet_difference->Write(first, count, r.logdet_difference.data() + first);
@@ -133,6 +135,7 @@ class FlowJob : public Job {
       prior.endpoints = Eigen::Map<const RowMatrixXd>(e.data(), static_cast<Eigen::Index>(K), d);
       if (kinetic) prior.kinetic = vec("kinetic");
       if (frobenius) prior.frobenius = vec("frobenius");
+      if (curl) prior.curl = vec("curl");
       prior.divergence_integral = vec("divergence_integral");
       if (logdet) prior.logdet = vec("logdet");
       if (logdet_difference) prior.logdet_difference = vec("logdet_difference");

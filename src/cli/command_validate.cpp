@@ -157,6 +157,14 @@ void PrintTable(std::ostream& os, const std::vector<validation::CaseReport>& rep
       nfe[row.method] += row.cost();
       secs[row.method] += row.seconds;
     }
+    // Cases without a tolerance sweep (transport statistics): one row per method of their rows, time summed.
+    const bool swept = !order.empty();
+    if (!swept) {
+      for (const auto& row : r.sweep) {
+        if (!secs.count(row.method)) order.push_back(row.method);
+        secs[row.method] += row.seconds;
+      }
+    }
     for (const auto& m : order) {
       int total = 0, failed = 0;
       for (const auto& c : r.checks) {
@@ -173,7 +181,8 @@ void PrintTable(std::ostream& os, const std::vector<validation::CaseReport>& rep
         std::snprintf(line, sizeof line, "  %11s", it == err[m].end() ? "-" : Sci(it->second).c_str());
         row += line;
       }
-      std::snprintf(line, sizeof line, "  %11.0f  %9.3f  %s", nfe[m], secs[m],
+      std::snprintf(line, sizeof line, "  %11s  %9.3f  %s", swept ? std::to_string(std::lround(nfe[m])).c_str() : "-",
+                    secs[m],
                     failed ? ("FAIL " + std::to_string(failed) + "/" + std::to_string(total)).c_str()
                            : ("pass " + std::to_string(total)).c_str());
       os << row << line << "\n";

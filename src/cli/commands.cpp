@@ -68,7 +68,7 @@ void PrintCommandList(std::ostream& out) {
 }  // namespace
 
 const std::vector<Command>& Commands() {
-  static const std::vector<Command> commands = {DensityCommand(), SampleCommand(), GeodesicCommand(), ExpCommand(), DistancesCommand(), InfoCommand(), ValidateCommand(), CheckFieldCommand(), OptionsReferenceCommand()};
+  static const std::vector<Command> commands = {DensityCommand(), SampleCommand(), GeodesicCommand(), ExpCommand(), DistancesCommand(), TransportCommand(), InfoCommand(), ValidateCommand(), CheckFieldCommand(), OptionsReferenceCommand()};
   return commands;
 }
 

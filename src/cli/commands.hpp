@@ -125,5 +125,6 @@ Command CheckFieldCommand();
 Command DensityCommand();
 Command SampleCommand();
 Command GeodesicCommand(); Command ExpCommand(); Command DistancesCommand();
+Command TransportCommand();
 
 }  // namespace pushpull::cli
