@@ -82,59 +82,71 @@ void SoftMinCols(const PointMatrix& c, const VectorXd& h, double eps, VectorXd& 
 double PlanCost(const PointMatrix& c, const VectorXd& a, const VectorXd& b, const VectorXd& f, const VectorXd& g,
                 double eps, int threads);
 
+// The epsilon-scaling schedule of both solves: stages from max(C, -sinkhorn_epsilon) (when -sinkhorn_scaling < 1)
+// down to -sinkhorn_epsilon, each run by stage(eps, limit, tol, &violation) -> converged with the stage's iteration
+// limit and tolerance (-sinkhorn_stage_* before the last stage). False (r->status kNumericalFailure) when a stage
+// leaves a non-finite violation or potentials (finite() false); a last stage that does not converge sets
+// kIterationLimit. *eps is the final epsilon.
+template <class Stage, class Finite>
+bool RunEpsilonStages(double cmax, const SinkhornOptions& o, Stage stage, Finite finite, SinkhornSolve* r,
+                      double* eps, double* violation) {
+  *eps = o.scaling < 1 ? cmax : o.epsilon;
+  *violation = std::numeric_limits<double>::infinity();
+  while (true) {
+    const bool final_stage = *eps <= o.epsilon;
+    if (final_stage) *eps = o.epsilon;
+    ++r->stages;
+    const int limit = final_stage ? o.max_iterations : o.stage_max_iterations;
+    const double tol = final_stage ? o.tol : o.stage_tol;
+    const bool converged = stage(*eps, limit, tol, violation);
+    if (!std::isfinite(*violation) || !finite()) {
+      r->status = TransportStatus::kNumericalFailure;
+      r->message = "non-finite Sinkhorn potentials at epsilon " + Num(*eps);
+      return false;
+    }
+    if (final_stage) {
+      if (!converged) {
+        r->status = TransportStatus::kIterationLimit;
+        r->message = "Sinkhorn stopped at -sinkhorn_max_iterations " + std::to_string(o.max_iterations) +
+                     " with marginal violation " + Num(*violation) + " > -sinkhorn_tol " + Num(o.tol) +
+                     " (raise -sinkhorn_max_iterations or -sinkhorn_epsilon)";
+      }
+      return true;
+    }
+    *eps = std::max(o.epsilon, *eps * o.scaling);
+  }
+}
+
 SinkhornSolve SolveOne(const PointMatrix& c, const VectorXd& a, const VectorXd& b, const SinkhornOptions& o) {
   SinkhornSolve r;
   const std::int64_t n = c.rows(), m = c.cols();
   const double cmax = std::max(c.maxCoeff(), o.epsilon);
   const VectorXd loga = a.array().log().matrix(), logb = b.array().log().matrix();
   VectorXd f = VectorXd::Zero(n), g = VectorXd::Zero(m), f_new;
-  double eps = o.scaling < 1 ? cmax : o.epsilon;
-  double violation = std::numeric_limits<double>::infinity();
-  bool final_stage = false;
-  while (true) {
-    final_stage = eps <= o.epsilon;
-    if (final_stage) eps = o.epsilon;
-    ++r.stages;
-    const int limit = final_stage ? o.max_iterations : o.stage_max_iterations;
-    const double tol = final_stage ? o.tol : o.stage_tol;
-    bool converged = false;
+  const auto stage = [&](double eps, int limit, double tol, double* violation) {
     for (int it = 0; it <= limit; ++it) {
       SoftMinRows(c, g + eps * logb, eps, f_new, o.threads);
       if (it > 0) {  // (f, g) has exact columns at this eps: its row violation decides
-        violation = (a.array() * (((f - f_new) / eps).array().exp() - 1.0).abs()).sum();
-        if (!std::isfinite(violation)) break;
-        if (violation <= tol) {
-          converged = true;
-          break;
-        }
+        *violation = (a.array() * (((f - f_new) / eps).array().exp() - 1.0).abs()).sum();
+        if (!std::isfinite(*violation)) return false;
+        if (*violation <= tol) return true;
       }
-      if (it == limit) break;
+      if (it == limit) return false;
       f = f_new;
       SoftMinCols(c, f + eps * loga, eps, g, o.threads);
       ++r.iterations;
     }
-    if (!std::isfinite(violation) || !f.allFinite() || !g.allFinite()) {
-      r.status = TransportStatus::kNumericalFailure;
-      r.message = "non-finite Sinkhorn potentials at epsilon " + Num(eps);
-      return r;
-    }
-    if (final_stage) {
-      if (!converged) {
-        r.status = TransportStatus::kIterationLimit;
-        r.message = "Sinkhorn stopped at -sinkhorn_max_iterations " + std::to_string(o.max_iterations) +
-                    " with marginal violation " + Num(violation) + " > -sinkhorn_tol " + Num(o.tol) +
-                    " (raise -sinkhorn_max_iterations or -sinkhorn_epsilon)";
-      }
-      break;
-    }
-    eps = std::max(o.epsilon, eps * o.scaling);
+    return false;
+  };
+  double eps = 0, violation = 0;
+  if (!RunEpsilonStages(cmax, o, stage, [&] { return f.allFinite() && g.allFinite(); }, &r, &eps, &violation)) {
+    return r;
   }
   r.marginal_violation = violation;
   r.f = f;
   r.g = g;
   r.entropic_cost = a.dot(f) + b.dot(g);
   r.transport_cost = PlanCost(c, a, b, f, g, eps, o.threads);
-  (void)m;
   return r;
 }
 
@@ -149,43 +161,20 @@ SinkhornSolve SolveSymmetric(const PointMatrix& c, const VectorXd& a, const Sink
   const double cmax = std::max(c.maxCoeff(), o.epsilon);
   const VectorXd loga = a.array().log().matrix();
   VectorXd f = VectorXd::Zero(n), t;
-  double eps = o.scaling < 1 ? cmax : o.epsilon;
-  double violation = std::numeric_limits<double>::infinity();
-  while (true) {
-    const bool final_stage = eps <= o.epsilon;
-    if (final_stage) eps = o.epsilon;
-    ++r.stages;
-    const int limit = final_stage ? o.max_iterations : o.stage_max_iterations;
-    const double tol = final_stage ? o.tol : o.stage_tol;
-    bool converged = false;
+  const auto stage = [&](double eps, int limit, double tol, double* violation) {
     for (int it = 0; it <= limit; ++it) {
       SoftMinRows(c, f + eps * loga, eps, t, o.threads);
-      violation = (a.array() * (((f - t) / eps).array().exp() - 1.0).abs()).sum();
-      if (!std::isfinite(violation)) break;
-      if (violation <= tol) {
-        converged = true;
-        break;
-      }
-      if (it == limit) break;
+      *violation = (a.array() * (((f - t) / eps).array().exp() - 1.0).abs()).sum();
+      if (!std::isfinite(*violation)) return false;
+      if (*violation <= tol) return true;
+      if (it == limit) return false;
       f = 0.5 * (f + t);
       ++r.iterations;
     }
-    if (!std::isfinite(violation) || !f.allFinite()) {
-      r.status = TransportStatus::kNumericalFailure;
-      r.message = "non-finite Sinkhorn potentials at epsilon " + Num(eps);
-      return r;
-    }
-    if (final_stage) {
-      if (!converged) {
-        r.status = TransportStatus::kIterationLimit;
-        r.message = "Sinkhorn stopped at -sinkhorn_max_iterations " + std::to_string(o.max_iterations) +
-                    " with marginal violation " + Num(violation) + " > -sinkhorn_tol " + Num(o.tol) +
-                    " (raise -sinkhorn_max_iterations or -sinkhorn_epsilon)";
-      }
-      break;
-    }
-    eps = std::max(o.epsilon, eps * o.scaling);
-  }
+    return false;
+  };
+  double eps = 0, violation = 0;
+  if (!RunEpsilonStages(cmax, o, stage, [&] { return f.allFinite(); }, &r, &eps, &violation)) return r;
   r.marginal_violation = violation;
   r.f = f;
   r.g = f;
