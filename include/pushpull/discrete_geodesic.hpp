@@ -126,6 +126,7 @@ struct ExtrapolatedDiscreteGeodesic {
 struct ExtrapolationTarget {
   int levels = 3;         // meshes always computed; the extrapolation uses the last this many
   double length_rtol = 0; // then more meshes while the error estimate exceeds length_rtol * length (0: no more)
+  double length_error = 0;  // or, when larger than length_rtol * length, while it exceeds this (absolute)
   int max_segments = 0;   // but none finer than this many segments
 };
 

@@ -84,10 +84,11 @@ std::string Describe(const ceres::Solver::Summary& summary);
 
 // ---- Discrete geodesics with Richardson extrapolation (solvers/geodesic/discrete_bvp.cpp) ----
 // Adds meshes to *x (-bvp_extrapolation_*, the first from `start`): -bvp_extrapolation_levels of them, and with
-// `to_tolerance` more until the length's error estimate is within -bvp_extrapolation_length_rtol.
+// `to_tolerance` more until the length's error estimate is within -bvp_extrapolation_length_rtol, or within
+// `length_error` (absolute) when that is larger (up to -bvp_extrapolation_max_segments in both cases).
 void ExtendExtrapolation(const Decoder& decoder, const Eigen::VectorXd& z0, const Eigen::VectorXd& z1,
                          const LogMapOptions& options, bool to_tolerance, const InitialCurve& start,
-                         ExtrapolatedDiscreteGeodesic* x);
+                         ExtrapolatedDiscreteGeodesic* x, double length_error = 0);
 // The discrete solver on *x (extended to tolerance): kSuccess, kExtrapolated or kNotConverged (see log_map.hpp).
 // Throws InputError for a metric without a decoder or -bvp_extrapolation_levels < 2.
 LogMapResult SolveByExtrapolation(const Metric& metric, const Eigen::VectorXd& z0, const Eigen::VectorXd& z1,

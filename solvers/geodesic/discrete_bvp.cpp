@@ -38,7 +38,7 @@ std::string DescribeExtrapolation(const ExtrapolatedDiscreteGeodesic& x) {
 
 void ExtendExtrapolation(const Decoder& decoder, const Eigen::VectorXd& z0, const Eigen::VectorXd& z1,
                          const LogMapOptions& options, bool to_tolerance, const InitialCurve& start,
-                         ExtrapolatedDiscreteGeodesic* x) {
+                         ExtrapolatedDiscreteGeodesic* x, double length_error) {
   static const int kEventExtrapolation = EventLog::Global().Register("DiscreteExtrapolation");
   ScopedEvent event(kEventExtrapolation);
   DiscreteGeodesicOptions o = options.discrete;
@@ -52,6 +52,7 @@ void ExtendExtrapolation(const Decoder& decoder, const Eigen::VectorXd& z0, cons
   if (to_tolerance) {
     target.length_rtol = options.extrapolation.length_rtol;
     target.max_segments = options.extrapolation.max_segments;
+    target.length_error = length_error;
   }
   ExtendDiscreteExtrapolation(decoder, z0, z1, o, target, &start.points, x);
 }

@@ -386,9 +386,17 @@ LogMapResult SolveLogMap(const Metric& metric, const VectorXd& z0, const VectorX
   if (result.usable() && options.minimality_rtol >= 0 && hard && result.solver != "discrete" && pullback &&
       options.extrapolation.levels >= 2) {
     const ExtrapolatedDiscreteGeodesic& x = extrapolate();
-    const double allowance = (std::isfinite(x.length.error) ? x.length.error : 0) + miss_length;
-    if (x.converged && std::isfinite(x.length.value) &&
-        result.length > (1 + options.minimality_rtol) * x.length.value + allowance) {
+    const auto excess = [&] { return result.length - (1 + options.minimality_rtol) * x.length.value - miss_length; };
+    const auto estimate = [&] { return std::isfinite(x.length.error) ? x.length.error : 0.0; };
+    // Longer than the discrete geodesics' limit, but within its error estimate: undecided (another, longer geodesic,
+    // or the same one and a coarse estimate). Finer meshes until the estimate decides, up to
+    // -bvp_extrapolation_max_segments (a geodesic 0.2% longer than the distance passed the coarse check).
+    while (x.converged && std::isfinite(x.length.value) && excess() > 0 && excess() <= estimate()) {
+      const std::size_t levels = x.segments.size();
+      bvp::ExtendExtrapolation(pullback->decoder(), z0, z1, options, true, start, &extrapolated, excess() / 2);
+      if (x.segments.size() == levels) break;
+    }
+    if (x.converged && std::isfinite(x.length.value) && excess() > estimate()) {
       result.minimality = "the " + result.solver + " geodesic's length " + FormatReal(result.length) +
                           " exceeds the distance by discrete geodesics " + describe(x);
       result.status = GeodesicStatus::kNotMinimal;
