@@ -73,7 +73,7 @@ struct ExtrapolationOptions {
   int segments = 64;          // N of the coarsest mesh
   int levels = 3;             // meshes always computed; the extrapolation uses the last this many (< 2: none at all)
   double length_rtol = 1e-7;  // -bvp_type discrete converges when the length's error estimate is below this (relative)
-  int max_segments = 4096;    // finer meshes are added (doubling N) while it is not, up to this N
+  int max_segments = 8192;    // finer meshes are added (doubling N) while it is not, up to this N
   double energy_rtol = 1e-10; // energy test of each minimisation (as -bvp_discrete_rtol) ...
   double xtol = 1e-11;        // ... then polished until the vertex steps are below this (DiscreteGeodesicOptions)
   int max_iterations = 1000;  // Levenberg-Marquardt iterations of each minimisation
@@ -94,6 +94,10 @@ struct LogMapOptions {
   double tol = 1e-6;              // -bvp_tol: max |g_u(1) - z1| after re-integrating the final u
   int max_iterations = 50;        // -bvp_max_iterations: Levenberg-Marquardt iterations
   double stop_factor = 1e-2;      // -bvp_stop_factor: iterations stop once |shot residual|_2 <= stop_factor * tol
+  // -bvp_stagnation_iterations, -bvp_stagnation_reduction: an iteration stops (unconverged, for the next solver of
+  // the chain) once its residual norm is above stagnation_reduction times its value stagnation_iterations before.
+  int stagnation_iterations = 10;
+  double stagnation_reduction = 0.1;
   bool fallback = true;           // -bvp_fallback: retry a failed solve by collocation from the best curve so far
   CollocationOptions collocation;  // -bvp_collocation_*
   // -bvp_minimality_rtol: a verified geodesic whose length exceeds (1 + this) times the metric length of the initial

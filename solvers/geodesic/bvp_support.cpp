@@ -30,6 +30,17 @@ ceres::CallbackReturnType IterationObserver::Observe(const ceres::IterationSumma
     (*monitor_)(e);
   }
   if (std::sqrt(2.0 * summary.cost) <= stop_norm_) return ceres::SOLVER_TERMINATE_SUCCESSFULLY;
+  // The residual norm at the iterate (a rejected step leaves it where it was; its cost is the trial's).
+  const bool moved = summary.iteration == 0 || summary.step_is_successful || norms_.empty();
+  const double norm = moved ? std::sqrt(2.0 * summary.cost) : norms_.back();
+  norms_.push_back(norm);
+  const std::size_t k = static_cast<std::size_t>(stagnation_iterations_);
+  if (k > 0 && norms_.size() > k && norm > stagnation_reduction_ * norms_[norms_.size() - 1 - k]) {
+    stop_reason_ = "stagnated: the residual norm " + FormatReal(norm) + " is above " +
+                   FormatReal(stagnation_reduction_) + " times its value " + std::to_string(k) +
+                   " iterations before (-bvp_stagnation_iterations, -bvp_stagnation_reduction)";
+    return ceres::SOLVER_ABORT;
+  }
   return ceres::SOLVER_CONTINUE;
 }
 
@@ -69,6 +80,7 @@ ceres::Solver::Options SolverOptions(const LogMapOptions& options, ceres::Linear
   o.num_threads = 1;  // pairs are what runs in parallel
   o.logging_type = ceres::SILENT;
   o.minimizer_progress_to_stdout = false;
+  observer->SetStagnation(options.stagnation_iterations, options.stagnation_reduction);
   o.callbacks.push_back(observer);
   o.update_state_every_iteration = false;
   return o;
@@ -86,10 +98,11 @@ LogMapResult StartResult(const Metric& metric, const std::string& solver, bool* 
   return result;
 }
 
-std::string Describe(const ceres::Solver::Summary& summary) {
+std::string Describe(const ceres::Solver::Summary& summary, const IterationObserver& observer) {
   return std::to_string(summary.num_successful_steps + summary.num_unsuccessful_steps) +
          " Levenberg-Marquardt iterations (" + std::to_string(summary.num_successful_steps) + " successful, " +
-         std::to_string(summary.num_unsuccessful_steps) + " unsuccessful; Ceres: " + summary.message + ")";
+         std::to_string(summary.num_unsuccessful_steps) + " unsuccessful; " +
+         (observer.stop_reason().empty() ? "Ceres: " + summary.message : observer.stop_reason()) + ")";
 }
 
 void Verify(const Metric& metric, const Eigen::VectorXd& z0, const Eigen::VectorXd& z1, const Eigen::VectorXd& u,

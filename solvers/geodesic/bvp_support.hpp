@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <Eigen/Core>
 
@@ -23,11 +24,23 @@ class IterationObserver : public ceres::IterationCallback {
   IterationObserver(std::string solver, double stop_norm, BvpMonitor* monitor, CallbackBarrier* barrier)
       : solver_(std::move(solver)), stop_norm_(stop_norm), monitor_(monitor), barrier_(barrier) {}
   ceres::CallbackReturnType operator()(const ceres::IterationSummary& summary) override;
+  // Stop (unconverged) once the residual norm is above `reduction` times its value `iterations` iterations before
+  // (-bvp_stagnation_*; 0 iterations = never). SolverOptions sets it from the LogMapOptions.
+  void SetStagnation(int iterations, double reduction) {
+    stagnation_iterations_ = iterations;
+    stagnation_reduction_ = reduction;
+  }
+  // Why the observer stopped the iteration ("" when it did not, or stopped it converged).
+  const std::string& stop_reason() const { return stop_reason_; }
 
  private:
   ceres::CallbackReturnType Observe(const ceres::IterationSummary& summary);
   std::string solver_;
   double stop_norm_;
+  int stagnation_iterations_ = 0;
+  double stagnation_reduction_ = 0;
+  std::vector<double> norms_;  // residual norm after each iteration
+  std::string stop_reason_;
   BvpMonitor* monitor_;
   CallbackBarrier* barrier_;
 };
@@ -80,7 +93,7 @@ Refinement Refine(const Metric& metric, const Eigen::VectorXd& z0, const Eigen::
 LogMapResult StartResult(const Metric& metric, const std::string& solver, bool* usable);
 
 // "N Levenberg-Marquardt iterations (S successful, U unsuccessful; Ceres: message)".
-std::string Describe(const ceres::Solver::Summary& summary);
+std::string Describe(const ceres::Solver::Summary& summary, const IterationObserver& observer);
 
 // ---- Discrete geodesics with Richardson extrapolation (solvers/geodesic/discrete_bvp.cpp) ----
 // Adds meshes to *x (-bvp_extrapolation_*, the first from `start`): -bvp_extrapolation_levels of them, and with

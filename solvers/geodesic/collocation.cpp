@@ -363,7 +363,7 @@ class Collocation : public BvpSolver {
     out.iterations = summary.num_successful_steps + summary.num_unsuccessful_steps;
     const double norm = std::sqrt(2.0 * summary.final_cost);
     out.converged = norm <= stop && summary.termination_type != ceres::FAILURE;
-    out.how = bvp::Describe(summary) + ", residual " + FormatReal(norm);
+    out.how = bvp::Describe(summary, observer) + ", residual " + FormatReal(norm);
     if (!out.converged && !system.failure().empty()) out.how += "; last failed evaluation: " + system.failure();
     for (std::size_t i = 0; i < n && out.converged; ++i) {
       out.converged = y->g[i].allFinite() && y->v[i].allFinite();

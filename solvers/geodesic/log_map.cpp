@@ -45,6 +45,15 @@ void LogMapOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefix)
           "Levenberg-Marquardt stops once the Euclidean norm of the shot residual is below bvp_stop_factor * "
           "bvp_tol (then the verification decides)",
           "LogMapOptions::stop_factor", RealBounds{0.0, 1.0, true, false});
+  db.Int(prefix, "bvp_stagnation_iterations", stagnation_iterations,
+         "A Levenberg-Marquardt or Newton iteration (shooting, multiple shooting, collocation) whose residual norm is "
+         "above -bvp_stagnation_reduction times its value this many iterations before stops unconverged, and the "
+         "next solver of the fallback chain takes over: converging iterations fall far faster, and a stagnating one "
+         "(a nearly singular shooting Jacobian near a conjugate point, a trust region that keeps shrinking) would "
+         "spend its -bvp_max_iterations for nothing; 0 = never",
+         "LogMapOptions::stagnation_iterations", IntBounds::AtLeast(0));
+  db.Real(prefix, "bvp_stagnation_reduction", stagnation_reduction,
+          "See -bvp_stagnation_iterations", "LogMapOptions::stagnation_reduction", RealBounds{0.0, 1.0, false, true});
   db.Bool(prefix, "bvp_fallback", fallback,
           "When the -bvp_type solver fails, retry by multiple shooting from the initial guess (unless it was the "
           "-bvp_type), then by collocation (-bvp_collocation_*) from the best curve so far (a solver's own curve if "

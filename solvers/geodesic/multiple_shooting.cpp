@@ -246,7 +246,7 @@ class MultipleShooting : public BvpSolver {
     barrier.RethrowIfCaught();
     phase.iterations = summary.num_successful_steps + summary.num_unsuccessful_steps;
     phase.final_norm = std::sqrt(2.0 * summary.final_cost);
-    phase.how = bvp::Describe(summary);
+    phase.how = bvp::Describe(summary, observer);
     phase.jacobian = ComposedJacobian(costs, z0, *u);
     for (int k = 0; k < K; ++k) {
       if (!costs[static_cast<std::size_t>(k)]->failure().empty()) {

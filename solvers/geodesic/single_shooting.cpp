@@ -212,7 +212,7 @@ class SingleShooting : public BvpSolver {
       phase.start = " (started from the guess's initial velocity halved " + std::to_string(halvings) +
                     " times: the full one's shot failed)";
     }
-    phase.how = bvp::Describe(summary) + phase.start;
+    phase.how = bvp::Describe(summary, observer) + phase.start;
     phase.final_norm = std::sqrt(2.0 * summary.final_cost);
     phase.failure = cost->last_failure();
     phase.jacobian = cost->JacobianAt(*u);
