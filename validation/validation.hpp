@@ -88,6 +88,9 @@ struct Check {
 Check MakeCheck(std::string name, std::string method, double tolerance, double value, std::string relation,
                 double threshold, std::string detail);
 
+// One line for a failed check: "METHOD[ tol T]: NAME: value V RELATION THRESHOLD (DETAIL)".
+std::string DescribeFailure(const Check& check);
+
 struct CaseReport {
   std::string name;
   std::string description;
@@ -99,6 +102,10 @@ struct CaseReport {
     }
     return !checks.empty();
   }
+  // The metric names its rows carry, in KnownMetrics() order: the columns of the report (one dataset each).
+  std::vector<std::string> MetricNames() const;
+  // One value per sweep row: the row's `metric`, NaN in rows without it.
+  std::vector<double> MetricColumn(const std::string& metric) const;
 };
 
 class Case {
@@ -107,6 +114,34 @@ class Case {
   virtual std::string description() const = 0;
   virtual CaseReport Run(const Settings& settings) = 0;
 };
+
+// ---- Running the suites: one code path for `pushpull validate` and pushpull.validate(...) ----
+
+// The options of a validation run, declared once for the CLI and the Python module.
+struct RunOptions {
+  std::string cases;               // comma-separated; empty = all registered
+  std::string level = "quick";     // quick | full
+  std::string methods;             // comma-separated; empty = every registered integrator
+  std::vector<double> tolerances;  // empty = the level's default
+  PushforwardOptions solver;       // the configuration validated
+
+  // Declares -validate_cases, -validate_level, -validate_methods, -validate_tols (section "Validation"), then the
+  // solver's options (PushforwardOptions::SetFromOptions, no -ode_monitor).
+  void SetFromOptions(OptionsDatabase& db);
+};
+
+// A checked run: the cases to run, in order, and their settings.
+struct Plan {
+  std::vector<std::string> names;
+  Settings settings;
+};
+// Throws InputError naming an unknown case or integrator (with the valid names).
+Plan MakePlan(const RunOptions& options);
+
+// Runs the plan's cases in order, each report named; `on_case` (optional) sees each report as soon as it is
+// complete (the CLI writes it into its HDF5 report then). Interrupted (parallel.hpp) propagates from the solves, and
+// is thrown before the next case when an interrupt was requested.
+std::vector<CaseReport> RunCases(const Plan& plan, const std::function<void(const CaseReport&)>& on_case = {});
 
 // Every built-in case registered (G1 ... G7 first); research code may register its own.
 Registry<Case>& CaseRegistry();

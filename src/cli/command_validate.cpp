@@ -7,7 +7,6 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <sstream>
 
 #include "cli/commands.hpp"
 #include "html_report.hpp"
@@ -20,44 +19,20 @@
 namespace pushpull::cli {
 namespace {
 
-struct ValidateOptions {
-  std::string cases;  // comma-separated; empty = all registered
-  std::string level = "quick";
+// The report files; what runs is validation::RunOptions (shared with pushpull.validate).
+struct ReportOptions {
   std::string output = "validation-report.h5";
   std::string report_html;
-  std::string methods;          // comma-separated; empty = all registered integrators
-  std::vector<double> tolerances;
 
   void SetFromOptions(OptionsDatabase& db) {
     db.SetSection("Validation (pushpull validate)");
-    db.String("", "validate_cases", cases, "Comma-separated cases to run (default: all registered cases)",
-              "ValidateOptions::cases");
-    db.Enum("", "validate_level", level,
-            "quick fits in two minutes; full sweeps tighter tolerances and higher dimensions",
-            "ValidateOptions::level", {"quick", "full"});
-    db.String("", "validate_methods", methods,
-              "Comma-separated integrators to validate (default: every registered -ode_type)",
-              "ValidateOptions::methods");
-    db.RealList("", "validate_tols", tolerances,
-                "Tolerance sweep, rtol = atol (default: 1e-4,1e-6,1e-8 for quick, 1e-4 ... 1e-10 for full)",
-                "ValidateOptions::tolerances", RealBounds::Positive());
     db.String("", "output", output, "HDF5 report file (written as FILE.partial, renamed when complete)",
-              "ValidateOptions::output");
+              "ReportOptions::output");
     db.String("", "report_html", report_html,
               "Also write a self-contained HTML report with work-precision plots to this file",
-              "ValidateOptions::report_html");
+              "ReportOptions::report_html");
   }
 };
-
-std::vector<std::string> SplitCommas(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
 
 std::string Sci(double v) {
   char b[32];
@@ -71,17 +46,7 @@ void WriteCase(OutputFile& out, const validation::CaseReport& r) {
   std::vector<std::string> method, kind, error_metric;
   std::vector<double> tol, seconds;
   std::vector<std::int64_t> dim, failed;
-  // The metrics the rows carry, in KnownMetrics() order: one dataset each, NaN in rows without it.
-  std::vector<std::string> names;
-  for (const auto& info : validation::KnownMetrics()) {
-    for (const auto& row : r.sweep) {
-      if (row.Has(info.name)) {
-        names.push_back(info.name);
-        break;
-      }
-    }
-  }
-  std::vector<std::vector<double>> values(names.size());
+  const std::vector<std::string> names = r.MetricNames();
   for (const auto& row : r.sweep) {
     method.push_back(row.method);
     kind.push_back(row.kind);
@@ -90,18 +55,15 @@ void WriteCase(OutputFile& out, const validation::CaseReport& r) {
     tol.push_back(row.tolerance);
     seconds.push_back(row.seconds);
     failed.push_back(row.failed);
-    for (std::size_t k = 0; k < names.size(); ++k) {
-      values[k].push_back(row.Has(names[k]) ? row.Get(names[k]) : std::nan(""));
-    }
   }
   out.WriteStrings(g + "/method", method);
   out.WriteStrings(g + "/kind", kind);
   out.WriteStrings(g + "/error_metric", error_metric);
   out.WriteIntVector(g + "/dimension", dim);
   out.WriteVector(g + "/tolerance", tol);
-  for (std::size_t k = 0; k < names.size(); ++k) {
-    out.WriteVector(g + "/" + names[k], values[k]);
-    out.SetAttribute(g + "/" + names[k], "description", validation::FindMetric(names[k]).description);
+  for (const auto& name : names) {
+    out.WriteVector(g + "/" + name, r.MetricColumn(name));
+    out.SetAttribute(g + "/" + name, "description", validation::FindMetric(name).description);
   }
   out.WriteVector(g + "/seconds", seconds);
   out.WriteIntVector(g + "/failed", failed);
@@ -193,35 +155,21 @@ void PrintTable(std::ostream& os, const std::vector<validation::CaseReport>& rep
 class ValidateJob : public Job {
  public:
   ValidateJob(Context& ctx) : ctx_(ctx) {
-    options_.SetFromOptions(ctx.db);
-    solver_.SetFromOptions(ctx.db, "");
-    names_ = options_.cases.empty() ? validation::CaseRegistry().Names() : SplitCommas(options_.cases);
-    for (const auto& n : names_) {
-      if (!validation::CaseRegistry().Has(n)) validation::CaseRegistry().Create(n);  // throws, listing valid names
-    }
-    methods_ = SplitCommas(options_.methods);
-    for (const auto& m : methods_) {
-      if (!OdeIntegrators().Has(m)) OdeIntegrators().Create(m, OdeOptions{});  // throws, listing valid names
-    }
+    report_options_.SetFromOptions(ctx.db);
+    run_options_.SetFromOptions(ctx.db);
+    plan_ = validation::MakePlan(run_options_);  // throws naming an unknown case or integrator
     provenance_ = Provenance::Collect(ctx.argv, &ctx.db);
   }
 
   int Run() override {
-    validation::Settings settings;
-    settings.level = options_.level;
-    settings.tolerances = options_.tolerances;
-    settings.methods = methods_;
-    settings.solver = solver_;
     const auto start = std::chrono::steady_clock::now();
-    OutputFile report(options_.output, provenance_);
-    std::vector<validation::CaseReport> reports;
-    for (const auto& name : names_) {
-      auto c = validation::CaseRegistry().Create(name);
-      reports.push_back(c->Run(settings));
-      reports.back().name = name;
-      WriteCase(report, reports.back());
-      report.SetCompletedRows(static_cast<std::int64_t>(reports.size()));
-    }
+    OutputFile report(report_options_.output, provenance_);
+    std::int64_t done = 0;
+    const std::vector<validation::CaseReport> reports =
+        validation::RunCases(plan_, [&](const validation::CaseReport& r) {
+          WriteCase(report, r);
+          report.SetCompletedRows(++done);
+        });
     bool all_passed = !reports.empty();
     for (const auto& r : reports) all_passed = all_passed && r.passed();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -231,7 +179,7 @@ class ValidateJob : public Job {
     report.SetAttribute("/", "event_log", EventLog::Global().Table(seconds));
     report.Commit();
 
-    std::vector<double> tols = options_.tolerances;
+    std::vector<double> tols = run_options_.tolerances;
     if (tols.empty()) {
       for (const auto& r : reports) {
         for (const auto& row : r.sweep) {
@@ -250,38 +198,34 @@ class ValidateJob : public Job {
         ++checks;
         if (c.passed) continue;
         ++failed;
-        ctx_.out << "FAILED " << r.name << " " << c.method;
-        if (c.tolerance > 0) ctx_.out << " tol " << Sci(c.tolerance);
-        ctx_.out << ": " << c.name << ": value " << c.value << " " << c.relation << " " << c.threshold << " ("
-                 << c.detail << ")\n";
+        ctx_.out << "FAILED " << r.name << " " << validation::DescribeFailure(c) << "\n";
       }
     }
-    if (!options_.report_html.empty()) {
+    if (!report_options_.report_html.empty()) {
       std::vector<std::string> lines;
       for (const auto& [k, v] : provenance_.Attributes()) lines.push_back(k + ": " + v);
       const std::string html = validation::RenderHtmlReport(reports, "pushpull validation report", lines);
-      const std::string partial = options_.report_html + ".partial";
+      const std::string partial = report_options_.report_html + ".partial";
       {
         std::ofstream f(partial);
         if (!f) throw InputError("-report_html: cannot write '" + partial + "'");
         f << html;
       }
-      std::filesystem::rename(partial, options_.report_html);
+      std::filesystem::rename(partial, report_options_.report_html);
     }
     char verdict[256];
     std::snprintf(verdict, sizeof verdict, "verdict: %s (%zu cases, %zu checks, %zu failed, %.1f s; report %s%s%s)\n",
-                  all_passed ? "PASS" : "FAIL", reports.size(), checks, failed, seconds, options_.output.c_str(),
-                  options_.report_html.empty() ? "" : ", ", options_.report_html.c_str());
+                  all_passed ? "PASS" : "FAIL", reports.size(), checks, failed, seconds, report_options_.output.c_str(),
+                  report_options_.report_html.empty() ? "" : ", ", report_options_.report_html.c_str());
     ctx_.out << verdict;
     return all_passed ? kExitSuccess : kExitItemsFailed;
   }
 
  private:
   Context& ctx_;
-  ValidateOptions options_;
-  PushforwardOptions solver_;
-  std::vector<std::string> names_;
-  std::vector<std::string> methods_;
+  ReportOptions report_options_;
+  validation::RunOptions run_options_;
+  validation::Plan plan_;
   Provenance provenance_;
 };
 

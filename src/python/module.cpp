@@ -11,6 +11,7 @@
 #include "geometry.hpp"
 #include "model.hpp"
 #include "transport.hpp"
+#include "validate.hpp"
 #include "pushpull/decoder.hpp"
 #include "pushpull/field.hpp"
 #include "pushpull/io.hpp"
@@ -122,9 +123,11 @@ std::string HelpText(const std::string& command) {
     flow.SetFromOptions(o.db, "", false);
     head = command == "density" ? "pushpull.density(model, points, **options)"
                                 : "pushpull.sample(model, n, seed=0, **options)";
-  } else if (!DeclareGeometryOptions(command, o.db, &head) && !DeclareTransportOptions(command, o.db, &head)) {
+  } else if (!DeclareGeometryOptions(command, o.db, &head) && !DeclareTransportOptions(command, o.db, &head) &&
+             !DeclareValidateOptions(command, o.db, &head)) {
     throw py::value_error("pushpull.help: unknown command '" + command +
-                          "'; one of: density, sample, geodesic, exp_map, distances, transport, sinkhorn, two_sample");
+                          "'; one of: density, sample, geodesic, exp_map, distances, transport, sinkhorn, two_sample, "
+                          "validate");
   }
   // The CLI's -help text with the options written as keywords ("  -ode_rtol <real>" -> "  ode_rtol <real>").
   std::string text = o.db.Help(), keywords;
@@ -360,12 +363,14 @@ PYBIND11_MODULE(_pushpull, m) {
         "n samples of the model's flow with their exact log-densities; seed=S and other options as keyword "
         "arguments (pushpull.help('sample')).");
   m.def("help", &HelpText, "command"_a,
-        "The options of a function (density, sample, geodesic, exp_map, distances, transport, sinkhorn, two_sample) "
+        "The options of a function (density, sample, geodesic, exp_map, distances, transport, sinkhorn, two_sample, "
+        "validate) "
         "with their values, defaults, "
         "bounds and help, as the CLI's -help prints them.");
 
   RegisterGeometry(m);
   RegisterTransport(m);
+  RegisterValidate(m);
 }
 
 }  // namespace pushpull::python

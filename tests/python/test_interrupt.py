@@ -55,3 +55,40 @@ def test_sigint_raises_the_handlers_exception(flow_file, tmp_path, handler, rais
     assert lines[0].startswith(f"{raised} after"), out + err
     assert lines[1] == "after 1", out + err
     assert stopped < 10, f"took {stopped:.1f} s to stop"
+
+
+VALIDATE_SCRIPT = textwrap.dedent("""
+    import time
+    import pushpull
+    print("started", flush=True)
+    start = time.monotonic()
+    try:
+        pushpull.validate(level="quick")
+        print("finished without interrupt", flush=True)
+    except KeyboardInterrupt:
+        print(f"KeyboardInterrupt after {time.monotonic() - start:.2f} s", flush=True)
+    print("after", int(pushpull.validate(validate_cases="OT-exact").passed), flush=True)
+""")
+
+
+def test_sigint_stops_validate(tmp_path):
+    """pushpull.validate (about 25 s at level quick) stops on Ctrl-C with KeyboardInterrupt; the next run is clean."""
+    script = tmp_path / "long_validate.py"
+    script.write_text(VALIDATE_SCRIPT)
+    p = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=os.environ.copy())
+    try:
+        assert p.stdout.readline().strip() == "started"
+        time.sleep(1.0)
+        sent = time.monotonic()
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+        stopped = time.monotonic() - sent
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("KeyboardInterrupt after"), out + err
+    assert lines[1] == "after 1", out + err
+    assert stopped < 10, f"took {stopped:.1f} s to stop"

@@ -8,6 +8,8 @@ from ._pushpull import (  # noqa: F401
     PushforwardResult,
     Result,
     TransportResult,
+    ValidationCase,
+    ValidationResult,
     __version__,
     density,
     distances,
@@ -20,13 +22,15 @@ from ._pushpull import (  # noqa: F401
     sinkhorn,
     transport,
     two_sample,
+    validate,
+    validation_metrics,
     version_report,
 )
 
 # help is left out of __all__: `from pushpull import *` must not shadow the builtin help().
 __all__ = ["Model", "PushforwardResult", "Result", "density", "distances", "exp_map", "geodesic", "load_model",
-           "metric_types", "sample", "sinkhorn", "transport", "two_sample", "TransportResult", "version_report",
-           "export_mlp"]
+           "metric_types", "sample", "sinkhorn", "transport", "two_sample", "TransportResult", "validate",
+           "validation_metrics", "ValidationCase", "ValidationResult", "version_report", "export_mlp"]
 
 
 def export_mlp(*args, **kwargs):
