@@ -252,6 +252,7 @@ BOOST_AUTO_TEST_CASE(the_long_arc_from_the_line_is_flagged_not_minimal) {
   LogMapOptions o;
   o.type = "shooting";  // single shooting reaches the long arc from the line
   o.init = "line";
+  o.stagnation_iterations = 0;  // after a slow start that the stagnation test would cut short
   o.shots.ode.rtol = 1e-10;
   o.shots.ode.atol = 1e-12;
   o.minimality_rtol = -1;
