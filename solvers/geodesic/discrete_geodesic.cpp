@@ -253,8 +253,8 @@ DiscreteGeodesic Minimize(const Decoder& decoder, const VectorXd& z0, const Vect
     // Newton iterations at 2048 segments on a trained decoder). So the floor, 1e-6 at 64 segments (nearly
     // Gauss-Newton: from the line it usually converges in a step), falls as 1/N^2.
     const double coarse = 64.0 / static_cast<double>(N);
-    const double kInitialLambda = 1e-6 * coarse * coarse;
-    double lambda = kInitialLambda;
+    const double lambda_floor = 1e-6 * coarse * coarse;
+    double lambda = lambda_floor;
     constexpr double kMaxLambda = 1e12;  // the step is then ~1e-12 of a gradient step: nothing lowers E any more
     bool assembled = false;
     bool have_newton = false;  // S and A = D + S hold the exact Hessian at the current points
@@ -292,7 +292,7 @@ DiscreteGeodesic Minimize(const Decoder& decoder, const VectorXd& z0, const Vect
       const bool solved =
           newton_step || SolveBlockTridiagonal(D, C, b, lambda * mean_diagonal, &pivots, &y, &delta);
       const std::vector<MatrixXd>& used = newton_step ? A : D;
-      if (solved && lambda <= kInitialLambda) {
+      if (solved && lambda <= lambda_floor) {
         // The decrease of E the Gauss-Newton model predicts for this (undamped) step: -N (2 b.delta + delta^T A
         // delta) (b and A are the gradient and Gauss-Newton matrix divided by 2 N). If even that is below
         // rtol * E, the energy is converged and the step is not taken (with xtol, polishing starts instead).
@@ -337,7 +337,7 @@ DiscreteGeodesic Minimize(const Decoder& decoder, const VectorXd& z0, const Vect
         std::swap(x, candidate);
         std::swap(current, trial);
         assembled = false;
-        lambda = std::max(kInitialLambda, lambda / 3.0);
+        lambda = std::max(lambda_floor, lambda / 3.0);
         if (!polishing && decrease <= options.rtol * current.energy) {
           if (!(options.xtol > 0)) {
             out.converged = true;
@@ -552,4 +552,3 @@ void ExtendDiscreteExtrapolation(const Decoder& decoder, const VectorXd& z0, con
 }
 
 }  // namespace pushpull
-
