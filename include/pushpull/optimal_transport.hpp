@@ -136,6 +136,9 @@ struct SinkhornOptions {
   int stage_max_iterations = 100;    // -sinkhorn_stage_max_iterations: iterations at each intermediate epsilon
   bool debiased = true;              // -sinkhorn_debiased: also solve OT_eps(a, a), OT_eps(b, b) for S_eps
   int threads = 0;                   // -sinkhorn_threads: 0 = all cores
+  // -sinkhorn_thread_min_entries: cost-matrix entries each thread must get per sweep for the sweeps to be split over
+  // threads (smaller problems use fewer threads, down to the calling thread alone; see ThreadsForWork)
+  double thread_min_entries = 262144;
 
   void SetFromOptions(OptionsDatabase& db, std::string_view prefix = "");
   std::string Validate() const;

@@ -13,6 +13,8 @@
 // -sinkhorn_max_iterations (then kIterationLimit, with the violation reached).
 // The loops are row-major and vectorised (Eigen's exp); the row update is parallel over row blocks, the column
 // update over column blocks (each streams all rows): every sum has a fixed order, independent of the thread count.
+// A sweep is split over threads only when each gets -sinkhorn_thread_min_entries cost entries (ThreadsForWork):
+// one parallel map per sweep and hundreds of sweeps make thread start-up dominate on small point sets.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -82,6 +84,11 @@ void SoftMinCols(const PointMatrix& c, const VectorXd& h, double eps, VectorXd& 
 double PlanCost(const PointMatrix& c, const VectorXd& a, const VectorXd& b, const VectorXd& f, const VectorXd& g,
                 double eps, int threads);
 
+// Threads for the sweeps over an n x m cost matrix (-sinkhorn_threads, -sinkhorn_thread_min_entries).
+int SweepThreads(std::int64_t n, std::int64_t m, const SinkhornOptions& o) {
+  return ThreadsForWork(o.threads, static_cast<double>(n) * static_cast<double>(m), o.thread_min_entries);
+}
+
 // The epsilon-scaling schedule of both solves: stages from max(C, -sinkhorn_epsilon) (when -sinkhorn_scaling < 1)
 // down to -sinkhorn_epsilon, each run by stage(eps, limit, tol, &violation) -> converged with the stage's iteration
 // limit and tolerance (-sinkhorn_stage_* before the last stage). False (r->status kNumericalFailure) when a stage
@@ -120,12 +127,13 @@ bool RunEpsilonStages(double cmax, const SinkhornOptions& o, Stage stage, Finite
 SinkhornSolve SolveOne(const PointMatrix& c, const VectorXd& a, const VectorXd& b, const SinkhornOptions& o) {
   SinkhornSolve r;
   const std::int64_t n = c.rows(), m = c.cols();
+  const int threads = SweepThreads(n, m, o);
   const double cmax = std::max(c.maxCoeff(), o.epsilon);
   const VectorXd loga = a.array().log().matrix(), logb = b.array().log().matrix();
   VectorXd f = VectorXd::Zero(n), g = VectorXd::Zero(m), f_new;
   const auto stage = [&](double eps, int limit, double tol, double* violation) {
     for (int it = 0; it <= limit; ++it) {
-      SoftMinRows(c, g + eps * logb, eps, f_new, o.threads);
+      SoftMinRows(c, g + eps * logb, eps, f_new, threads);
       if (it > 0) {  // (f, g) has exact columns at this eps: its row violation decides
         *violation = (a.array() * (((f - f_new) / eps).array().exp() - 1.0).abs()).sum();
         if (!std::isfinite(*violation)) return false;
@@ -133,7 +141,7 @@ SinkhornSolve SolveOne(const PointMatrix& c, const VectorXd& a, const VectorXd& 
       }
       if (it == limit) return false;
       f = f_new;
-      SoftMinCols(c, f + eps * loga, eps, g, o.threads);
+      SoftMinCols(c, f + eps * loga, eps, g, threads);
       ++r.iterations;
     }
     return false;
@@ -146,7 +154,7 @@ SinkhornSolve SolveOne(const PointMatrix& c, const VectorXd& a, const VectorXd& 
   r.f = f;
   r.g = g;
   r.entropic_cost = a.dot(f) + b.dot(g);
-  r.transport_cost = PlanCost(c, a, b, f, g, eps, o.threads);
+  r.transport_cost = PlanCost(c, a, b, f, g, eps, threads);
   return r;
 }
 
@@ -158,12 +166,13 @@ SinkhornSolve SolveOne(const PointMatrix& c, const VectorXd& a, const VectorXd& 
 SinkhornSolve SolveSymmetric(const PointMatrix& c, const VectorXd& a, const SinkhornOptions& o) {
   SinkhornSolve r;
   const std::int64_t n = c.rows();
+  const int threads = SweepThreads(n, n, o);
   const double cmax = std::max(c.maxCoeff(), o.epsilon);
   const VectorXd loga = a.array().log().matrix();
   VectorXd f = VectorXd::Zero(n), t;
   const auto stage = [&](double eps, int limit, double tol, double* violation) {
     for (int it = 0; it <= limit; ++it) {
-      SoftMinRows(c, f + eps * loga, eps, t, o.threads);
+      SoftMinRows(c, f + eps * loga, eps, t, threads);
       *violation = (a.array() * (((f - t) / eps).array().exp() - 1.0).abs()).sum();
       if (!std::isfinite(*violation)) return false;
       if (*violation <= tol) return true;
@@ -179,7 +188,7 @@ SinkhornSolve SolveSymmetric(const PointMatrix& c, const VectorXd& a, const Sink
   r.f = f;
   r.g = f;
   r.entropic_cost = 2.0 * a.dot(f);
-  r.transport_cost = PlanCost(c, a, a, f, f, eps, o.threads);
+  r.transport_cost = PlanCost(c, a, a, f, f, eps, threads);
   return r;
 }
 
@@ -236,6 +245,11 @@ void SinkhornOptions::SetFromOptions(OptionsDatabase& db, std::string_view prefi
           "SinkhornOptions::debiased");
   db.Int(prefix, "sinkhorn_threads", threads, "Worker threads; 0 = all cores (results do not depend on it)",
          "SinkhornOptions::threads", IntBounds::AtLeast(0));
+  db.Real(prefix, "sinkhorn_thread_min_entries", thread_min_entries,
+          "Cost-matrix entries each thread must get per sweep before a sweep is split over threads (fewer: fewer "
+          "threads, down to one; starting threads for every sweep costs more than small sweeps); 0 = always use "
+          "-sinkhorn_threads. Results do not depend on it",
+          "SinkhornOptions::thread_min_entries", RealBounds::NonNegative());
 }
 
 std::string SinkhornOptions::Validate() const {
@@ -266,12 +280,12 @@ SinkhornResult SolveSinkhorn(const PointMatrix& x, const PointMatrix& y, const E
   SinkhornResult r;
   r.epsilon = options.epsilon;
   r.cost_name = OptimalCostName(type);
-  r.xy = SolveOne(TransportCostMatrix(x, y, type, options.threads), a, b, options);
+  r.xy = SolveOne(TransportCostMatrix(x, y, type, SweepThreads(x.rows(), y.rows(), options)), a, b, options);
   r.status = r.xy.status;
   r.message = r.xy.message;
   if (options.debiased) {
-    r.xx = SolveSymmetric(TransportCostMatrix(x, x, type, options.threads), a, options);
-    r.yy = SolveSymmetric(TransportCostMatrix(y, y, type, options.threads), b, options);
+    r.xx = SolveSymmetric(TransportCostMatrix(x, x, type, SweepThreads(x.rows(), x.rows(), options)), a, options);
+    r.yy = SolveSymmetric(TransportCostMatrix(y, y, type, SweepThreads(y.rows(), y.rows(), options)), b, options);
     for (const SinkhornSolve* s : {&r.xx, &r.yy}) {
       if (r.status == TransportStatus::kSuccess && s->status != TransportStatus::kSuccess) {
         r.status = s->status;
