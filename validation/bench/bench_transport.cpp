@@ -45,7 +45,8 @@ struct BenchOptions {
   std::vector<double> sinkhorn_sizes{1000};
   std::vector<double> mmd_sizes{1e4, 1e5};
   std::vector<double> sinkhorn_threads{2};
-  double sinkhorn_epsilon = 1e-2;
+  std::vector<double> sinkhorn_epsilons{1e-2};
+  bool sinkhorn_trace = false;
   bool run_exact = true, run_sinkhorn = true, run_mmd = true;
   bool pot = true;
   std::string python = "/usr/bin/python3";
@@ -68,7 +69,11 @@ struct BenchOptions {
     db.RealList("", "bench_sinkhorn_threads", sinkhorn_threads,
                 "Sinkhorn: worker thread counts, one row each (the results must be bitwise equal)", "",
                 RealBounds::Positive());
-    db.Real("", "bench_sinkhorn_epsilon", sinkhorn_epsilon, "Sinkhorn epsilon (absolute)", "", RealBounds::Positive());
+    db.RealList("", "bench_sinkhorn_epsilons", sinkhorn_epsilons, "Sinkhorn epsilons (absolute), one row each", "",
+                RealBounds::Positive());
+    db.Bool("", "bench_sinkhorn_trace", sinkhorn_trace,
+            "Print the marginal violation of OT_eps(a, b) against iterations (every stage's last, and the final "
+            "stage at 1, 2, 5 x 10^k iterations)", "");
     db.Bool("", "bench_exact", run_exact, "Run the exact OT rows", "");
     db.Bool("", "bench_sinkhorn", run_sinkhorn, "Run the Sinkhorn rows", "");
     db.Bool("", "bench_mmd", run_mmd, "Run the MMD rows", "");
@@ -206,10 +211,9 @@ int Run(const BenchOptions& b) {
     }
   }
 
-  std::printf("\nSinkhorn (log domain, epsilon scaling), sqeuclidean, epsilon = %g, 2-D uniform points, tol 1e-9\n",
-              b.sinkhorn_epsilon);
-  std::printf("%6s %3s %10s %8s %12s %12s %12s %10s %12s %s\n", "n", "thr", "seconds", "iters", "<P,C>", "S_eps",
-              "exact W2^2", "POT s", "POT <P,C>", "rel diff / load");
+  std::printf("\nSinkhorn (log domain, epsilon scaling), sqeuclidean, 2-D uniform points, tol 1e-9\n");
+  std::printf("%6s %8s %3s %10s %8s %7s %10s %12s %12s %12s %10s %12s %s\n", "n", "eps", "thr", "seconds", "iters",
+              "stages", "violation", "<P,C>", "S_eps", "exact W2^2", "POT s", "POT <P,C>", "rel diff / load / status");
   bool sinkhorn_threads_identical = true;
   for (const double nd : b.run_sinkhorn ? b.sinkhorn_sizes : std::vector<double>{}) {
     const auto n = static_cast<std::int64_t>(nd);
@@ -218,32 +222,65 @@ int Run(const BenchOptions& b) {
     ExactTransportOptions eo;
     eo.threads = b.threads;
     const double exact = SolveExactTransport(x, y, {}, {}, eo).cost;
-    std::string note;
-    double pot_t = std::nan(""), pot_c = std::nan("");
-    if (b.pot) std::tie(pot_t, pot_c) = BestPot(b, x, y, "sinkhorn", b.sinkhorn_epsilon, note);
-    SinkhornResult first;
-    for (std::size_t k = 0; k < b.sinkhorn_threads.size(); ++k) {
-      SinkhornOptions o;
-      o.epsilon = b.sinkhorn_epsilon;
-      o.threads = static_cast<int>(b.sinkhorn_threads[k]);
-      SinkhornResult r = SolveSinkhorn(x, y, {}, {}, o);
-      for (int rep = 1; rep < b.repeats; ++rep) {
-        const double fastest = r.seconds;
-        r = SolveSinkhorn(x, y, {}, {}, o);
-        r.seconds = std::min(r.seconds, fastest);
+    for (const double epsilon : b.sinkhorn_epsilons) {
+      std::string note;
+      double pot_t = std::nan(""), pot_c = std::nan("");
+      if (b.pot) std::tie(pot_t, pot_c) = BestPot(b, x, y, "sinkhorn", epsilon, note);
+      SinkhornResult first;
+      for (std::size_t k = 0; k < b.sinkhorn_threads.size(); ++k) {
+        SinkhornOptions o;
+        o.epsilon = epsilon;
+        o.threads = static_cast<int>(b.sinkhorn_threads[k]);
+        // Trace of OT_eps(a, b): the last violation of every stage, and the final stage's at 1, 2, 5 x 10^k.
+        std::vector<std::tuple<double, int, double>> trace;
+        std::tuple<double, int, double> last{0.0, -1, 0.0};
+        int stage_start = 0, next_mark = 1;
+        if (b.sinkhorn_trace && k == 0) {
+          o.monitor = [&](int solve, double eps, int iterations, double violation) {
+            if (solve != 0) return;
+            if (eps != std::get<0>(last)) {  // a new stage: keep the end of the previous one
+              if (std::get<1>(last) >= 0) trace.push_back(last);
+              stage_start = iterations;
+              next_mark = 1;
+            }
+            last = {eps, iterations, violation};
+            if (eps == epsilon && iterations - stage_start >= next_mark) {
+              trace.push_back(last);
+              int lead = next_mark;  // 1, 2, 5, 10, 20, 50, ...
+              while (lead >= 10) lead /= 10;
+              next_mark = lead == 2 ? next_mark / 2 * 5 : next_mark * 2;
+            }
+          };
+        }
+        SinkhornResult r = SolveSinkhorn(x, y, {}, {}, o);
+        if (o.monitor && (trace.empty() || std::get<1>(trace.back()) != std::get<1>(last))) trace.push_back(last);
+        o.monitor = nullptr;
+        for (int rep = 1; rep < b.repeats; ++rep) {
+          const double fastest = r.seconds;
+          r = SolveSinkhorn(x, y, {}, {}, o);
+          r.seconds = std::min(r.seconds, fastest);
+        }
+        if (k == 0) {
+          first = r;
+        } else if (!(r.xy.f == first.xy.f && r.xy.g == first.xy.g &&
+                     r.xy.transport_cost == first.xy.transport_cost &&
+                     (std::isnan(r.divergence) || r.divergence == first.divergence))) {
+          sinkhorn_threads_identical = false;
+        }
+        std::printf("%6lld %8.1e %3d %10.3f %8d %7d %10.2e %12.8g %12.8g %12.8g %10.3f %12.8g %.2e / %s / %s%s%s\n",
+                    static_cast<long long>(n), epsilon, o.threads, r.seconds,
+                    r.xy.iterations + r.xx.iterations + r.yy.iterations, r.xy.stages, r.xy.marginal_violation,
+                    r.xy.transport_cost, r.divergence, exact, pot_t, pot_c,
+                    std::abs(r.xy.transport_cost - pot_c) / r.xy.transport_cost, LoadAverage().c_str(),
+                    ToString(r.status), r.usable() ? "" : (": " + r.message).c_str(), note.c_str());
+        if (!trace.empty()) {
+          std::printf("         trace of OT_eps(a, b) (xy %d, xx %d, yy %d iterations): eps / iterations / violation:",
+                      r.xy.iterations, r.xx.iterations, r.yy.iterations);
+          for (const auto& [e, it, v] : trace) std::printf(" %.3g/%d/%.2e", e, it, v);
+          std::printf("\n");
+        }
+        std::fflush(stdout);
       }
-      if (k == 0) {
-        first = r;
-      } else if (!(r.xy.f == first.xy.f && r.xy.g == first.xy.g && r.xy.transport_cost == first.xy.transport_cost &&
-                   (std::isnan(r.divergence) || r.divergence == first.divergence))) {
-        sinkhorn_threads_identical = false;
-      }
-      std::printf("%6lld %3d %10.3f %8d %12.8g %12.8g %12.8g %10.3f %12.8g %.2e / %s %s %s\n",
-                  static_cast<long long>(n), o.threads, r.seconds, r.xy.iterations + r.xx.iterations + r.yy.iterations,
-                  r.xy.transport_cost, r.divergence, exact, pot_t, pot_c,
-                  std::abs(r.xy.transport_cost - pot_c) / r.xy.transport_cost, LoadAverage().c_str(),
-                  r.usable() ? "" : r.message.c_str(), note.c_str());
-      std::fflush(stdout);
     }
   }
   if (b.run_sinkhorn && b.sinkhorn_threads.size() > 1) {
