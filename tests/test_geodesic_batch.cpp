@@ -123,6 +123,18 @@ BOOST_AUTO_TEST_CASE(parallel_for_ordered_carries_the_first_exception_and_stops)
   BOOST_TEST(started.load() < 10000u);
 }
 
+// ThreadsForWork: each thread gets at least the minimum work, never fewer than one thread or more than asked for.
+BOOST_AUTO_TEST_CASE(threads_for_work_caps_by_work_per_thread) {
+  BOOST_TEST(ThreadsForWork(2, 100.0, 1000.0) == 1);    // too little work for two: the calling thread alone
+  BOOST_TEST(ThreadsForWork(2, 1999.0, 1000.0) == 1);
+  BOOST_TEST(ThreadsForWork(2, 2000.0, 1000.0) == 2);   // exactly enough for two
+  BOOST_TEST(ThreadsForWork(3, 2500.0, 1000.0) == 2);
+  BOOST_TEST(ThreadsForWork(4, 1e12, 1000.0) == 4);     // plenty: as asked
+  BOOST_TEST(ThreadsForWork(2, 10.0, 0.0) == 2);        // 0 = no cap
+  BOOST_TEST(ThreadsForWork(0, 1e12, 1.0) == ResolveThreads(0));
+  BOOST_TEST(ThreadsForWork(0, 0.0, 1.0) == 1);
+}
+
 // ---- SolveGeodesics ----------------------------------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(solve_geodesics_is_bitwise_independent_of_threads_and_hooks_run_in_item_order) {

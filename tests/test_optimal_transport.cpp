@@ -267,6 +267,64 @@ BOOST_AUTO_TEST_CASE(sinkhorn_symmetric_terms_match_alternating_solver) {
   BOOST_TEST(d.usable(), d.message);
 }
 
+// Results do not depend on the thread count, bitwise: with the sweeps split over two threads
+// (-sinkhorn_thread_min_entries 0) and with the default threshold (this small problem then runs on one thread).
+BOOST_AUTO_TEST_CASE(sinkhorn_is_bitwise_independent_of_threads) {
+  const PointMatrix x = Uniform(300, 2, 61), y = Uniform(250, 2, 62);
+  SinkhornOptions o;
+  o.epsilon = 1e-2;
+  o.threads = 1;
+  const auto one = SolveSinkhorn(x, y, {}, {}, o);
+  BOOST_TEST(one.usable(), one.message);
+  for (const double min_entries : {0.0, SinkhornOptions{}.thread_min_entries}) {
+    for (const int threads : {2, 3}) {
+      o.threads = threads;
+      o.thread_min_entries = min_entries;
+      const auto r = SolveSinkhorn(x, y, {}, {}, o);
+      BOOST_TEST_CONTEXT("threads " << threads << " thread_min_entries " << min_entries) {
+        BOOST_TEST(r.xy.iterations == one.xy.iterations);
+        BOOST_TEST(r.xx.iterations == one.xx.iterations);
+        BOOST_TEST(r.yy.iterations == one.yy.iterations);
+        BOOST_TEST((r.xy.f == one.xy.f && r.xy.g == one.xy.g && r.xx.f == one.xx.f && r.yy.f == one.yy.f));
+        BOOST_TEST(r.xy.transport_cost == one.xy.transport_cost);  // exact equality (bitwise)
+        BOOST_TEST(r.xy.entropic_cost == one.xy.entropic_cost);
+        BOOST_TEST(r.xy.marginal_violation == one.xy.marginal_violation);
+        BOOST_TEST(r.divergence == one.divergence);
+      }
+    }
+  }
+}
+
+// Over-relaxation (the default) converges to the same optimum as plain Sinkhorn (the entropic problem has one
+// solution: equal costs, potentials equal up to a constant shift f + c, g - c) in fewer iterations at small eps.
+BOOST_AUTO_TEST_CASE(sinkhorn_overrelaxation_reaches_the_plain_solution_faster) {
+  const PointMatrix x = Uniform(200, 2, 71), y = Uniform(200, 2, 72);
+  for (const double eps : {1e-2, 2e-3}) {
+    SinkhornOptions o;
+    o.epsilon = eps;
+    o.tol = 1e-11;
+    o.max_iterations = 100000;
+    o.debiased = false;
+    o.overrelaxation = false;
+    const auto plain = SolveSinkhorn(x, y, {}, {}, o);
+    o.overrelaxation = true;
+    const auto sor = SolveSinkhorn(x, y, {}, {}, o);
+    BOOST_TEST_CONTEXT("eps " << eps) {
+      BOOST_TEST(plain.usable(), plain.message);
+      BOOST_TEST(sor.usable(), sor.message);
+      BOOST_TEST_MESSAGE("eps=" << eps << " iterations plain " << plain.xy.iterations << " over-relaxed "
+                                << sor.xy.iterations);
+      BOOST_TEST(sor.xy.iterations < plain.xy.iterations);
+      BOOST_TEST(sor.xy.marginal_violation <= o.tol);
+      BOOST_TEST(std::abs(sor.xy.entropic_cost - plain.xy.entropic_cost) <= 1e-9 * std::abs(plain.xy.entropic_cost));
+      BOOST_TEST(std::abs(sor.xy.transport_cost - plain.xy.transport_cost) <= 1e-8 * plain.xy.transport_cost);
+      const double shift = (sor.xy.f - plain.xy.f).mean();
+      BOOST_TEST((sor.xy.f.array() - plain.xy.f.array() - shift).abs().maxCoeff() <= 1e-7 * eps);
+      BOOST_TEST((sor.xy.g.array() - plain.xy.g.array() + shift).abs().maxCoeff() <= 1e-7 * eps);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(sinkhorn_iteration_limit_is_a_status) {
   const PointMatrix x = Uniform(100, 2, 41), y = Uniform(100, 2, 42);
   SinkhornOptions o;

@@ -31,6 +31,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -132,10 +133,20 @@ struct SinkhornOptions {
   double scaling = 0.5;              // -sinkhorn_scaling: eps_{k+1} = scaling * eps_k from max C (1 = no scaling)
   double tol = 1e-9;                 // -sinkhorn_tol: L1 marginal violation |P^T 1 - b|_1 at the final epsilon
   double stage_tol = 1e-3;           // -sinkhorn_stage_tol: the same test ends each intermediate epsilon stage
+  bool overrelaxation = true;        // -sinkhorn_overrelaxation: SOR with omega adapted from the observed rate
+  int overrelaxation_window = 20;    // -sinkhorn_overrelaxation_window: iterations per rate measurement
+  double overrelaxation_max = 1.95;  // -sinkhorn_overrelaxation_max: omega at most (< 2)
   int max_iterations = 10000;        // -sinkhorn_max_iterations: iterations at the final epsilon
   int stage_max_iterations = 100;    // -sinkhorn_stage_max_iterations: iterations at each intermediate epsilon
   bool debiased = true;              // -sinkhorn_debiased: also solve OT_eps(a, a), OT_eps(b, b) for S_eps
   int threads = 0;                   // -sinkhorn_threads: 0 = all cores
+  // -sinkhorn_thread_min_entries: cost-matrix entries each thread must get per sweep for the sweeps to be split over
+  // threads (smaller problems use fewer threads, down to the calling thread alone; see ThreadsForWork)
+  double thread_min_entries = 262144;
+  // Not an option: when set, called after every marginal test with (solve: 0 = OT_eps(a, b), 1 = OT_eps(a, a),
+  // 2 = OT_eps(b, b); epsilon of the stage; iterations of that solve so far; L1 marginal violation), on the calling
+  // thread. For convergence traces (bench_transport).
+  std::function<void(int solve, double epsilon, int iterations, double violation)> monitor;
 
   void SetFromOptions(OptionsDatabase& db, std::string_view prefix = "");
   std::string Validate() const;
@@ -147,7 +158,8 @@ struct SinkhornSolve {
   std::string message;
   double transport_cost = 0;     // <P, C> of the entropic plan
   double entropic_cost = 0;      // the dual value sum a_i f_i + sum b_j g_j = OT_eps at convergence
-  double marginal_violation = 0; // L1 violation of the row marginal (the column marginal is exact after a g update)
+  double marginal_violation = 0; // L1 violation of the marginals (row + column; the column one is 0 without
+                                 // over-relaxation: exact after a g update)
   int iterations = 0;            // all iterations, epsilon stages included
   int stages = 0;                // epsilon values visited
   Eigen::VectorXd f, g;          // dual potentials (log-domain scalings times eps)

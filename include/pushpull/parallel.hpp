@@ -36,6 +36,14 @@ int ResolveThreads(int threads);
 // The number of workers ParallelForOrdered uses: ResolveThreads(threads), at most n, at least 1.
 int ParallelWorkers(std::size_t n, int threads);
 
+// Threads worth using for `total_work` units of work (any unit the caller counts in, e.g. kernel evaluations) when
+// each thread should get at least `min_work_per_thread` of them: ResolveThreads(threads), capped at
+// max(1, floor(total_work / min_work_per_thread)); min_work_per_thread <= 0 means no cap. Starting and joining a
+// thread costs tens of microseconds, so a ParallelForOrdered over a few microseconds of work per thread is slower
+// than the calling thread alone (e.g. Sinkhorn on 50 points: one map per sweep, hundreds of sweeps). Pass the result
+// as the `threads` of ParallelForOrdered; results written to per-item slots do not depend on it.
+int ThreadsForWork(int threads, double total_work, double min_work_per_thread);
+
 // See the top of this header. With one worker, the items run on the calling thread (no thread is started) and
 // emit(i, 1) follows each item. `emit` may be empty.
 void ParallelForOrdered(std::size_t n, int threads, const ParallelWork& work, const ParallelEmit& emit = {});

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -36,6 +37,14 @@ int ParallelWorkers(std::size_t n, int threads) {
   const int t = ResolveThreads(threads);
   if (n < static_cast<std::size_t>(t)) return std::max(1, static_cast<int>(n));
   return t;
+}
+
+int ThreadsForWork(int threads, double total_work, double min_work_per_thread) {
+  const int t = ResolveThreads(threads);
+  if (!(min_work_per_thread > 0)) return t;
+  const double fit = std::floor(total_work / min_work_per_thread);
+  if (!(fit < static_cast<double>(t))) return t;  // also a NaN or infinite total
+  return std::max(1, static_cast<int>(fit));
 }
 
 void ParallelForOrdered(std::size_t n, int threads, const ParallelWork& work, const ParallelEmit& emit) {
