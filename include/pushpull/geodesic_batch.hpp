@@ -232,6 +232,17 @@ struct ExpMapBatchResult {
   RunSummary Summary() const;
 };
 
+// The per-point numbers of a batch of exponential maps as flat row-major columns, NaN where an item is not usable:
+// what `pushpull exp` writes and Python's exp_map returns.
+struct ExpMapColumns {
+  ExpMapColumns(std::size_t n, int d);
+  int d = 0;
+  std::vector<double> end_point, end_velocity;      // n x d
+  std::vector<double> length, energy, speed_drift;  // n
+  // Item i from r when r is usable; unchanged otherwise.
+  void Set(std::size_t i, const ExpMapResult& r);
+};
+
 // Exp_{z_i}(u_i) for every row i of `points` and `velocities` (N x d each). Throws InputError before solving when
 // the options are invalid, the shapes differ from each other or from the metric's dimension, or a point is not
 // finite or lies outside the metric's domain (the message names the point). A velocity that is not finite, like any

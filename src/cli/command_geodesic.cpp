@@ -506,8 +506,8 @@ class ExpJob : public Job {
     const int D = geometry.decoder ? geometry.decoder->output_dim() : 0;
     const std::size_t ud = static_cast<std::size_t>(d), uS = static_cast<std::size_t>(S),
                       uD = static_cast<std::size_t>(D);
-    std::vector<double> endpoints(N * ud, kNaN), end_velocities(N * ud, kNaN), length(N, kNaN), energy(N, kNaN),
-        drift(N, kNaN), curve(N * uS * ud, kNaN), decoded_curve(decoded ? N * uS * uD : 0, kNaN);
+    ExpMapColumns cols(N, d);
+    std::vector<double> curve(N * uS * ud, kNaN), decoded_curve(decoded ? N * uS * uD : 0, kNaN);
     std::vector<PairStatus> status(N, PairStatus::FromValue(PairStatus::kNotComputed, "not computed"));
     std::vector<OdeStats> stats(N);
     const ResumeSource resume = PrepareResume(resume_, output_, "exp", ctx_.db, N);
@@ -536,11 +536,11 @@ class ExpJob : public Job {
         summary.ode.Add(stats[i]);
       }
       ScopedEvent event(kEventWrite);
-      end_ds.Write(first, count, endpoints.data() + first * ud);
-      vel_ds.Write(first, count, end_velocities.data() + first * ud);
-      length_ds.Write(first, count, length.data() + first);
-      energy_ds.Write(first, count, energy.data() + first);
-      drift_ds.Write(first, count, drift.data() + first);
+      end_ds.Write(first, count, cols.end_point.data() + first * ud);
+      vel_ds.Write(first, count, cols.end_velocity.data() + first * ud);
+      length_ds.Write(first, count, cols.length.data() + first);
+      energy_ds.Write(first, count, cols.energy.data() + first);
+      drift_ds.Write(first, count, cols.speed_drift.data() + first);
       status_ds.Write(first, count, status.data() + first);
       if (curve_ds) curve_ds->Write(first, count, curve.data() + first * uS * ud);
       if (decoded_ds) decoded_ds->Write(first, count, decoded_curve.data() + first * uS * uD);
@@ -548,11 +548,11 @@ class ExpJob : public Job {
       progress.Update(first + count, summary.failed);
     };
     if (!resume.file.empty()) {
-      ResumeInto(resume, "endpoints", ud, endpoints);
-      ResumeInto(resume, "end_velocities", ud, end_velocities);
-      ResumeInto(resume, "length", 1, length);
-      ResumeInto(resume, "energy", 1, energy);
-      ResumeInto(resume, "speed_drift", 1, drift);
+      ResumeInto(resume, "endpoints", ud, cols.end_point);
+      ResumeInto(resume, "end_velocities", ud, cols.end_velocity);
+      ResumeInto(resume, "length", 1, cols.length);
+      ResumeInto(resume, "energy", 1, cols.energy);
+      ResumeInto(resume, "speed_drift", 1, cols.speed_drift);
       if (curve_ds) ResumeInto(resume, "curve", uS * ud, curve);
       if (decoded_ds) ResumeInto(resume, "decoded_curve", uS * uD, decoded_curve);
       const std::vector<PairStatus> prior = ResumeStatuses<GeodesicStatus>(resume, 1);
@@ -575,12 +575,7 @@ class ExpJob : public Job {
         const ExpMapResult& r = partial.solutions[i];
         stats[i] = r.stats;
         status[i] = partial.status[i];
-        if (!r.usable()) continue;
-        Eigen::Map<VectorXd>(endpoints.data() + i * ud, d) = r.end_point;
-        Eigen::Map<VectorXd>(end_velocities.data() + i * ud, d) = r.end_velocity;
-        length[i] = r.length;
-        energy[i] = r.energy;
-        drift[i] = r.speed_drift;
+        cols.Set(i, r);
         if (S > 0 && !partial.curves[i].empty()) {
           const auto& c = partial.curves[i];
           StoreCurve(geometry, c.front(), {c.begin() + 1, c.end()}, S, curve.data() + i * uS * ud,

@@ -42,6 +42,15 @@ void RequireValid(const GeodesicBatchOptions& options) {
   if (!why.empty()) throw InputError("geodesic batch options: " + why);
 }
 
+// The checks of the batch options' threads and curve_samples: empty when valid.
+std::string ValidateThreadsAndSamples(int threads, int curve_samples) {
+  if (threads < 0) return "threads: " + std::to_string(threads) + " must be >= 0";
+  if (curve_samples < 0 || curve_samples == 1) {
+    return "curve_samples: " + std::to_string(curve_samples) + " must be 0 (no curves) or at least 2";
+  }
+  return "";
+}
+
 // One solve of a batch: the guess (given, from the provider, or LogMap's own), the per-item monitor, and the
 // exception policy of the batch (InputError propagates, anything else is the item's integration failure).
 LogMapResult SolveOne(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const LogMapOptions& options,
@@ -64,6 +73,24 @@ LogMapResult SolveOne(const Metric& metric, const VectorXd& z0, const VectorXd& 
     r.message = std::string("error: ") + e.what();
     return r;
   }
+}
+
+// The output times of a curve of S samples after its start point: t_k = k / (S - 1), k = 1 .. S - 1.
+std::vector<double> CurveTimes(int S) {
+  std::vector<double> times;
+  for (int k = 1; k < S; ++k) times.push_back(static_cast<double>(k) / (S - 1));
+  return times;
+}
+
+// hooks->first_item (0 without hooks), checked against the n items of the batch.
+template <class Hooks>
+std::size_t FirstItem(const Hooks* hooks, std::size_t n, const char* function, const char* items) {
+  const std::size_t first = hooks ? hooks->first_item : 0;
+  if (first > n) {
+    throw InputError(std::string(function) + ": first_item " + std::to_string(first) + " exceeds the " +
+                     std::to_string(n) + " " + items);
+  }
+  return first;
 }
 
 template <class Hooks>
@@ -171,10 +198,7 @@ std::string TrianglePassOptions::Validate(std::string_view prefix) const {
 
 std::string GeodesicBatchOptions::Validate() const {
   if (std::string why = log_map.Validate(); !why.empty()) return why;
-  if (threads < 0) return "threads: " + std::to_string(threads) + " must be >= 0";
-  if (curve_samples < 0 || curve_samples == 1) {
-    return "curve_samples: " + std::to_string(curve_samples) + " must be 0 (no curves) or at least 2";
-  }
+  if (std::string why = ValidateThreadsAndSamples(threads, curve_samples); !why.empty()) return why;
   return triangle.Validate();
 }
 
@@ -230,14 +254,9 @@ GeodesicBatchResult SolveGeodesics(const Metric& metric, const std::vector<std::
     RequirePoint(metric, pairs[p].second, "pair " + std::to_string(p) + ", end 1: point");
   }
   const std::size_t P = pairs.size();
-  const std::size_t first_item = hooks ? hooks->first_item : 0;
-  if (first_item > P) {
-    throw InputError("SolveGeodesics: first_item " + std::to_string(first_item) + " exceeds the " +
-                     std::to_string(P) + " pairs");
-  }
+  const std::size_t first_item = FirstItem(hooks, P, "SolveGeodesics", "pairs");
   const int S = options.curve_samples;
-  std::vector<double> times;  // t_k = k / (S - 1), k = 1 .. S - 1 (t = 0 is the start point)
-  for (int k = 1; k < S; ++k) times.push_back(static_cast<double>(k) / (S - 1));
+  const std::vector<double> times = CurveTimes(S);
 
   GeodesicBatchResult r;
   r.solutions.resize(P);
@@ -486,11 +505,7 @@ DistanceMatrixResult ComputeDistanceMatrix(const Metric& metric, const Eigen::Ma
 
 std::string ExpMapBatchOptions::Validate() const {
   if (std::string why = geodesic.Validate(); !why.empty()) return why;
-  if (threads < 0) return "threads: " + std::to_string(threads) + " must be >= 0";
-  if (curve_samples < 0 || curve_samples == 1) {
-    return "curve_samples: " + std::to_string(curve_samples) + " must be 0 (no curves) or at least 2";
-  }
-  return "";
+  return ValidateThreadsAndSamples(threads, curve_samples);
 }
 
 std::size_t ExpMapBatchResult::failed() const {
@@ -510,6 +525,24 @@ RunSummary ExpMapBatchResult::Summary() const {
   return summary;
 }
 
+ExpMapColumns::ExpMapColumns(std::size_t n, int dim)
+    : d(dim),
+      end_point(n * static_cast<std::size_t>(dim), kNaN),
+      end_velocity(n * static_cast<std::size_t>(dim), kNaN),
+      length(n, kNaN),
+      energy(n, kNaN),
+      speed_drift(n, kNaN) {}
+
+void ExpMapColumns::Set(std::size_t i, const ExpMapResult& r) {
+  if (!r.usable()) return;
+  const std::size_t ud = static_cast<std::size_t>(d);
+  Eigen::Map<VectorXd>(end_point.data() + i * ud, d) = r.end_point;
+  Eigen::Map<VectorXd>(end_velocity.data() + i * ud, d) = r.end_velocity;
+  length[i] = r.length;
+  energy[i] = r.energy;
+  speed_drift[i] = r.speed_drift;
+}
+
 ExpMapBatchResult SolveExpMaps(const Metric& metric, const Eigen::MatrixXd& points, const Eigen::MatrixXd& velocities,
                                const ExpMapBatchOptions& options, ExpMapBatchHooks* hooks) {
   const auto start = std::chrono::steady_clock::now();
@@ -523,14 +556,9 @@ ExpMapBatchResult SolveExpMaps(const Metric& metric, const Eigen::MatrixXd& poin
   for (std::size_t i = 0; i < N; ++i) {
     RequirePoint(metric, points.row(static_cast<Eigen::Index>(i)).transpose(), "point " + std::to_string(i));
   }
-  const std::size_t first_item = hooks ? hooks->first_item : 0;
-  if (first_item > N) {
-    throw InputError("SolveExpMaps: first_item " + std::to_string(first_item) + " exceeds the " + std::to_string(N) +
-                     " points");
-  }
+  const std::size_t first_item = FirstItem(hooks, N, "SolveExpMaps", "points");
   const int S = options.curve_samples;
-  std::vector<double> times;  // t_k = k / (S - 1), k = 1 .. S - 1 (t = 0 is the start point)
-  for (int k = 1; k < S; ++k) times.push_back(static_cast<double>(k) / (S - 1));
+  const std::vector<double> times = CurveTimes(S);
 
   ExpMapBatchResult r;
   r.solutions.resize(N);

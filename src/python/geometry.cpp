@@ -323,27 +323,21 @@ py::object ExpMapPy(const py::object& source, const py::handle& points, const py
   const int S = call.curve_samples;
   const std::size_t ud = static_cast<std::size_t>(d), uS = static_cast<std::size_t>(S);
   const std::size_t D = g.decoder ? static_cast<std::size_t>(g.decoder->output_dim()) : 0;
-  std::vector<double> endpoints(N * ud, kNaN), end_velocities(N * ud, kNaN), length(N, kNaN), energy(N, kNaN),
-      drift(N, kNaN), curve(N * uS * ud, kNaN), decoded(g.decoder ? N * uS * D : 0, kNaN);
+  ExpMapColumns cols(N, d);
+  std::vector<double> curve(N * uS * ud, kNaN), decoded(g.decoder ? N * uS * D : 0, kNaN);
   for (std::size_t i = 0; i < N; ++i) {
-    const ExpMapResult& r = result.solutions[i];
-    if (!r.usable()) continue;
-    Eigen::Map<VectorXd>(endpoints.data() + i * ud, d) = r.end_point;
-    Eigen::Map<VectorXd>(end_velocities.data() + i * ud, d) = r.end_velocity;
-    length[i] = r.length;
-    energy[i] = r.energy;
-    drift[i] = r.speed_drift;
+    cols.Set(i, result.solutions[i]);
     if (S > 0 && !result.curves[i].empty()) {
       StoreCurve(g, result.curves[i], curve.data() + i * uS * ud, g.decoder ? decoded.data() + i * uS * D : nullptr);
     }
   }
   py::object out = py::cast(Record());
   const auto sN = static_cast<py::ssize_t>(N), sd = static_cast<py::ssize_t>(d), sS = static_cast<py::ssize_t>(S);
-  out.attr("end_point") = Matrix(endpoints, {sN, sd});
-  out.attr("end_velocity") = Matrix(end_velocities, {sN, sd});
-  out.attr("length") = Matrix(length, {sN});
-  out.attr("energy") = Matrix(energy, {sN});
-  out.attr("speed_drift") = Matrix(drift, {sN});
+  out.attr("end_point") = Matrix(cols.end_point, {sN, sd});
+  out.attr("end_velocity") = Matrix(cols.end_velocity, {sN, sd});
+  out.attr("length") = Matrix(cols.length, {sN});
+  out.attr("energy") = Matrix(cols.energy, {sN});
+  out.attr("speed_drift") = Matrix(cols.speed_drift, {sN});
   out.attr("curve") = S > 0 ? py::object(Matrix(curve, {sN, sS, sd})) : py::object(py::none());
   out.attr("decoded_curve") = S > 0 && g.decoder
                                   ? py::object(Matrix(decoded, {sN, sS, static_cast<py::ssize_t>(D)}))
