@@ -483,3 +483,130 @@ BOOST_AUTO_TEST_CASE(an_exception_inside_a_solve_fails_that_item_and_the_batch_c
   BOOST_TEST(r.usable(0), r.status[0].message);
   BOOST_TEST(r.usable(2), r.status[2].message);
 }
+
+// ---- SolveExpMaps ------------------------------------------------------------------------------------------------
+
+namespace {
+
+// Points on the equator with velocities along it (speed alpha: the conformal factor of the stereographic metric is
+// 1 on the unit circle), so Exp lands at Equator(theta + alpha) and the geodesic has length |alpha|.
+struct EquatorCase {
+  std::vector<double> theta{0.1, 1.2, -2.0, 2.9, 0.6};
+  std::vector<double> alpha{0.4, -0.9, 1.5, 0.25, -0.05};
+  MatrixXd points() const {
+    MatrixXd z(5, 2);
+    for (int i = 0; i < 5; ++i) z.row(i) = Equator(theta[i]).transpose();
+    return z;
+  }
+  MatrixXd velocities() const {
+    MatrixXd u(5, 2);
+    for (int i = 0; i < 5; ++i) u.row(i) = alpha[i] * V2(-std::sin(theta[i]), std::cos(theta[i])).transpose();
+    return u;
+  }
+};
+
+ExpMapBatchOptions ExpOptions(int threads, int samples) {
+  ExpMapBatchOptions o;
+  o.threads = threads;
+  o.curve_samples = samples;
+  o.geodesic.ode.rtol = 1e-11;
+  o.geodesic.ode.atol = 1e-12;
+  return o;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(solve_exp_maps_follows_great_circles_and_is_bitwise_independent_of_threads) {
+  const PullbackMetric metric = Sphere();
+  const EquatorCase c;
+  const int S = 4;
+  const ExpMapBatchResult one = SolveExpMaps(metric, c.points(), c.velocities(), ExpOptions(1, S));
+  BOOST_TEST_REQUIRE(one.size() == 5u);
+  BOOST_TEST(one.failed() == 0u);
+  for (std::size_t i = 0; i < 5; ++i) {
+    BOOST_TEST(one.status[i].message == "success");
+    BOOST_TEST((one.solutions[i].end_point - Equator(c.theta[i] + c.alpha[i])).norm() < 1e-8);
+    BOOST_TEST(std::abs(one.solutions[i].length - std::abs(c.alpha[i])) < 1e-8);
+    BOOST_TEST_REQUIRE(one.curves[i].size() == static_cast<std::size_t>(S));
+    BOOST_TEST((one.curves[i][0] - c.points().row(static_cast<Eigen::Index>(i)).transpose()).norm() == 0.0);
+    for (int k = 0; k < S; ++k) {
+      const VectorXd expected = Equator(c.theta[i] + c.alpha[i] * k / (S - 1));
+      BOOST_TEST((one.curves[i][static_cast<std::size_t>(k)] - expected).norm() < 1e-8);
+    }
+  }
+  const RunSummary summary = one.Summary();
+  BOOST_TEST(summary.task == "exp");
+  BOOST_TEST(summary.failed == 0u);
+
+  // Two threads, and a resumed run from item 2 with the rows arriving in order: bitwise the same items.
+  std::size_t next = 2;
+  ExpMapBatchHooks hooks;
+  hooks.first_item = 2;
+  hooks.items_done = [&](const ExpMapBatchResult& partial, std::size_t first, std::size_t count) {
+    BOOST_TEST(first == next);
+    for (std::size_t i = first; i < first + count; ++i) BOOST_TEST(partial.status[i].usable());
+    next = first + count;
+  };
+  const ExpMapBatchResult two = SolveExpMaps(metric, c.points(), c.velocities(), ExpOptions(2, S), &hooks);
+  BOOST_TEST(next == 5u);
+  for (std::size_t i = 0; i < 2; ++i) BOOST_TEST(two.status[i].value == PairStatus::kNotComputed);
+  const ExpMapBatchResult full = SolveExpMaps(metric, c.points(), c.velocities(), ExpOptions(2, S));
+  for (std::size_t i = 0; i < 5; ++i) {
+    for (const ExpMapBatchResult* r : {&full, i >= 2 ? &two : &full}) {
+      BOOST_TEST(r->solutions[i].end_point == one.solutions[i].end_point);
+      BOOST_TEST(r->solutions[i].end_velocity == one.solutions[i].end_velocity);
+      BOOST_TEST(r->solutions[i].length == one.solutions[i].length);
+      BOOST_TEST(r->solutions[i].speed_drift == one.solutions[i].speed_drift);
+      BOOST_TEST(r->curves[i] == one.curves[i]);
+      BOOST_TEST(r->status[i].message == one.status[i].message);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(solve_exp_maps_records_a_failed_item_and_carries_hook_exceptions) {
+  const PullbackMetric metric = Sphere();
+  const EquatorCase c;
+  MatrixXd u = c.velocities();
+  u(1, 0) = std::numeric_limits<double>::quiet_NaN();  // a per-item failure: a non-finite velocity
+  for (int threads : {1, 2}) {
+    const ExpMapBatchResult r = SolveExpMaps(metric, c.points(), u, ExpOptions(threads, 3));
+    BOOST_TEST(r.failed() == 1u);
+    BOOST_TEST(!r.usable(1));
+    BOOST_TEST(r.status[1].message.find("non-finite initial velocity") != std::string::npos, r.status[1].message);
+    BOOST_TEST(r.curves[1].empty());
+    for (std::size_t i : {0u, 2u, 3u, 4u}) {
+      BOOST_TEST(r.usable(i));
+      BOOST_TEST((r.solutions[i].end_point - Equator(c.theta[i] + c.alpha[i])).norm() < 1e-8);
+    }
+    BOOST_TEST(r.Summary().failed == 1u);
+
+    int calls = 0;
+    ExpMapBatchHooks hooks;
+    hooks.items_done = [&](const ExpMapBatchResult&, std::size_t, std::size_t) {
+      ++calls;
+      throw HookError("disk full");
+    };
+    BOOST_CHECK_EXCEPTION(SolveExpMaps(metric, c.points(), c.velocities(), ExpOptions(threads, 0), &hooks), HookError,
+                          [](const HookError& e) { return std::string(e.what()) == "disk full"; });
+    BOOST_TEST(calls == 1);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(solve_exp_maps_refuses_invalid_input_before_solving) {
+  const PullbackMetric metric = Sphere();
+  const EquatorCase c;
+  MatrixXd z = c.points();
+  z(3, 1) = std::numeric_limits<double>::infinity();
+  int calls = 0;
+  ExpMapBatchHooks hooks;
+  hooks.items_done = [&](const ExpMapBatchResult&, std::size_t, std::size_t) { ++calls; };
+  testing::ExpectInputError([&] { SolveExpMaps(metric, z, c.velocities(), ExpOptions(1, 0), &hooks); },
+                            {"point 3", "not finite"});
+  testing::ExpectInputError([&] { SolveExpMaps(metric, MatrixXd::Zero(5, 3), MatrixXd::Zero(5, 3), ExpOptions(1, 0)); },
+                            {"point 0", "3 coordinates"});
+  testing::ExpectInputError([&] { SolveExpMaps(metric, c.points(), MatrixXd::Zero(4, 2), ExpOptions(1, 0)); },
+                            {"velocities", "4 x 2"});
+  testing::ExpectInputError([&] { SolveExpMaps(metric, c.points(), c.velocities(), ExpOptions(1, 1)); },
+                            {"curve_samples"});
+  BOOST_TEST(calls == 0);
+}

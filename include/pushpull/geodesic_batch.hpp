@@ -1,6 +1,7 @@
 // Batches of geodesic boundary-value problems: many logarithm maps (LogMap, log_map.hpp) spread over threads, and the
-// matrix of geodesic distances between points with a triangle-inequality pass. `pushpull geodesic`, `pushpull
-// distances` and validation/bench/bench_geodesic run these functions.
+// matrix of geodesic distances between points with a triangle-inequality pass; and batches of exponential maps
+// (ExpMap, geodesic.hpp; SolveExpMaps). `pushpull geodesic`, `pushpull distances`, `pushpull exp`, the Python
+// functions geodesic, distances and exp_map, and validation/bench/bench_geodesic run these functions.
 //
 // Problem: a Metric and pairs of points (SolveGeodesics) or N points (ComputeDistanceMatrix). Method: the LogMap
 // options, an optional initial-guess provider, the threads. Result: per item a status and message; a numerical
@@ -187,5 +188,67 @@ DistanceMatrixResult ComputeDistanceMatrix(const Metric& metric, const Eigen::Ma
 // The entries (i, j), i < j, of a symmetric matrix of distances for which min_k d(i, k) + d(k, j) (k != i, j; the
 // smallest such k on ties) is below (1 - rtol) d(i, j). Entries that are NaN are skipped, as are k through NaN.
 std::vector<TriangleViolation> FindTriangleViolations(const Eigen::MatrixXd& distances, double rtol);
+
+// ---- Exponential maps ----------------------------------------------------------------------------------------------
+
+struct ExpMapBatchOptions {
+  GeodesicOptions geodesic;  // every ExpMap (the CLI's -geo_* options)
+  int threads = 0;           // workers; 0 = all hardware threads (results do not depend on it)
+  // Sample each successful geodesic at S equally spaced times in [0, 1] (curves of the result, S >= 2); 0 = none.
+  int curve_samples = 0;
+
+  // Empty when valid; otherwise the field, its value and the violated constraint.
+  std::string Validate() const;
+};
+
+struct ExpMapBatchResult;
+
+struct ExpMapBatchHooks {
+  // Items [first, first + count) of `partial` are final. Called on the calling thread, in item order, each item
+  // exactly once.
+  std::function<void(const ExpMapBatchResult& partial, std::size_t first, std::size_t count)> items_done;
+  // Progress (task "exp"; items = points), notified from the calling thread. Not owned.
+  MonitorList<ProgressEvent>* progress = nullptr;
+  // A resumed run: items [0, first_item) are done elsewhere: they are neither solved nor passed to items_done, and
+  // their status stays "not computed".
+  std::size_t first_item = 0;
+};
+
+struct ExpMapBatchResult {
+  std::vector<ExpMapResult> solutions;  // per point, as ExpMap returned it
+  // Per point: ExpMap's status, with the message "success" or ExpMap's message; "error: <what>" with status
+  // kIntegrationFailure when ExpMap threw; -1 "not computed" before the point is solved.
+  std::vector<PairStatus> status;
+  // With curve_samples S > 0, per point S points g(k / (S - 1)), k = 0 .. S - 1 (g(0) = z) when status is success;
+  // empty otherwise.
+  std::vector<std::vector<Eigen::VectorXd>> curves;
+  OdeStats totals;  // integrator statistics (ExpMapResult::stats), summed in item order
+  double seconds = 0;
+
+  std::size_t size() const { return status.size(); }
+  bool usable(std::size_t i) const { return status[i].usable(); }
+  std::size_t failed() const;
+  // Counts by status (points), the totals and the time (run_summary.hpp).
+  RunSummary Summary() const;
+};
+
+// The per-point numbers of a batch of exponential maps as flat row-major columns, NaN where an item is not usable:
+// what `pushpull exp` writes and Python's exp_map returns.
+struct ExpMapColumns {
+  ExpMapColumns(std::size_t n, int d);
+  int d = 0;
+  std::vector<double> end_point, end_velocity;      // n x d
+  std::vector<double> length, energy, speed_drift;  // n
+  // Item i from r when r is usable; unchanged otherwise.
+  void Set(std::size_t i, const ExpMapResult& r);
+};
+
+// Exp_{z_i}(u_i) for every row i of `points` and `velocities` (N x d each). Throws InputError before solving when
+// the options are invalid, the shapes differ from each other or from the metric's dimension, or a point is not
+// finite or lies outside the metric's domain (the message names the point). A velocity that is not finite, like any
+// numerical failure, is that item's status. Threads and exceptions as SolveGeodesics (an InputError from ExpMap or
+// an exception from a hook stops the batch and reaches the caller).
+ExpMapBatchResult SolveExpMaps(const Metric& metric, const Eigen::MatrixXd& points, const Eigen::MatrixXd& velocities,
+                               const ExpMapBatchOptions& options, ExpMapBatchHooks* hooks = nullptr);
 
 }  // namespace pushpull

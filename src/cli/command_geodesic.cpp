@@ -1,7 +1,7 @@
 // `pushpull geodesic`, `pushpull exp` and `pushpull distances`: geodesics of the pullback metric of a decoder read
 // from a model file (/decoder/mean, or the expected metric of /decoder/mean and /decoder/std) or of a built-in
 // closed-form geometry (-metric_type). The numerical work is the library's batch layer (geodesic_batch.hpp:
-// SolveGeodesics, ComputeDistanceMatrix; ParallelForOrdered for `exp`): items are spread over -threads workers that
+// SolveGeodesics, ComputeDistanceMatrix, SolveExpMaps): items are spread over -threads workers that
 // share one metric (the built-in metrics are safe for concurrent use); completed rows are written in order as they
 // complete through the batch's row hook (RowDataset + SetCompletedRows), so an interrupted run keeps them in
 // OUT.h5.partial. Results do not depend on the thread count: every item is computed independently with the same
@@ -170,13 +170,6 @@ class BatchProgress {
 
 const int kEventWrite = EventLog::Global().Register("HDF5Write");
 const int kEventGraph = EventLog::Global().Register("GraphBuild");
-
-// Output times of a curve with S samples: t_k = k / (S - 1), k = 1 .. S - 1 (t = 0 is the start point).
-std::vector<double> CurveTimes(int samples) {
-  std::vector<double> t;
-  for (int k = 1; k < samples; ++k) t.push_back(static_cast<double>(k) / (samples - 1));
-  return t;
-}
 
 // Writes the curve (start point then the integrated samples) and its decoded image into flat buffers.
 void StoreCurve(const Geometry& g, const VectorXd& z0, const std::vector<VectorXd>& samples, int S, double* curve,
@@ -513,11 +506,10 @@ class ExpJob : public Job {
     const int D = geometry.decoder ? geometry.decoder->output_dim() : 0;
     const std::size_t ud = static_cast<std::size_t>(d), uS = static_cast<std::size_t>(S),
                       uD = static_cast<std::size_t>(D);
-    std::vector<double> endpoints(N * ud, kNaN), end_velocities(N * ud, kNaN), length(N, kNaN), energy(N, kNaN),
-        drift(N, kNaN), curve(N * uS * ud, kNaN), decoded_curve(decoded ? N * uS * uD : 0, kNaN);
+    ExpMapColumns cols(N, d);
+    std::vector<double> curve(N * uS * ud, kNaN), decoded_curve(decoded ? N * uS * uD : 0, kNaN);
     std::vector<PairStatus> status(N, PairStatus::FromValue(PairStatus::kNotComputed, "not computed"));
     std::vector<OdeStats> stats(N);
-    const std::vector<double> times = CurveTimes(S);
     const ResumeSource resume = PrepareResume(resume_, output_, "exp", ctx_.db, N);
 
     OutputFile out(output_, provenance_);
@@ -534,30 +526,6 @@ class ExpJob : public Job {
     if (decoded) decoded_ds = out.CreateRowDataset("decoded_curve", ElementType::kFloat64, N, {uS, uD});
 
     const std::size_t K = resume.rows;  // rows [0, K) of a resumed run are the partial file's
-    auto work = [&](int, std::size_t item) {
-      const std::size_t i = K + item;
-      const Geometry& g = geometry;
-      const VectorXd z = Z.row(static_cast<Eigen::Index>(i)).transpose();
-      const VectorXd u = U.row(static_cast<Eigen::Index>(i)).transpose();
-      try {
-        const ExpMapResult r = ExpMap(*g.metric, z, u, geodesic_, times);
-        stats[i] = r.stats;
-        if (r.usable()) {
-          Eigen::Map<VectorXd>(endpoints.data() + i * ud, d) = r.end_point;
-          Eigen::Map<VectorXd>(end_velocities.data() + i * ud, d) = r.end_velocity;
-          length[i] = r.length;
-          energy[i] = r.energy;
-          drift[i] = r.speed_drift;
-          if (S > 0) {
-            StoreCurve(g, z, r.curve, S, curve.data() + i * uS * ud,
-                       decoded ? decoded_curve.data() + i * uS * uD : nullptr);
-          }
-        }
-        status[i] = PairStatus(r.status, r.usable() ? "success" : r.message);
-      } catch (const std::exception& e) {
-        status[i] = PairStatus(GeodesicStatus::kIntegrationFailure, std::string("error: ") + e.what());
-      }
-    };
     BatchProgress progress("exp", N);
     RunSummary summary;
     summary.task = "exp";
@@ -568,11 +536,11 @@ class ExpJob : public Job {
         summary.ode.Add(stats[i]);
       }
       ScopedEvent event(kEventWrite);
-      end_ds.Write(first, count, endpoints.data() + first * ud);
-      vel_ds.Write(first, count, end_velocities.data() + first * ud);
-      length_ds.Write(first, count, length.data() + first);
-      energy_ds.Write(first, count, energy.data() + first);
-      drift_ds.Write(first, count, drift.data() + first);
+      end_ds.Write(first, count, cols.end_point.data() + first * ud);
+      vel_ds.Write(first, count, cols.end_velocity.data() + first * ud);
+      length_ds.Write(first, count, cols.length.data() + first);
+      energy_ds.Write(first, count, cols.energy.data() + first);
+      drift_ds.Write(first, count, cols.speed_drift.data() + first);
       status_ds.Write(first, count, status.data() + first);
       if (curve_ds) curve_ds->Write(first, count, curve.data() + first * uS * ud);
       if (decoded_ds) decoded_ds->Write(first, count, decoded_curve.data() + first * uS * uD);
@@ -580,11 +548,11 @@ class ExpJob : public Job {
       progress.Update(first + count, summary.failed);
     };
     if (!resume.file.empty()) {
-      ResumeInto(resume, "endpoints", ud, endpoints);
-      ResumeInto(resume, "end_velocities", ud, end_velocities);
-      ResumeInto(resume, "length", 1, length);
-      ResumeInto(resume, "energy", 1, energy);
-      ResumeInto(resume, "speed_drift", 1, drift);
+      ResumeInto(resume, "endpoints", ud, cols.end_point);
+      ResumeInto(resume, "end_velocities", ud, cols.end_velocity);
+      ResumeInto(resume, "length", 1, cols.length);
+      ResumeInto(resume, "energy", 1, cols.energy);
+      ResumeInto(resume, "speed_drift", 1, cols.speed_drift);
       if (curve_ds) ResumeInto(resume, "curve", uS * ud, curve);
       if (decoded_ds) ResumeInto(resume, "decoded_curve", uS * uD, decoded_curve);
       const std::vector<PairStatus> prior = ResumeStatuses<GeodesicStatus>(resume, 1);
@@ -595,9 +563,29 @@ class ExpJob : public Job {
       FinishResume(resume);
       ctx_.err << "exp: resuming after " << K << " of " << N << " rows\n";
     }
+    ExpMapBatchOptions options;
+    options.geodesic = geodesic_;
+    options.threads = curve_.Workers();
+    options.curve_samples = S;
+    ExpMapBatchHooks hooks;
+    hooks.first_item = K;
+    // The rows of the completed points, from the batch's partial result, written in order.
+    hooks.items_done = [&](const ExpMapBatchResult& partial, std::size_t first, std::size_t count) {
+      for (std::size_t i = first; i < first + count; ++i) {
+        const ExpMapResult& r = partial.solutions[i];
+        stats[i] = r.stats;
+        status[i] = partial.status[i];
+        cols.Set(i, r);
+        if (S > 0 && !partial.curves[i].empty()) {
+          const auto& c = partial.curves[i];
+          StoreCurve(geometry, c.front(), {c.begin() + 1, c.end()}, S, curve.data() + i * uS * ud,
+                     decoded ? decoded_curve.data() + i * uS * uD : nullptr);
+        }
+      }
+      emit_rows(first, count);
+    };
     try {
-      ParallelForOrdered(N - K, curve_.Workers(), work,
-                         [&](std::size_t item, std::size_t count) { emit_rows(K + item, count); });
+      SolveExpMaps(*geometry.metric, Z, U, options, &hooks);
     } catch (const Interrupted& e) {
       return ReportInterrupted(ctx_, "exp", out, N, e, true);
     }

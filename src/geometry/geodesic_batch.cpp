@@ -42,6 +42,15 @@ void RequireValid(const GeodesicBatchOptions& options) {
   if (!why.empty()) throw InputError("geodesic batch options: " + why);
 }
 
+// The checks of the batch options' threads and curve_samples: empty when valid.
+std::string ValidateThreadsAndSamples(int threads, int curve_samples) {
+  if (threads < 0) return "threads: " + std::to_string(threads) + " must be >= 0";
+  if (curve_samples < 0 || curve_samples == 1) {
+    return "curve_samples: " + std::to_string(curve_samples) + " must be 0 (no curves) or at least 2";
+  }
+  return "";
+}
+
 // One solve of a batch: the guess (given, from the provider, or LogMap's own), the per-item monitor, and the
 // exception policy of the batch (InputError propagates, anything else is the item's integration failure).
 LogMapResult SolveOne(const Metric& metric, const VectorXd& z0, const VectorXd& z1, const LogMapOptions& options,
@@ -66,7 +75,26 @@ LogMapResult SolveOne(const Metric& metric, const VectorXd& z0, const VectorXd& 
   }
 }
 
-void NotifyProgress(GeodesicBatchHooks* hooks, const char* task, std::size_t done, std::size_t total,
+// The output times of a curve of S samples after its start point: t_k = k / (S - 1), k = 1 .. S - 1.
+std::vector<double> CurveTimes(int S) {
+  std::vector<double> times;
+  for (int k = 1; k < S; ++k) times.push_back(static_cast<double>(k) / (S - 1));
+  return times;
+}
+
+// hooks->first_item (0 without hooks), checked against the n items of the batch.
+template <class Hooks>
+std::size_t FirstItem(const Hooks* hooks, std::size_t n, const char* function, const char* items) {
+  const std::size_t first = hooks ? hooks->first_item : 0;
+  if (first > n) {
+    throw InputError(std::string(function) + ": first_item " + std::to_string(first) + " exceeds the " +
+                     std::to_string(n) + " " + items);
+  }
+  return first;
+}
+
+template <class Hooks>
+void NotifyProgress(Hooks* hooks, const char* task, std::size_t done, std::size_t total,
                     std::size_t failed, double seconds, bool finished) {
   if (!hooks || !hooks->progress) return;
   ProgressEvent e;
@@ -170,10 +198,7 @@ std::string TrianglePassOptions::Validate(std::string_view prefix) const {
 
 std::string GeodesicBatchOptions::Validate() const {
   if (std::string why = log_map.Validate(); !why.empty()) return why;
-  if (threads < 0) return "threads: " + std::to_string(threads) + " must be >= 0";
-  if (curve_samples < 0 || curve_samples == 1) {
-    return "curve_samples: " + std::to_string(curve_samples) + " must be 0 (no curves) or at least 2";
-  }
+  if (std::string why = ValidateThreadsAndSamples(threads, curve_samples); !why.empty()) return why;
   return triangle.Validate();
 }
 
@@ -229,14 +254,9 @@ GeodesicBatchResult SolveGeodesics(const Metric& metric, const std::vector<std::
     RequirePoint(metric, pairs[p].second, "pair " + std::to_string(p) + ", end 1: point");
   }
   const std::size_t P = pairs.size();
-  const std::size_t first_item = hooks ? hooks->first_item : 0;
-  if (first_item > P) {
-    throw InputError("SolveGeodesics: first_item " + std::to_string(first_item) + " exceeds the " +
-                     std::to_string(P) + " pairs");
-  }
+  const std::size_t first_item = FirstItem(hooks, P, "SolveGeodesics", "pairs");
   const int S = options.curve_samples;
-  std::vector<double> times;  // t_k = k / (S - 1), k = 1 .. S - 1 (t = 0 is the start point)
-  for (int k = 1; k < S; ++k) times.push_back(static_cast<double>(k) / (S - 1));
+  const std::vector<double> times = CurveTimes(S);
 
   GeodesicBatchResult r;
   r.solutions.resize(P);
@@ -478,6 +498,110 @@ DistanceMatrixResult ComputeDistanceMatrix(const Metric& metric, const Eigen::Ma
   }
   r.seconds = SecondsSince(start);
   NotifyProgress(hooks, "distances", pairs.size(), pairs.size(), r.failed_pairs(), r.seconds, true);
+  return r;
+}
+
+// ---- SolveExpMaps ------------------------------------------------------------------------------------------------
+
+std::string ExpMapBatchOptions::Validate() const {
+  if (std::string why = geodesic.Validate(); !why.empty()) return why;
+  return ValidateThreadsAndSamples(threads, curve_samples);
+}
+
+std::size_t ExpMapBatchResult::failed() const {
+  return static_cast<std::size_t>(
+      std::count_if(status.begin(), status.end(), [](const PairStatus& s) { return !s.usable(); }));
+}
+
+RunSummary ExpMapBatchResult::Summary() const {
+  RunSummary summary;
+  summary.task = "exp";
+  summary.item = "point";
+  for (std::size_t i = 0; i < status.size(); ++i) {
+    summary.Count(status[i], [&] { return "point " + std::to_string(i); });
+  }
+  summary.ode = totals;
+  summary.seconds = seconds;
+  return summary;
+}
+
+ExpMapColumns::ExpMapColumns(std::size_t n, int dim)
+    : d(dim),
+      end_point(n * static_cast<std::size_t>(dim), kNaN),
+      end_velocity(n * static_cast<std::size_t>(dim), kNaN),
+      length(n, kNaN),
+      energy(n, kNaN),
+      speed_drift(n, kNaN) {}
+
+void ExpMapColumns::Set(std::size_t i, const ExpMapResult& r) {
+  if (!r.usable()) return;
+  const std::size_t ud = static_cast<std::size_t>(d);
+  Eigen::Map<VectorXd>(end_point.data() + i * ud, d) = r.end_point;
+  Eigen::Map<VectorXd>(end_velocity.data() + i * ud, d) = r.end_velocity;
+  length[i] = r.length;
+  energy[i] = r.energy;
+  speed_drift[i] = r.speed_drift;
+}
+
+ExpMapBatchResult SolveExpMaps(const Metric& metric, const Eigen::MatrixXd& points, const Eigen::MatrixXd& velocities,
+                               const ExpMapBatchOptions& options, ExpMapBatchHooks* hooks) {
+  const auto start = std::chrono::steady_clock::now();
+  if (const std::string why = options.Validate(); !why.empty()) throw InputError("exp map batch options: " + why);
+  if (velocities.rows() != points.rows() || velocities.cols() != points.cols()) {
+    throw InputError("SolveExpMaps: velocities are " + std::to_string(velocities.rows()) + " x " +
+                     std::to_string(velocities.cols()) + ", but points are " + std::to_string(points.rows()) + " x " +
+                     std::to_string(points.cols()));
+  }
+  const std::size_t N = static_cast<std::size_t>(points.rows());
+  for (std::size_t i = 0; i < N; ++i) {
+    RequirePoint(metric, points.row(static_cast<Eigen::Index>(i)).transpose(), "point " + std::to_string(i));
+  }
+  const std::size_t first_item = FirstItem(hooks, N, "SolveExpMaps", "points");
+  const int S = options.curve_samples;
+  const std::vector<double> times = CurveTimes(S);
+
+  ExpMapBatchResult r;
+  r.solutions.resize(N);
+  r.status.assign(N, PairStatus::FromValue(PairStatus::kNotComputed, "not computed"));
+  if (S > 0) r.curves.resize(N);
+
+  auto work = [&](int, std::size_t item) {
+    const std::size_t i = first_item + item;
+    const VectorXd z = points.row(static_cast<Eigen::Index>(i)).transpose();
+    const VectorXd u = velocities.row(static_cast<Eigen::Index>(i)).transpose();
+    ExpMapResult e;
+    try {
+      e = ExpMap(metric, z, u, options.geodesic, times);
+    } catch (const InputError&) {
+      throw;
+    } catch (const std::exception& ex) {
+      e = ExpMapResult();
+      e.status = GeodesicStatus::kIntegrationFailure;
+      e.message = std::string("error: ") + ex.what();
+    }
+    if (e.usable() && S > 0) {
+      std::vector<VectorXd> curve;
+      curve.reserve(static_cast<std::size_t>(S));
+      curve.push_back(z);
+      curve.insert(curve.end(), e.curve.begin(), e.curve.end());
+      r.curves[i] = std::move(curve);
+    }
+    r.status[i] = PairStatus(e.status, e.usable() ? "success" : e.message);
+    r.solutions[i] = std::move(e);
+  };
+  std::size_t failed = 0;
+  auto emit = [&](std::size_t item, std::size_t count) {
+    const std::size_t first = first_item + item;
+    for (std::size_t i = first; i < first + count; ++i) {
+      failed += !r.usable(i);
+      r.totals.Add(r.solutions[i].stats);
+    }
+    if (hooks && hooks->items_done) hooks->items_done(r, first, count);
+    NotifyProgress(hooks, "exp", first + count, N, failed, SecondsSince(start), false);
+  };
+  ParallelForOrdered(N - first_item, options.threads, work, emit);
+  r.seconds = SecondsSince(start);
+  NotifyProgress(hooks, "exp", N, N, failed, r.seconds, true);
   return r;
 }
 

@@ -313,66 +313,38 @@ py::object ExpMapPy(const py::object& source, const py::handle& points, const py
   for (std::size_t i = 0; i < N; ++i) {
     RequireInDomain(*g.metric, Z.row(static_cast<Eigen::Index>(i)).transpose(), "point " + std::to_string(i));
   }
+  ExpMapBatchOptions options;
+  options.geodesic = call.geo;
+  options.threads = call.threads;
+  options.curve_samples = call.curve_samples;
+  const Metric& m = *g.metric;
+  const ExpMapBatchResult result = RunReleased([&] { return SolveExpMaps(m, Z, U, options); });
+
   const int S = call.curve_samples;
-  std::vector<double> times;  // t_k = k / (S - 1), k = 1 .. S - 1 (the CLI's; t = 0 is the start point)
-  for (int k = 1; k < S; ++k) times.push_back(static_cast<double>(k) / (S - 1));
   const std::size_t ud = static_cast<std::size_t>(d), uS = static_cast<std::size_t>(S);
   const std::size_t D = g.decoder ? static_cast<std::size_t>(g.decoder->output_dim()) : 0;
-  std::vector<double> endpoints(N * ud, kNaN), end_velocities(N * ud, kNaN), length(N, kNaN), energy(N, kNaN),
-      drift(N, kNaN), curve(N * uS * ud, kNaN), decoded(g.decoder ? N * uS * D : 0, kNaN);
-  std::vector<PairStatus> status(N);
-  std::vector<OdeStats> stats(N);
-  const GeodesicOptions geo = call.geo;
-  auto work = [&](int, std::size_t i) {
-    const VectorXd z = Z.row(static_cast<Eigen::Index>(i)).transpose();
-    const VectorXd u = U.row(static_cast<Eigen::Index>(i)).transpose();
-    try {
-      const ExpMapResult r = ExpMap(*g.metric, z, u, geo, times);
-      stats[i] = r.stats;
-      if (r.usable()) {
-        Eigen::Map<VectorXd>(endpoints.data() + i * ud, d) = r.end_point;
-        Eigen::Map<VectorXd>(end_velocities.data() + i * ud, d) = r.end_velocity;
-        length[i] = r.length;
-        energy[i] = r.energy;
-        drift[i] = r.speed_drift;
-        if (S > 0) {
-          std::vector<VectorXd> samples{z};
-          samples.insert(samples.end(), r.curve.begin(), r.curve.end());
-          StoreCurve(g, samples, curve.data() + i * uS * ud, g.decoder ? decoded.data() + i * uS * D : nullptr);
-        }
-      }
-      status[i] = PairStatus(r.status, r.usable() ? "" : r.message);
-    } catch (const std::exception& e) {
-      status[i] = PairStatus(GeodesicStatus::kIntegrationFailure, std::string("error: ") + e.what());
-    }
-  };
-  const double seconds = RunReleased([&] {
-    const auto start = std::chrono::steady_clock::now();
-    ParallelForOrdered(N, call.threads, work);
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  });
-  RunSummary summary;
-  summary.task = "exp";
-  summary.item = "point";
+  ExpMapColumns cols(N, d);
+  std::vector<double> curve(N * uS * ud, kNaN), decoded(g.decoder ? N * uS * D : 0, kNaN);
   for (std::size_t i = 0; i < N; ++i) {
-    summary.Count(status[i], [&] { return "point " + std::to_string(i); });
-    summary.ode.Add(stats[i]);
+    cols.Set(i, result.solutions[i]);
+    if (S > 0 && !result.curves[i].empty()) {
+      StoreCurve(g, result.curves[i], curve.data() + i * uS * ud, g.decoder ? decoded.data() + i * uS * D : nullptr);
+    }
   }
-  summary.seconds = seconds;
   py::object out = py::cast(Record());
   const auto sN = static_cast<py::ssize_t>(N), sd = static_cast<py::ssize_t>(d), sS = static_cast<py::ssize_t>(S);
-  out.attr("end_point") = Matrix(endpoints, {sN, sd});
-  out.attr("end_velocity") = Matrix(end_velocities, {sN, sd});
-  out.attr("length") = Matrix(length, {sN});
-  out.attr("energy") = Matrix(energy, {sN});
-  out.attr("speed_drift") = Matrix(drift, {sN});
+  out.attr("end_point") = Matrix(cols.end_point, {sN, sd});
+  out.attr("end_velocity") = Matrix(cols.end_velocity, {sN, sd});
+  out.attr("length") = Matrix(cols.length, {sN});
+  out.attr("energy") = Matrix(cols.energy, {sN});
+  out.attr("speed_drift") = Matrix(cols.speed_drift, {sN});
   out.attr("curve") = S > 0 ? py::object(Matrix(curve, {sN, sS, sd})) : py::object(py::none());
   out.attr("decoded_curve") = S > 0 && g.decoder
                                   ? py::object(Matrix(decoded, {sN, sS, static_cast<py::ssize_t>(D)}))
                                   : py::object(py::none());
-  SetStatus(out, status);
+  SetStatus(out, result.status);
   out.attr("metric") = g.description;
-  out.attr("summary") = SummaryDict(summary);
+  out.attr("summary") = SummaryDict(result.Summary());
   return out;
 }
 

@@ -69,6 +69,10 @@ def test_exp_map_poincare_closed_form_and_cli(pp, tmp_path):
         assert np.array_equal(e.end_velocity, f["end_velocities"][:])
         assert np.array_equal(e.length, f["length"][:])
         assert np.array_equal(e.curve, f["curve"][:])
+        assert np.array_equal(e.status, f["status"][:])
+        cli_messages = [m.decode() if isinstance(m, bytes) else m for m in f["status_message"][:]]
+    # Both run SolveExpMaps: the same status messages ("success" for a successful exponential map).
+    assert list(e.message) == cli_messages == ["success", "success"]
 
 
 def test_distances_sphere_closed_form_and_cli(pp, tmp_path):
