@@ -442,3 +442,26 @@ BOOST_AUTO_TEST_CASE(initial_curves_interpolate_positions_and_velocities) {
   BOOST_TEST((c.VelocityAt(1.0) - V2(0, 4)).norm() < 1e-15);
   BOOST_TEST((c.PointAt(1.0) - V2(1, 3)).norm() < 1e-15);
 }
+
+BOOST_AUTO_TEST_CASE(a_stagnating_iteration_stops_early_and_says_so) {
+  // Nearly antipodal points from the straight line: single shooting creeps (its residual falls slowly for many
+  // iterations) before it reaches the long arc. The stagnation test stops it and names its options; without it the
+  // iteration runs on.
+  const PullbackMetric metric = Sphere();
+  const auto [a, b] = NearAntipodal(0.2);
+  LogMapOptions o = At(1e-10, "shooting");
+  o.init = "line";
+  o.minimality_rtol = -1;
+  const LogMapResult stopped = LogMap(metric, a, b, o);
+  o.stagnation_iterations = 0;
+  const LogMapResult unstopped = LogMap(metric, a, b, o);
+  BOOST_TEST_MESSAGE("with the test: " << stopped.iterations << " iterations (" << stopped.message.substr(0, 200)
+                                       << "); without: " << unstopped.iterations);
+  BOOST_TEST(!stopped.usable());
+  BOOST_TEST(stopped.message.find("stagnated") != std::string::npos, stopped.message);
+  BOOST_TEST(stopped.message.find("-bvp_stagnation_iterations") != std::string::npos);
+  BOOST_TEST(stopped.iterations < unstopped.iterations);
+  BOOST_TEST(unstopped.message.find("stagnated") == std::string::npos);
+  // A stalled iteration is a reason to move on, never a silent success.
+  BOOST_TEST((stopped.status != GeodesicStatus::kSuccess));
+}
