@@ -431,13 +431,19 @@ OutputFile::OutputFile(std::string path, const Provenance& provenance) : path_(s
   // are not overwritten before the next flush (a killed run leaves a consistent file; docs/hdf5-layout.md).
   Handle fcpl(H5Pcreate(H5P_FILE_CREATE));
   H5Pset_file_space_strategy(fcpl.get(), H5F_FSPACE_STRATEGY_NONE, 0, 1);
+  // The file is created under a temporary name and appears as FILE.partial only once its superblock and
+  // provenance are on disk: a run killed in between (SIGKILL, a power cut) leaves no FILE.partial that HDF5 cannot
+  // open, only FILE.partial.creating, which the next run overwrites.
+  const std::string creating = partial + ".creating";
   errno = 0;
-  file_ = H5Fcreate(partial.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT);
-  if (file_ < 0) throw IoError("output file '" + partial + "' cannot be created" + ErrnoText(errno));
+  file_ = H5Fcreate(creating.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT);
+  if (file_ < 0) throw IoError("output file '" + creating + "' cannot be created" + ErrnoText(errno));
   for (const auto& [name, value] : provenance.Attributes()) SetAttribute("/", name, value);
   SetAttribute("/", "complete", std::int64_t{0});
   SetAttribute("/", "completed_rows", std::int64_t{0});
   Flush();
+  std::filesystem::rename(creating, partial, ec);
+  if (ec) Fail("renaming '" + creating + "' to '" + partial + "' failed: " + ec.message());
 }
 
 OutputFile::~OutputFile() {
